@@ -1,0 +1,91 @@
+# Strata: `make run` serves the console, `make test` runs every check CI runs.
+#
+# Everything slow to rebuild (cargo's target dir, wasm-bindgen, wasm-opt) lives in a cache
+# outside the clone, so a fresh clone on the same machine builds incrementally.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+STRATA_CACHE ?= $(HOME)/.cache/strata
+export CARGO_TARGET_DIR ?= $(STRATA_CACHE)/target
+TOOLS := $(STRATA_CACHE)/tools
+export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
+
+WASM_BINDGEN_VERSION := 0.2.130
+BINARYEN_VERSION := 132.0.0
+
+SITE := $(CURDIR)/target/site
+PKG := $(SITE)/pkg
+WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/wasm-release/frontend.wasm
+STRATA := $(CARGO_TARGET_DIR)/release/strata
+# Features of the wasm32 target that rustc emits by default; wasm-opt must accept them.
+WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+	--enable-mutable-globals --enable-reference-types --enable-multivalue
+
+.PHONY: help run test tools site server lint unit-test pg-test e2e browser clean
+
+help:
+	@echo "make run   build the release site and serve the console on http://127.0.0.1:3000"
+	@echo "make test  fmt, clippy, unit and integration tests (SQLite, then PostgreSQL when"
+	@echo "           TEST_DATABASE_URL is set) and the end2end suite in Chromium"
+
+run: site server
+	@mkdir -p data
+	STRATA_SITE_ROOT="$(SITE)" "$(STRATA)" serve
+
+test: lint unit-test pg-test e2e
+
+## Build tools, installed once into the cache when missing or of the wrong version.
+tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+		|| rustup target add wasm32-unknown-unknown
+	@wasm-bindgen --version 2>/dev/null | grep -qF " $(WASM_BINDGEN_VERSION)" \
+		|| cargo install --root "$(TOOLS)" wasm-bindgen-cli --version "=$(WASM_BINDGEN_VERSION)" --force
+	@[ -x "$(TOOLS)/node_modules/.bin/wasm-opt" ] \
+		|| npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund "binaryen@$(BINARYEN_VERSION)"
+
+## The browser half: wasm, its JS glue and the CSS, in the layout Leptos expects.
+site: tools
+	cargo build -p frontend --lib --target wasm32-unknown-unknown --profile wasm-release
+	rm -rf "$(PKG).tmp" && mkdir -p "$(PKG).tmp"
+	wasm-bindgen --target web --no-typescript --out-dir "$(PKG).tmp" --out-name strata "$(WASM)"
+	wasm-opt -Oz $(WASM_FEATURES) "$(PKG).tmp/strata_bg.wasm" -o "$(PKG).tmp/strata_bg.wasm"
+	cp style/main.css "$(PKG).tmp/strata.css"
+	cp -r style/assets/. "$(SITE)/"
+	rm -rf "$(PKG)" && mv "$(PKG).tmp" "$(PKG)"
+
+server:
+	cargo build -p server --release --bin strata
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy -p app -p server -p migrations --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+## Unit and integration tests on SQLite.
+unit-test:
+	env -u STRATA_TEST_BACKEND cargo test -p app -p server -p migrations
+
+## The database integration tests (every tests/*.rs) again on PostgreSQL.
+pg-test:
+	@if [ -n "$${TEST_DATABASE_URL:-}" ]; then \
+		STRATA_TEST_BACKEND=postgres cargo test -p app -p server --test '*'; \
+	else \
+		echo "TEST_DATABASE_URL is not set: skipping the PostgreSQL run"; \
+	fi
+
+browser:
+	@command -v chromium >/dev/null \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
+end2end/node_modules: end2end/package.json end2end/package-lock.json
+	cd end2end && npm ci --no-audit --no-fund
+	@touch end2end/node_modules
+
+## The console in a real browser against the release build.
+e2e: site server browser end2end/node_modules
+	cd end2end && STRATA_BIN="$(STRATA)" STRATA_SITE_ROOT="$(SITE)" npx playwright test
+
+clean:
+	rm -rf target data end2end/test-results end2end/output

@@ -1,0 +1,4 @@
+//! Pieces of the console used by several pages.
+
+pub mod layout;
+pub mod page;

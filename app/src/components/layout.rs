@@ -1,0 +1,70 @@
+//! The console frame: header, navigation and the main area.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+/// The console's sections, in navigation order.
+const SECTIONS: [(&str, &str); 5] = [
+    ("/", "Overview"),
+    ("/configuration", "Configuration"),
+    ("/preview", "Preview"),
+    ("/audit", "Audit"),
+    ("/directory", "Directory"),
+];
+
+#[component]
+pub fn ConsoleLayout(children: Children) -> impl IntoView {
+    // On narrow screens the navigation folds behind a button; it opens only once hydrated.
+    let (menu_open, set_menu_open) = signal(false);
+    // Effects run only in the browser, so this flips once hydration is done (tests wait on it).
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
+
+    view! {
+        <div class="console" data-hydrated=move || hydrated.get().to_string()>
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <a class="brand" href="/">
+                <span class="brand-mark" aria-hidden="true"></span>
+                <span class="brand-name">"Strata"</span>
+                <span class="brand-tagline">"Configuration console"</span>
+            </a>
+            <button
+                type="button"
+                class="menu-toggle"
+                aria-controls="primary-nav"
+                aria-expanded=move || menu_open.get().to_string()
+                on:click=move |_| set_menu_open.update(|open| *open = !*open)
+            >
+                "Menu"
+            </button>
+        </header>
+        <div class="frame">
+            <nav
+                id="primary-nav"
+                class="sidebar"
+                class:open=move || menu_open.get()
+                aria-label="Sections"
+            >
+                <ul>
+                    {SECTIONS
+                        .into_iter()
+                        .map(|(href, label)| {
+                            view! {
+                                <li>
+                                    <A href=href exact=true on:click=move |_| set_menu_open.set(false)>
+                                        {label}
+                                    </A>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </nav>
+            <main id="main" tabindex="-1">
+                {children()}
+            </main>
+        </div>
+        </div>
+    }
+}

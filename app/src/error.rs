@@ -1,0 +1,97 @@
+//! The one error type that crosses the wire (server functions and, later, the HTTP API).
+//!
+//! Domain and backend errors are mapped into it at the edge; internal failures become
+//! [`WireError::Internal`], which carries only a request id so details stay in the server log.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum WireError {
+    /// The request was malformed; the message names the field and what was wrong.
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("sign in to continue")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The database (or another dependency) did not answer.
+    #[error("the service is temporarily unavailable; try again shortly")]
+    Unavailable,
+    /// Something failed on the server; the details are in its log under this request id.
+    #[error("something went wrong on the server (request {request_id})")]
+    Internal { request_id: String },
+    /// The call never reached the server function (network, encoding).
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl WireError {
+    /// The stable machine-readable code of API.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WireError::InvalidInput(_) => "invalid_input",
+            WireError::Unauthenticated => "unauthenticated",
+            WireError::Forbidden(_) => "forbidden",
+            WireError::NotFound(_) => "not_found",
+            WireError::Unavailable => "unavailable",
+            WireError::Internal { .. } | WireError::Transport(_) => "internal",
+        }
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            WireError::InvalidInput(_) => 422,
+            WireError::Unauthenticated => 401,
+            WireError::Forbidden(_) => 403,
+            WireError::NotFound(_) => 404,
+            WireError::Unavailable => 503,
+            WireError::Internal { .. } | WireError::Transport(_) => 500,
+        }
+    }
+}
+
+impl FromServerFnError for WireError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        WireError::Transport(value.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_reveal_only_the_request_id() {
+        let err = WireError::Internal {
+            request_id: "abc-123".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "something went wrong on the server (request abc-123)"
+        );
+        assert_eq!(err.status(), 500);
+        assert_eq!(err.code(), "internal");
+    }
+
+    #[test]
+    fn codes_and_statuses_follow_the_api_contract() {
+        let cases = [
+            (WireError::InvalidInput("x".into()), "invalid_input", 422),
+            (WireError::Unauthenticated, "unauthenticated", 401),
+            (WireError::Forbidden("x".into()), "forbidden", 403),
+            (WireError::NotFound("x".into()), "not_found", 404),
+            (WireError::Unavailable, "unavailable", 503),
+        ];
+        for (err, code, status) in cases {
+            assert_eq!(err.code(), code, "{err:?}");
+            assert_eq!(err.status(), status, "{err:?}");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! One module per console section.
+
+pub mod audit;
+pub mod configuration;
+pub mod directory;
+pub mod not_found;
+pub mod overview;
+pub mod preview;

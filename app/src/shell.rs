@@ -1,0 +1,55 @@
+//! The HTML document and the console's routes.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::components::layout::ConsoleLayout;
+use crate::pages::{
+    audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage,
+    not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
+};
+
+/// The whole document, rendered on the server around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="strata" href="/pkg/strata.css"/>
+        <Title formatter=|page: String| format!("{page} · Strata")/>
+        <Router>
+            <ConsoleLayout>
+                <Routes fallback=NotFoundPage>
+                    <Route path=StaticSegment("") view=OverviewPage/>
+                    <Route path=StaticSegment("configuration") view=ConfigurationPage/>
+                    <Route path=StaticSegment("preview") view=PreviewPage/>
+                    <Route path=StaticSegment("audit") view=AuditPage/>
+                    <Route path=StaticSegment("directory") view=DirectoryPage/>
+                </Routes>
+            </ConsoleLayout>
+        </Router>
+    }
+}

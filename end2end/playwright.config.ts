@@ -1,0 +1,58 @@
+import { defineConfig } from "@playwright/test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// The release binary and built site come from `make e2e`; each run gets a fresh database.
+const strata = process.env.STRATA_BIN;
+const siteRoot = process.env.STRATA_SITE_ROOT;
+if (!strata || !siteRoot) {
+  throw new Error("run the browser tests through `make e2e` (STRATA_BIN and STRATA_SITE_ROOT)");
+}
+const port = Number(process.env.STRATA_E2E_PORT ?? 3917);
+const baseURL = `http://127.0.0.1:${port}`;
+const dataDir = mkdtempSync(join(tmpdir(), "strata-e2e-"));
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./output/test-results",
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [["list"]],
+  timeout: 30_000,
+  use: {
+    baseURL,
+    browserName: "chromium",
+    launchOptions: {
+      // Debian's Chromium; never a downloaded browser.
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+    trace: "off",
+    screenshot: "only-on-failure",
+  },
+  webServer: {
+    command: `"${strata}" serve --addr 127.0.0.1:${port}`,
+    // Ready means the database answers, not just that the port is open.
+    url: `${baseURL}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      STRATA_SITE_ROOT: siteRoot,
+      STRATA_DATABASE_URL: `sqlite://${join(dataDir, "strata.db")}?mode=rwc`,
+      STRATA_LOG: "warn",
+    },
+  },
+});

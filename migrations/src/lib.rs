@@ -1,0 +1,16 @@
+//! Schema migrations for Strata, shared by SQLite and PostgreSQL.
+//!
+//! Migrations are append-only: once one has landed on main, change the schema with a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_tenants;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_tenants::Migration)]
+    }
+}

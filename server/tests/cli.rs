@@ -1,0 +1,125 @@
+//! The `strata` binary as operators run it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use app::backend::testing::TestDatabase;
+
+fn strata() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    // The tests decide every setting; nothing leaks in from the developer's shell or .env.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("STRATA_") || name == "DATABASE_URL" {
+            command.env_remove(name);
+        }
+    }
+    command.current_dir(env!("CARGO_TARGET_TMPDIR"));
+    command
+}
+
+#[tokio::test]
+async fn migrate_brings_a_new_database_up_to_date() {
+    let test = TestDatabase::empty().await;
+    let output = strata()
+        .args(["migrate", "--database", &test.url])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "database is up to date\n"
+    );
+    let status = app::backend::health::database_status(&test.db)
+        .await
+        .unwrap();
+    assert!(status.applied_migrations > 0);
+}
+
+#[test]
+fn a_bad_setting_stops_with_one_line_and_exit_code_2() {
+    let output = strata()
+        .env("STRATA_ADDR", "localhost")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("strata: STRATA_ADDR=\"localhost\" is not valid"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_database_argument_is_refused() {
+    let output = strata()
+        .args(["migrate", "--database", "mysql://nowhere"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--database \"mysql://nowhere\" is not valid"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_prints_its_url_and_stops_cleanly_on_sigterm() {
+    let test = TestDatabase::empty().await;
+    let mut child = strata()
+        .args(["serve", "--addr", "127.0.0.1:0", "--database", &test.url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("Strata console: ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+
+    let ready = reqwest::get(format!("{url}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    // serve migrated the new database on start.
+    let status = app::backend::health::database_status(&test.db)
+        .await
+        .unwrap();
+    assert!(status.applied_migrations > 0);
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains("shutting down") && stderr.contains("stopped"),
+        "{stderr}"
+    );
+}

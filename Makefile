@@ -32,6 +32,7 @@ help:
 
 run: site server
 	@mkdir -p data
+	"$(STRATA)" demo --if-empty
 	STRATA_SITE_ROOT="$(SITE)" "$(STRATA)" serve
 
 test: lint unit-test pg-test e2e

@@ -52,6 +52,7 @@ export default defineConfig({
     env: {
       STRATA_SITE_ROOT: siteRoot,
       STRATA_DATABASE_URL: `sqlite://${join(dataDir, "strata.db")}?mode=rwc`,
+      STRATA_DATA_DIR: dataDir,
       STRATA_LOG: "warn",
     },
   },

@@ -1,11 +1,26 @@
 //! Server-side half of the application: storage, services and the state every entry point
 //! (console, HTTP API, CLI) shares. Compiled only with the `ssr` feature.
 
+pub mod audit;
+pub mod crypto;
 pub mod db;
+pub mod demo;
+pub mod entity;
+pub mod entries;
+pub mod error;
 pub mod health;
+pub mod resolution;
+pub mod snapshots;
+pub mod state;
 pub mod testing;
+pub mod transfer;
 
-use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+use sea_orm::{DatabaseConnection, DbErr};
+
+use self::crypto::SecretBox;
+use self::snapshots::Snapshots;
 
 /// Everything a request handler needs, cloned cheaply into each request's context.
 ///
@@ -14,10 +29,19 @@ use sea_orm::DatabaseConnection;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    pub secrets: Arc<SecretBox>,
+    pub snapshots: Arc<Snapshots>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    /// Loads the snapshots from `db`; the database must be migrated.
+    pub async fn start(db: DatabaseConnection, secrets: SecretBox) -> Result<Self, DbErr> {
+        let state = AppState {
+            db,
+            secrets: Arc::new(secrets),
+            snapshots: Arc::new(Snapshots::default()),
+        };
+        state.snapshots.reload(&state.db, &state.secrets).await?;
+        Ok(state)
     }
 }

@@ -2,6 +2,7 @@
 //! Leptos console that is rendered on the server and hydrated in the browser.
 
 pub mod components;
+pub mod domain;
 pub mod error;
 pub mod health;
 pub mod pages;

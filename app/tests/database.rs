@@ -78,3 +78,66 @@ async fn insert_tenant(db: &sea_orm::DatabaseConnection, slug: &str) -> Result<(
     .await
     .map(|_| ())
 }
+
+/// The schema itself refuses orphans, duplicates and cross-tenant references.
+#[tokio::test]
+async fn the_schema_refuses_orphans_duplicates_and_cross_tenant_references() {
+    let test = TestDatabase::new().await;
+    let db = &test.db;
+    let now = match db.get_database_backend() {
+        DbBackend::Postgres => "now()",
+        _ => "CURRENT_TIMESTAMP",
+    };
+    let run = |sql: String| async move { db.execute_unprepared(&sql).await.map(|_| ()) };
+    insert_tenant(db, "a").await.unwrap();
+    insert_tenant(db, "b").await.unwrap();
+    run(format!(
+        "INSERT INTO departments (tenant_id, slug, name, created_at) VALUES (1, 'd', 'D', {now})"
+    ))
+    .await
+    .unwrap();
+    run(format!("INSERT INTO groups (tenant_id, slug, name, priority, created_at) VALUES (1, 'g', 'G', 0, {now})")).await.unwrap();
+    run(format!("INSERT INTO config_keys (name, key_type, description, category, constraints, sensitive, levels, user_editable, created_at, updated_at) VALUES ('k', 'json', '', '', '{{}}', false, '[]', false, {now}, {now})")).await.unwrap();
+    let entry = |level: &str, cols: &str, vals: &str| {
+        format!(
+            "INSERT INTO entries (key_id, level{cols}, value, encrypted, locked, version, updated_at, updated_by) VALUES (1, '{level}'{vals}, '1', false, false, 1, {now}, 't')"
+        )
+    };
+    run(entry("global", "", "")).await.unwrap();
+
+    let refused = [
+        // a department of an unknown tenant, a duplicate slug
+        format!(
+            "INSERT INTO departments (tenant_id, slug, name, created_at) VALUES (99, 'x', 'X', {now})"
+        ),
+        format!(
+            "INSERT INTO departments (tenant_id, slug, name, created_at) VALUES (1, 'd', 'again', {now})"
+        ),
+        // a user in tenant b with tenant a's department; a department without a tenant
+        format!(
+            "INSERT INTO users (slug, name, tenant_id, department_id, disabled, created_at) VALUES ('u1', 'U', 2, 1, false, {now})"
+        ),
+        format!(
+            "INSERT INTO users (slug, name, tenant_id, department_id, disabled, created_at) VALUES ('u2', 'U', NULL, 1, false, {now})"
+        ),
+        // a second global entry of one key; a group entry naming another tenant's group
+        entry("global", "", ""),
+        entry("group", ", tenant_id, group_id", ", 2, 1"),
+        // an entry whose scope columns do not fit its level; an unknown key type
+        entry("tenant", ", tenant_id, user_id", ", 1, 1"),
+        format!(
+            "INSERT INTO config_keys (name, key_type, description, category, constraints, sensitive, levels, user_editable, created_at, updated_at) VALUES ('k2', 'text', '', '', '{{}}', false, '[]', false, {now}, {now})"
+        ),
+    ];
+    for sql in refused {
+        assert!(run(sql.clone()).await.is_err(), "accepted: {sql}");
+    }
+    run(entry("group", ", tenant_id, group_id", ", 1, 1"))
+        .await
+        .unwrap();
+    run(entry("tenant", ", tenant_id", ", 1")).await.unwrap();
+    assert!(
+        run(entry("tenant", ", tenant_id", ", 1")).await.is_err(),
+        "a duplicate tenant entry"
+    );
+}

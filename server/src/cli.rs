@@ -1,11 +1,24 @@
-//! The command line of ../shared/CLI-AND-FORMAT.md.
+//! The command line of ../shared/CLI-AND-FORMAT.md. Each command is a thin adapter over one
+//! `app::backend` service.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use app::backend::audit::{Actor, AuditFilter};
+use app::backend::crypto::SecretBox;
+use app::backend::error::ServiceError;
+use app::backend::resolution::{self, ContextSpec};
+use app::backend::{AppState, audit, db, demo, entries, transfer};
+use app::domain::document::Document;
+use app::domain::level::Level;
+use app::domain::name::{ConfigKey, Slug};
+use app::domain::resolve::EffectiveView;
+use app::domain::scope::Scope;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::Value;
 
-use crate::settings::{Settings, validate_database_url};
+use crate::settings::{Environment, Settings, validate_database_url};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +35,45 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Table,
+    Env,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Json,
+    Table,
+}
+
+/// A context: `--user U`, or `--tenant T [--department D] [--group G]...` (what-if).
+#[derive(Debug, Args)]
+pub struct ContextArgs {
+    #[arg(long, value_name = "U", conflicts_with_all = ["tenant", "department", "group"], required_unless_present = "tenant")]
+    pub user: Option<String>,
+    #[arg(long, value_name = "T")]
+    pub tenant: Option<String>,
+    #[arg(long, value_name = "D", requires = "tenant")]
+    pub department: Option<String>,
+    #[arg(long, value_name = "G", requires = "tenant")]
+    pub group: Vec<String>,
+}
+
+/// Scope flags of `set` and `unset`; which are needed depends on the level.
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    #[arg(long, value_name = "T")]
+    pub tenant: Option<String>,
+    #[arg(long, value_name = "D")]
+    pub department: Option<String>,
+    #[arg(long, value_name = "G")]
+    pub group: Option<String>,
+    #[arg(long, value_name = "U")]
+    pub user: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the console and the HTTP API.
@@ -32,33 +84,230 @@ pub enum Command {
     },
     /// Create or upgrade the database schema.
     Migrate,
+    /// Import a strata/v1 document (FILE, or - for standard input); all or nothing.
+    Import {
+        file: String,
+        /// Validate and count the changes without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the whole platform as a strata/v1 document.
+    Export {
+        /// Print sensitive values in plaintext instead of encrypted.
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Print the effective configuration of a user or a what-if context.
+    Resolve {
+        #[command(flatten)]
+        context: ContextArgs,
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        /// Print sensitive values in plaintext (audited).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Print where a key's value comes from, general to specific.
+    Chain {
+        key: String,
+        #[command(flatten)]
+        context: ContextArgs,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ListFormat,
+    },
+    /// Set a value (VALUE is JSON; a bare word that is not JSON is taken as a string).
+    Set {
+        level: String,
+        key: String,
+        value: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        /// Lock the entry: more specific levels cannot override it.
+        #[arg(long, conflicts_with = "unlock")]
+        lock: bool,
+        /// Remove the lock.
+        #[arg(long)]
+        unlock: bool,
+        /// Refuse the change unless the entry is at this version (0: not set yet).
+        #[arg(long, value_name = "N")]
+        expect_version: Option<i64>,
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Remove a value.
+    Unset {
+        level: String,
+        key: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        #[arg(long, value_name = "N")]
+        expect_version: Option<i64>,
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Read and check the audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Load the demo organisation.
+    Demo {
+        /// Only when the database holds no key definitions yet (a first start).
+        #[arg(long)]
+        if_empty: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List events, newest first.
+    List {
+        #[arg(long, value_name = "T")]
+        tenant: Option<String>,
+        /// Only events of keys starting with PREFIX.
+        #[arg(long, value_name = "PREFIX")]
+        key: Option<String>,
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: ListFormat,
+    },
+    /// Check that no event was edited or deleted.
+    Verify,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("--database {0}")]
-    BadArgument(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Service(String),
+    /// Already reported on stderr; exit non-zero.
+    #[error("{0}")]
+    Reported(String),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
+impl From<ServiceError> for CliError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Database(e) => CliError::Database(e),
+            other => CliError::Service(other.to_string()),
+        }
+    }
+}
+
 impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CliError::BadArgument(_) => ExitCode::from(2),
+            CliError::Usage(_) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         }
     }
 }
 
+const ACTOR: &str = "cli";
+
+/// Opens and migrates the database and loads the snapshots.
+pub async fn open_state(settings: &Settings) -> Result<AppState, CliError> {
+    let database = db::connect(&settings.database_url).await?;
+    db::migrate(&database).await?;
+    Ok(AppState::start(database, secrets(settings)?).await?)
+}
+
+/// The master keys from the settings; in development a generated key file stands in.
+pub fn secrets(settings: &Settings) -> Result<SecretBox, CliError> {
+    let older: Vec<String> = settings
+        .old_master_keys
+        .iter()
+        .map(|k| k.0.clone())
+        .collect();
+    match (&settings.master_key, settings.environment) {
+        (Some(key), _) => SecretBox::from_base64(&key.0, &older)
+            .map_err(|e| CliError::Usage(format!("STRATA_MASTER_KEY: {e}"))),
+        (None, Environment::Development) => {
+            let path = settings.data_dir.join("master.key");
+            let (secret_box, created) = SecretBox::load_or_create_file(&path)?;
+            if created {
+                tracing::warn!(
+                    path = %path.display(),
+                    "generated a development master key; set STRATA_MASTER_KEY outside development"
+                );
+            }
+            Ok(secret_box)
+        }
+        (None, Environment::Production) => Err(CliError::Usage(
+            "STRATA_MASTER_KEY is required in production".into(),
+        )),
+    }
+}
+
+fn slug(what: &'static str, value: &str) -> Result<Slug, CliError> {
+    Slug::parse(what, value).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+fn context(args: &ContextArgs) -> Result<ContextSpec, CliError> {
+    match (&args.user, &args.tenant) {
+        (Some(user), _) => Ok(ContextSpec::User(slug("user", user)?)),
+        (None, Some(tenant)) => Ok(ContextSpec::WhatIf {
+            tenant: slug("tenant", tenant)?,
+            department: args
+                .department
+                .as_deref()
+                .map(|d| slug("department", d))
+                .transpose()?,
+            groups: args
+                .group
+                .iter()
+                .map(|g| slug("group", g))
+                .collect::<Result<_, _>>()?,
+        }),
+        (None, None) => Err(CliError::Usage("give --user U or --tenant T".into())),
+    }
+}
+
+fn scope(level: &str, args: &ScopeArgs) -> Result<Scope, CliError> {
+    let level: Level = level
+        .parse()
+        .map_err(|e: app::domain::level::UnknownLevel| CliError::Usage(e.to_string()))?;
+    Scope::from_parts(
+        level,
+        args.tenant.as_deref(),
+        args.department.as_deref(),
+        args.group.as_deref(),
+        args.user.as_deref(),
+    )
+    .map_err(CliError::Usage)
+}
+
+fn key(name: &str) -> Result<ConfigKey, CliError> {
+    ConfigKey::parse(name).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// VALUE is JSON; a bare word that is not JSON is taken as a string.
+pub fn parse_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
     if let Some(url) = cli.database {
-        validate_database_url(&url)
-            .map_err(|reason| CliError::BadArgument(format!("{url:?} is not valid: {reason}")))?;
+        validate_database_url(&url).map_err(|reason| {
+            CliError::Usage(format!("--database {url:?} is not valid: {reason}"))
+        })?;
         settings.database_url = url;
     }
+    let actor = Actor::named(ACTOR);
     match cli.command {
         Command::Serve { addr } => {
             if let Some(addr) = addr {
@@ -67,10 +316,340 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
             crate::http::serve(settings).await
         }
         Command::Migrate => {
-            let db = app::backend::db::connect(&settings.database_url).await?;
-            app::backend::db::migrate(&db).await?;
+            let database = db::connect(&settings.database_url).await?;
+            db::migrate(&database).await?;
             println!("database is up to date");
             Ok(())
         }
+        Command::Import { file, dry_run } => {
+            let mut input = String::new();
+            if file == "-" {
+                std::io::stdin().read_to_string(&mut input)?;
+            } else {
+                input = std::fs::read_to_string(&file)
+                    .map_err(|e| CliError::Usage(format!("{file}: {e}")))?;
+            }
+            let document: Document = {
+                let de = &mut serde_json::Deserializer::from_str(&input);
+                serde_path_to_error::deserialize(de).map_err(|e| {
+                    let path = e.path().to_string();
+                    let inner = e.into_inner();
+                    CliError::Usage(format!(
+                        "{file}: {}: {inner}",
+                        if path == "." { "document".into() } else { path }
+                    ))
+                })?
+            };
+            let state = open_state(&settings).await?;
+            let report = transfer::import(&state, &actor, &document, dry_run).await?;
+            if !report.errors.is_empty() {
+                for problem in &report.errors {
+                    eprintln!("{problem}");
+                }
+                return Err(CliError::Reported(format!(
+                    "{file}: {} problem(s); nothing was imported",
+                    report.errors.len()
+                )));
+            }
+            let verb = if dry_run { "would import" } else { "imported" };
+            println!(
+                "{verb}: {} created, {} updated, {} unchanged",
+                report.created, report.updated, report.unchanged
+            );
+            Ok(())
+        }
+        Command::Export { reveal } => {
+            let state = open_state(&settings).await?;
+            let document = transfer::export(&state.db, &state.secrets, reveal).await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).expect("documents serialise")
+            );
+            Ok(())
+        }
+        Command::Resolve {
+            context: args,
+            format,
+            reveal,
+        } => {
+            let spec = context(&args)?;
+            let state = open_state(&settings).await?;
+            let resolved = resolution::with_effective(&state, &spec, |resolved, _| {
+                serde_json::to_value(EffectiveView { resolved, reveal }).expect("values serialise")
+            })?;
+            if reveal {
+                resolution::audit_reveal(&state, &actor, &spec, None).await?;
+            }
+            let map = resolved.as_object().cloned().unwrap_or_default();
+            match format {
+                Format::Json => println!("{resolved}"),
+                Format::Env => {
+                    for (name, r) in &map {
+                        if r["value"].is_null() {
+                            continue;
+                        }
+                        let var = name.to_uppercase().replace('.', "_");
+                        println!("{var}={}", shell_quote(&text(&r["value"])));
+                    }
+                }
+                Format::Table => {
+                    let rows: Vec<[String; 3]> = map
+                        .iter()
+                        .map(|(name, r)| {
+                            let source = match (r["level"].as_str(), r["scope"].as_str()) {
+                                (None, _) => "unset".to_owned(),
+                                (Some(level), None) => level.to_owned(),
+                                (Some(level), Some(scope)) => format!("{level} {scope}"),
+                            };
+                            [name.clone(), text(&r["value"]), source]
+                        })
+                        .collect();
+                    print_table(["KEY", "VALUE", "SOURCE"], &rows);
+                }
+            }
+            Ok(())
+        }
+        Command::Chain {
+            key: name,
+            context: args,
+            format,
+        } => {
+            let spec = context(&args)?;
+            let key = key(&name)?;
+            let state = open_state(&settings).await?;
+            let chain = resolution::chain(&state, &key, &spec, false)?;
+            match format {
+                ListFormat::Json => println!("{chain}"),
+                ListFormat::Table => {
+                    let rows: Vec<[String; 4]> = chain
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| {
+                            [
+                                text(&c["level"]),
+                                text(&c["scope"]),
+                                text(&c["value"]),
+                                format!(
+                                    "{}{}",
+                                    text(&c["state"]),
+                                    if c["locked"] == true { " (locked)" } else { "" }
+                                ),
+                            ]
+                        })
+                        .collect();
+                    print_table(["LEVEL", "SCOPE", "VALUE", "STATE"], &rows);
+                }
+            }
+            Ok(())
+        }
+        Command::Set {
+            level,
+            key: name,
+            value,
+            scope: args,
+            lock,
+            unlock,
+            expect_version,
+            reason,
+        } => {
+            let request = entries::SetEntry {
+                key: key(&name)?,
+                scope: scope(&level, &args)?,
+                value: parse_value(&value),
+                locked: if lock {
+                    Some(true)
+                } else if unlock {
+                    Some(false)
+                } else {
+                    None
+                },
+                expect_version,
+                reason,
+            };
+            let state = open_state(&settings).await?;
+            let entry = entries::set_entry(&state, &actor, request)
+                .await
+                .map_err(conflict_line)?;
+            println!(
+                "{}",
+                serde_json::to_string(&entry).expect("entries serialise")
+            );
+            Ok(())
+        }
+        Command::Unset {
+            level,
+            key: name,
+            scope: args,
+            expect_version,
+            reason,
+        } => {
+            let key = key(&name)?;
+            let scope = scope(&level, &args)?;
+            let state = open_state(&settings).await?;
+            entries::unset_entry(&state, &actor, &key, &scope, expect_version, reason)
+                .await
+                .map_err(conflict_line)?;
+            println!("removed {key} at {scope}");
+            Ok(())
+        }
+        Command::Audit {
+            command:
+                AuditCommand::List {
+                    tenant,
+                    key,
+                    limit,
+                    format,
+                },
+        } => {
+            let state = open_state(&settings).await?;
+            let events = audit::list(
+                &state.db,
+                &AuditFilter {
+                    tenant,
+                    key_prefix: key,
+                    limit,
+                    before_id: None,
+                },
+            )
+            .await?;
+            match format {
+                ListFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string(&events).expect("events serialise")
+                ),
+                ListFormat::Table => {
+                    let rows: Vec<[String; 6]> = events
+                        .iter()
+                        .map(|e| {
+                            [
+                                e.id.to_string(),
+                                e.at.clone(),
+                                e.actor.clone(),
+                                e.action.clone(),
+                                [e.level.clone(), e.scope.clone(), e.key.clone()]
+                                    .into_iter()
+                                    .flatten()
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                                format!(
+                                    "{} → {}",
+                                    e.old_value.clone().unwrap_or_default(),
+                                    e.new_value.clone().unwrap_or_default()
+                                ),
+                            ]
+                        })
+                        .collect();
+                    print_table(["ID", "AT", "ACTOR", "ACTION", "WHERE", "CHANGE"], &rows);
+                }
+            }
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let state = open_state(&settings).await?;
+            match audit::verify(&state.db).await? {
+                Ok(count) => {
+                    println!("ok {count} events");
+                    Ok(())
+                }
+                Err(broken) => Err(CliError::Reported(format!(
+                    "audit chain broken at event {}: {broken}",
+                    broken.first_broken()
+                ))),
+            }
+        }
+        Command::Demo { if_empty } => {
+            let state = open_state(&settings).await?;
+            let holds_keys = state
+                .snapshots
+                .get(None)
+                .is_some_and(|s| !s.keys.is_empty());
+            if if_empty && holds_keys {
+                println!("the database already holds configuration: demo not loaded");
+                return Ok(());
+            }
+            let report = demo::load(&state, &actor).await?;
+            println!(
+                "demo organisation loaded: {} created, {} updated, {} unchanged",
+                report.created, report.updated, report.unchanged
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A conflict prints the current value with the reason, on one line.
+fn conflict_line(err: ServiceError) -> CliError {
+    match err {
+        ServiceError::Conflict {
+            message,
+            current: Some(current),
+        } => CliError::Service(format!(
+            "conflict: {message} (current value {}, locked {})",
+            current.value, current.locked
+        )),
+        ServiceError::Conflict {
+            message,
+            current: None,
+        } => CliError::Service(format!("conflict: {message}")),
+        other => other.into(),
+    }
+}
+
+fn shell_quote(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:#@".contains(c))
+    {
+        value.to_owned()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_json_or_bare_strings() {
+        assert_eq!(parse_value("20"), serde_json::json!(20));
+        assert_eq!(parse_value("true"), serde_json::json!(true));
+        assert_eq!(parse_value("\"sip\""), serde_json::json!("sip"));
+        assert_eq!(parse_value("sip"), serde_json::json!("sip"));
+        assert_eq!(parse_value("[1,2]"), serde_json::json!([1, 2]));
+        assert_eq!(parse_value("#2E7D99"), serde_json::json!("#2E7D99"));
+    }
+
+    #[test]
+    fn env_values_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("sip"), "sip");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

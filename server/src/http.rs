@@ -115,9 +115,9 @@ async fn readyz(State(state): State<ServerState>) -> (StatusCode, &'static str) 
 
 /// Connects, migrates and serves until SIGTERM or Ctrl-C, then finishes open requests.
 pub async fn serve(settings: Settings) -> Result<(), CliError> {
-    let database = db::connect(&settings.database_url).await?;
-    db::migrate(&database).await?;
-    let app = router(AppState::new(database.clone()), leptos_options(&settings));
+    let state = crate::cli::open_state(&settings).await?;
+    let database = state.db.clone();
+    let app = router(state, leptos_options(&settings));
 
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     let addr = listener.local_addr()?;

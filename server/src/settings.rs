@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use app::backend::crypto::SecretBox;
 use app::backend::db::DEFAULT_DATABASE_URL;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,6 +13,16 @@ pub enum Environment {
     Development,
     /// Insecure settings are refused.
     Production,
+}
+
+/// A setting whose value must never be printed (Debug shows only that it is set).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretSetting(pub String);
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretSetting(..)")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,6 +36,12 @@ pub struct Settings {
     pub site_root: PathBuf,
     /// A tracing filter such as `info` or `info,strata=debug`.
     pub log_filter: String,
+    /// Where the development master key is kept when `STRATA_MASTER_KEY` is unset.
+    pub data_dir: PathBuf,
+    /// `STRATA_MASTER_KEY`: base64 of 32 bytes; seals sensitive values.
+    pub master_key: Option<SecretSetting>,
+    /// `STRATA_OLD_MASTER_KEYS`: comma-separated earlier keys, still accepted for reading.
+    pub old_master_keys: Vec<SecretSetting>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -88,12 +105,45 @@ impl Settings {
             )
         })?;
 
+        let data_dir = PathBuf::from(get("STRATA_DATA_DIR").unwrap_or_else(|| "data".into()));
+
+        // Key values are never echoed in messages.
+        let master_key = get("STRATA_MASTER_KEY").map(SecretSetting);
+        let old_master_keys: Vec<SecretSetting> = get("STRATA_OLD_MASTER_KEYS")
+            .map(|v| {
+                v.split(',')
+                    .map(|k| SecretSetting(k.trim().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let key_error = |name: &'static str| SettingsError {
+            name,
+            value: "(hidden)".into(),
+            reason: "expected 32 bytes in base64 (e.g. from `openssl rand -base64 32`)".into(),
+        };
+        if let Some(key) = &master_key {
+            SecretBox::from_base64(&key.0, &[]).map_err(|_| key_error("STRATA_MASTER_KEY"))?;
+        }
+        for key in &old_master_keys {
+            SecretBox::from_base64(&key.0, &[]).map_err(|_| key_error("STRATA_OLD_MASTER_KEYS"))?;
+        }
+        if environment == Environment::Production && master_key.is_none() {
+            return Err(SettingsError {
+                name: "STRATA_MASTER_KEY",
+                value: String::new(),
+                reason: "is required when STRATA_ENV=production".into(),
+            });
+        }
+
         Ok(Settings {
             environment,
             addr,
             database_url,
             site_root,
             log_filter,
+            data_dir,
+            master_key,
+            old_master_keys,
         })
     }
 }
@@ -194,8 +244,26 @@ mod tests {
     }
 
     #[test]
-    fn production_is_recognised() {
-        let s = settings(&[("STRATA_ENV", "production")]).unwrap();
+    fn production_requires_a_master_key() {
+        let err = settings(&[("STRATA_ENV", "production")]).unwrap_err();
+        assert_eq!(err.name, "STRATA_MASTER_KEY");
+        let key = SecretBox::generate_key();
+        let s = settings(&[("STRATA_ENV", "production"), ("STRATA_MASTER_KEY", &key)]).unwrap();
         assert_eq!(s.environment, Environment::Production);
+        assert_eq!(s.master_key, Some(SecretSetting(key.clone())));
+        assert!(
+            !format!("{s:?}").contains(&key),
+            "Debug must not print the key"
+        );
+    }
+
+    #[test]
+    fn bad_master_keys_are_refused_without_echoing_them() {
+        for name in ["STRATA_MASTER_KEY", "STRATA_OLD_MASTER_KEYS"] {
+            let err = settings(&[(name, "c2hvcnQ=")]).unwrap_err();
+            assert_eq!(err.name, name);
+            assert!(!err.to_string().contains("c2hvcnQ="), "{err}");
+            assert!(err.reason.contains("32 bytes"));
+        }
     }
 }

@@ -20,7 +20,7 @@ async fn start() -> TestServer {
     std::fs::write(site.path().join("pkg/strata.css"), "body{}").unwrap();
     let mut settings = Settings::from_lookup(|_| None).unwrap();
     settings.site_root = site.path().to_owned();
-    let state = AppState::new(db.db.clone());
+    let state = db.state().await;
     let app = router(state.clone(), leptos_options(&settings));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

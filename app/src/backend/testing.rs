@@ -4,7 +4,11 @@
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use super::db;
+use super::crypto::SecretBox;
+use super::{AppState, db};
+
+/// The master key of every test (base64 of `strata-test-master-key-32-bytes!`).
+pub const TEST_MASTER_KEY: &str = "c3RyYXRhLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE=";
 
 pub struct TestDatabase {
     /// A URL that reaches this test's database, for subprocesses such as the CLI.
@@ -23,6 +27,14 @@ impl TestDatabase {
             .await
             .expect("migrate the test database");
         this
+    }
+
+    /// The services over this database, with [`TEST_MASTER_KEY`].
+    pub async fn state(&self) -> AppState {
+        let secrets = SecretBox::from_base64(TEST_MASTER_KEY, &[]).expect("the test key is valid");
+        AppState::start(self.db.clone(), secrets)
+            .await
+            .expect("load the snapshots")
     }
 
     /// Creates a new database without migrating it.

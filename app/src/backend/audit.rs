@@ -1,0 +1,231 @@
+//! Appending to and reading the audit chain. Every change writes its events through an
+//! [`AuditWriter`] inside the change's own transaction, so a change and its audit commit or
+//! roll back together.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use super::entity::{audit_event, audit_head};
+use crate::domain::audit_chain::{self, AuditRecord, ChainBreak};
+
+/// Who made a change, and from where.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Actor {
+    pub fn named(name: impl Into<String>) -> Self {
+        Actor {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// The open end of the chain within one transaction.
+pub struct AuditWriter {
+    last_id: i64,
+    last_hash: String,
+    at: String,
+}
+
+impl AuditWriter {
+    /// Locks the chain's head for this transaction. Call it first: on SQLite the update takes
+    /// the write lock before anything is read, on PostgreSQL it serialises appenders.
+    pub async fn begin<C: ConnectionTrait>(
+        tx: &C,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Self, DbErr> {
+        tx.execute_unprepared("UPDATE audit_head SET last_id = last_id WHERE id = 1")
+            .await?;
+        let head = audit_head::Entity::find_by_id(1)
+            .one(tx)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("the audit head row is missing".into()))?;
+        Ok(AuditWriter {
+            last_id: head.last_id,
+            last_hash: head.last_hash,
+            at: now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        })
+    }
+
+    /// Appends one event (its id and time are assigned here) and returns its id.
+    pub async fn append<C: ConnectionTrait>(
+        &mut self,
+        tx: &C,
+        actor: &Actor,
+        mut record: AuditRecord,
+    ) -> Result<i64, DbErr> {
+        record.id = self.last_id + 1;
+        record.at.clone_from(&self.at);
+        record.actor.clone_from(&actor.name);
+        record.client_ip.clone_from(&actor.client_ip);
+        record.user_agent.clone_from(&actor.user_agent);
+        let hash = record.hash(&self.last_hash);
+        let model = audit_event::ActiveModel {
+            id: Set(record.id),
+            at: Set(record.at),
+            actor: Set(record.actor),
+            action: Set(record.action),
+            level: Set(record.level),
+            scope: Set(record.scope),
+            tenant: Set(record.tenant),
+            department: Set(record.department),
+            key: Set(record.key),
+            old_value: Set(record.old_value),
+            new_value: Set(record.new_value),
+            old_locked: Set(record.old_locked),
+            new_locked: Set(record.new_locked),
+            old_ciphertext: Set(record.old_ciphertext),
+            new_ciphertext: Set(record.new_ciphertext),
+            reason: Set(record.reason),
+            batch_id: Set(record.batch_id),
+            client_ip: Set(record.client_ip),
+            user_agent: Set(record.user_agent),
+            prev_hash: Set(self.last_hash.clone()),
+            hash: Set(hash.clone()),
+        };
+        audit_event::Entity::insert(model)
+            .exec_without_returning(tx)
+            .await?;
+        self.last_id += 1;
+        self.last_hash = hash;
+        Ok(self.last_id)
+    }
+
+    /// Records the new head; call it before committing.
+    pub async fn finish<C: ConnectionTrait>(self, tx: &C) -> Result<i64, DbErr> {
+        audit_head::Entity::update(audit_head::ActiveModel {
+            id: Set(1),
+            last_id: Set(self.last_id),
+            last_hash: Set(self.last_hash),
+        })
+        .exec(tx)
+        .await?;
+        Ok(self.last_id)
+    }
+}
+
+/// An event as listed (CLI, API, console).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub level: Option<String>,
+    pub scope: Option<String>,
+    pub tenant: Option<String>,
+    pub key: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub old_locked: Option<bool>,
+    pub new_locked: Option<bool>,
+    pub reason: Option<String>,
+    pub batch_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub tenant: Option<String>,
+    pub key_prefix: Option<String>,
+    pub limit: Option<u64>,
+    pub before_id: Option<i64>,
+}
+
+/// Events newest first.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditEntry>, DbErr> {
+    let mut query = audit_event::Entity::find().order_by_desc(audit_event::Column::Id);
+    if let Some(tenant) = &filter.tenant {
+        query = query.filter(audit_event::Column::Tenant.eq(tenant.as_str()));
+    }
+    if let Some(prefix) = &filter.key_prefix {
+        query = query.filter(audit_event::Column::Key.starts_with(prefix.as_str()));
+    }
+    if let Some(before) = filter.before_id {
+        query = query.filter(audit_event::Column::Id.lt(before));
+    }
+    if let Some(limit) = filter.limit {
+        query = query.limit(limit);
+    }
+    Ok(query
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| AuditEntry {
+            id: m.id,
+            at: m.at,
+            actor: m.actor,
+            action: m.action,
+            level: m.level,
+            scope: m.scope,
+            tenant: m.tenant,
+            key: m.key,
+            old_value: m.old_value,
+            new_value: m.new_value,
+            old_locked: m.old_locked,
+            new_locked: m.new_locked,
+            reason: m.reason,
+            batch_id: m.batch_id,
+            client_ip: m.client_ip,
+            user_agent: m.user_agent,
+        })
+        .collect())
+}
+
+/// Walks the whole chain in id order against the recorded head.
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<usize, ChainBreak>, DbErr> {
+    let head = audit_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the audit head row is missing".into()))?;
+    let events = audit_event::Entity::find()
+        .order_by_asc(audit_event::Column::Id)
+        .all(db)
+        .await?;
+    let records: Vec<(AuditRecord, String, String)> = events
+        .into_iter()
+        .map(|m| {
+            (
+                AuditRecord {
+                    id: m.id,
+                    at: m.at,
+                    actor: m.actor,
+                    action: m.action,
+                    level: m.level,
+                    scope: m.scope,
+                    tenant: m.tenant,
+                    department: m.department,
+                    key: m.key,
+                    old_value: m.old_value,
+                    new_value: m.new_value,
+                    old_locked: m.old_locked,
+                    new_locked: m.new_locked,
+                    old_ciphertext: m.old_ciphertext,
+                    new_ciphertext: m.new_ciphertext,
+                    reason: m.reason,
+                    batch_id: m.batch_id,
+                    client_ip: m.client_ip,
+                    user_agent: m.user_agent,
+                },
+                m.prev_hash,
+                m.hash,
+            )
+        })
+        .collect();
+    Ok(audit_chain::verify(
+        records.iter().map(|(r, p, h)| (r, p.as_str(), h.as_str())),
+        (head.last_id, &head.last_hash),
+    ))
+}

@@ -1,0 +1,13 @@
+//! sea-orm entities, one per table. They stay inside the backend: services map them to
+//! domain types before anything crosses into a server function, the API or the CLI.
+
+pub mod audit_event;
+pub mod audit_head;
+pub mod config_key;
+pub mod department;
+pub mod entry;
+pub mod group;
+pub mod tenant;
+pub mod user;
+pub mod user_group;
+pub mod user_trait;

@@ -1,0 +1,436 @@
+//! Setting and removing entries: validation, optimistic concurrency (DESIGN §5), encryption of
+//! sensitive values and the audit event, all in one transaction; then the snapshots reload.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::AppState;
+use super::audit::{Actor, AuditWriter};
+use super::crypto::SecretBox;
+use super::entity::{config_key, department, entry, group, tenant, user};
+use super::error::ServiceError;
+use super::state::key_definition;
+use crate::domain::audit_chain::AuditRecord;
+use crate::domain::key::KeyDefinition;
+use crate::domain::name::ConfigKey;
+use crate::domain::scope::Scope;
+use crate::domain::value::MASK;
+
+/// An entry as the API and CLI show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryView {
+    pub key: String,
+    pub value: Value,
+    pub locked: bool,
+    pub version: i64,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SetEntry {
+    pub key: ConfigKey,
+    pub scope: Scope,
+    pub value: Value,
+    /// `None` keeps the current lock (unlocked for a new entry).
+    pub locked: Option<bool>,
+    /// The version the caller read; `Some(0)` means "must not exist yet".
+    pub expect_version: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// The database ids behind a scope, plus the slugs the audit records for visibility.
+#[derive(Debug, Clone, Default)]
+pub struct ScopeIds {
+    pub tenant_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub audit_tenant: Option<String>,
+    pub audit_department: Option<String>,
+}
+
+pub async fn scope_ids<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+) -> Result<ScopeIds, ServiceError> {
+    let tenant_id = |slug: String| async move {
+        tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(slug.as_str()))
+            .one(db)
+            .await?
+            .map(|t| t.id)
+            .ok_or_else(|| ServiceError::NotFound(format!("tenant {slug} was not found")))
+    };
+    Ok(match scope {
+        Scope::Global => ScopeIds::default(),
+        Scope::Tenant { tenant } => ScopeIds {
+            tenant_id: Some(tenant_id(tenant.to_string()).await?),
+            audit_tenant: Some(tenant.to_string()),
+            ..Default::default()
+        },
+        Scope::Department {
+            tenant,
+            department: d,
+        } => {
+            let t = tenant_id(tenant.to_string()).await?;
+            let row = department::Entity::find()
+                .filter(department::Column::TenantId.eq(t))
+                .filter(department::Column::Slug.eq(d.as_str()))
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::NotFound(format!("department {tenant}/{d} was not found"))
+                })?;
+            ScopeIds {
+                tenant_id: Some(t),
+                department_id: Some(row.id),
+                audit_tenant: Some(tenant.to_string()),
+                audit_department: Some(d.to_string()),
+                ..Default::default()
+            }
+        }
+        Scope::Group { tenant, group: g } => {
+            let t = tenant_id(tenant.to_string()).await?;
+            let row = group::Entity::find()
+                .filter(group::Column::TenantId.eq(t))
+                .filter(group::Column::Slug.eq(g.as_str()))
+                .one(db)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::NotFound(format!("group {tenant}/{g} was not found"))
+                })?;
+            ScopeIds {
+                tenant_id: Some(t),
+                group_id: Some(row.id),
+                audit_tenant: Some(tenant.to_string()),
+                ..Default::default()
+            }
+        }
+        Scope::User { user: u } => {
+            let row = user::Entity::find()
+                .filter(user::Column::Slug.eq(u.as_str()))
+                .one(db)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(format!("user {u} was not found")))?;
+            let audit_tenant = match row.tenant_id {
+                Some(id) => tenant::Entity::find_by_id(id)
+                    .one(db)
+                    .await?
+                    .map(|t| t.slug),
+                None => None,
+            };
+            let audit_department = match row.department_id {
+                Some(id) => department::Entity::find_by_id(id)
+                    .one(db)
+                    .await?
+                    .map(|d| d.slug),
+                None => None,
+            };
+            ScopeIds {
+                user_id: Some(row.id),
+                audit_tenant,
+                audit_department,
+                ..Default::default()
+            }
+        }
+    })
+}
+
+pub async fn find_key<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    key: &ConfigKey,
+) -> Result<(i64, KeyDefinition), ServiceError> {
+    let row = config_key::Entity::find()
+        .filter(config_key::Column::Name.eq(key.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("key {key} is not defined")))?;
+    Ok((row.id, key_definition(&row, secrets)?))
+}
+
+pub async fn find_entry<C: ConnectionTrait>(
+    db: &C,
+    key_id: i64,
+    scope: &Scope,
+    ids: &ScopeIds,
+) -> Result<Option<entry::Model>, ServiceError> {
+    let mut query = entry::Entity::find()
+        .filter(entry::Column::KeyId.eq(key_id))
+        .filter(entry::Column::Level.eq(scope.level().as_str()));
+    for (column, id) in [
+        (entry::Column::TenantId, ids.tenant_id),
+        (entry::Column::DepartmentId, ids.department_id),
+        (entry::Column::GroupId, ids.group_id),
+        (entry::Column::UserId, ids.user_id),
+    ] {
+        query = match id {
+            Some(id) => query.filter(column.eq(id)),
+            None => query.filter(column.is_null()),
+        };
+    }
+    Ok(query.one(db).await?)
+}
+
+/// The value as stored: JSON text, or sealed for a sensitive key.
+pub fn store_value(secrets: &SecretBox, def: &KeyDefinition, value: &Value) -> (String, bool) {
+    if def.sensitive {
+        (secrets.seal(def.key.as_str(), value), true)
+    } else {
+        (value.to_string(), false)
+    }
+}
+
+/// How the audit shows a value: the JSON, or for a secret the mask and a keyed fingerprint.
+pub fn audit_value(secrets: &SecretBox, def: &KeyDefinition, value: &Value) -> String {
+    if def.sensitive {
+        format!("{MASK} {}", secrets.fingerprint(value))
+    } else {
+        value.to_string()
+    }
+}
+
+fn stored_plaintext(
+    secrets: &SecretBox,
+    def: &KeyDefinition,
+    row: &entry::Model,
+) -> Result<Value, ServiceError> {
+    let value = if row.encrypted {
+        secrets.open(def.key.as_str(), &row.value).map_err(|e| {
+            ServiceError::Database(sea_orm::DbErr::Custom(format!("entry {}: {e}", row.id)))
+        })?
+    } else {
+        serde_json::from_str(&row.value).map_err(|_| {
+            ServiceError::Database(sea_orm::DbErr::Custom(format!(
+                "entry {} holds invalid JSON",
+                row.id
+            )))
+        })?
+    };
+    Ok(value)
+}
+
+pub fn view(def: &KeyDefinition, value: &Value, row: &entry::Model, reveal: bool) -> EntryView {
+    EntryView {
+        key: def.key.to_string(),
+        value: if def.sensitive && !reveal {
+            Value::String(MASK.into())
+        } else {
+            value.clone()
+        },
+        locked: row.locked,
+        version: row.version,
+        updated_at: row.updated_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        updated_by: row.updated_by.clone(),
+    }
+}
+
+fn conflict(
+    secrets: &SecretBox,
+    def: &KeyDefinition,
+    scope: &Scope,
+    current: Option<&entry::Model>,
+    expected: i64,
+) -> Result<ServiceError, ServiceError> {
+    let (message, current) = match current {
+        Some(row) => {
+            let value = stored_plaintext(secrets, def, row)?;
+            (
+                format!(
+                    "{} at {scope} changed since version {expected}: it is now version {}",
+                    def.key, row.version
+                ),
+                Some(Box::new(view(def, &value, row, false))),
+            )
+        }
+        None => (
+            format!(
+                "{} at {scope} changed since version {expected}: it is no longer set",
+                def.key
+            ),
+            None,
+        ),
+    };
+    Ok(ServiceError::Conflict { message, current })
+}
+
+/// Sets (or locks/unlocks) one entry. Returns the entry as stored, or as it was when
+/// nothing changed.
+pub async fn set_entry(
+    state: &AppState,
+    actor: &Actor,
+    request: SetEntry,
+) -> Result<EntryView, ServiceError> {
+    let now = chrono::Utc::now();
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, now).await?;
+    let (key_id, def) = find_key(&tx, &state.secrets, &request.key).await?;
+    let level = request.scope.level();
+    if !def.allows_level(level) {
+        return Err(ServiceError::Invalid(format!(
+            "key {} cannot be set at the {level} level (allowed: {})",
+            def.key,
+            def.levels
+                .iter()
+                .map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    def.validate(&request.value)
+        .map_err(|e| ServiceError::Invalid(format!("value: key {}: {e}", def.key)))?;
+    let ids = scope_ids(&tx, &request.scope).await?;
+    let existing = find_entry(&tx, key_id, &request.scope, &ids).await?;
+    if let Some(expected) = request.expect_version {
+        let actual = existing.as_ref().map_or(0, |e| e.version);
+        if actual != expected {
+            return Err(conflict(
+                &state.secrets,
+                &def,
+                &request.scope,
+                existing.as_ref(),
+                expected,
+            )?);
+        }
+    }
+    let old_value = existing
+        .as_ref()
+        .map(|row| stored_plaintext(&state.secrets, &def, row))
+        .transpose()?;
+    let old_locked = existing.as_ref().map(|e| e.locked);
+    let locked = request.locked.or(old_locked).unwrap_or(false);
+    if old_value.as_ref() == Some(&request.value) && old_locked == Some(locked) {
+        let row = existing.expect("an unchanged entry exists");
+        return Ok(view(&def, &request.value, &row, false));
+    }
+
+    let (stored, encrypted) = store_value(&state.secrets, &def, &request.value);
+    let row = match existing.clone() {
+        Some(row) => {
+            let version = row.version + 1;
+            let mut active: entry::ActiveModel = row.into();
+            active.value = Set(stored.clone());
+            active.encrypted = Set(encrypted);
+            active.locked = Set(locked);
+            active.version = Set(version);
+            active.updated_at = Set(now);
+            active.updated_by = Set(actor.name.clone());
+            active.update(&tx).await?
+        }
+        None => {
+            entry::ActiveModel {
+                key_id: Set(key_id),
+                level: Set(level.as_str().to_owned()),
+                tenant_id: Set(ids.tenant_id),
+                department_id: Set(ids.department_id),
+                group_id: Set(ids.group_id),
+                user_id: Set(ids.user_id),
+                value: Set(stored.clone()),
+                encrypted: Set(encrypted),
+                locked: Set(locked),
+                version: Set(1),
+                updated_at: Set(now),
+                updated_by: Set(actor.name.clone()),
+                ..Default::default()
+            }
+            .insert(&tx)
+            .await?
+        }
+    };
+    let action = match (&old_value, old_locked) {
+        (Some(old), Some(was_locked)) if *old == request.value && was_locked != locked => {
+            if locked { "entry.lock" } else { "entry.unlock" }
+        }
+        _ => "entry.set",
+    };
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: action.into(),
+                level: Some(level.as_str().into()),
+                scope: request.scope.id(),
+                tenant: ids.audit_tenant.clone(),
+                department: ids.audit_department.clone(),
+                key: Some(def.key.to_string()),
+                old_value: old_value
+                    .as_ref()
+                    .map(|v| audit_value(&state.secrets, &def, v)),
+                new_value: Some(audit_value(&state.secrets, &def, &request.value)),
+                old_locked,
+                new_locked: Some(locked),
+                old_ciphertext: existing
+                    .as_ref()
+                    .filter(|e| e.encrypted)
+                    .map(|e| e.value.clone()),
+                new_ciphertext: encrypted.then(|| stored.clone()),
+                reason: request.reason.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.snapshots.reload(&state.db, &state.secrets).await?;
+    Ok(view(&def, &request.value, &row, false))
+}
+
+/// Removes one entry; removing what is not there is a not-found error.
+pub async fn unset_entry(
+    state: &AppState,
+    actor: &Actor,
+    key: &ConfigKey,
+    scope: &Scope,
+    expect_version: Option<i64>,
+    reason: Option<String>,
+) -> Result<(), ServiceError> {
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
+    let (key_id, def) = find_key(&tx, &state.secrets, key).await?;
+    let ids = scope_ids(&tx, scope).await?;
+    let existing = find_entry(&tx, key_id, scope, &ids).await?;
+    if let Some(expected) = expect_version
+        && existing.as_ref().map_or(0, |e| e.version) != expected
+    {
+        return Err(conflict(
+            &state.secrets,
+            &def,
+            scope,
+            existing.as_ref(),
+            expected,
+        )?);
+    }
+    let row =
+        existing.ok_or_else(|| ServiceError::NotFound(format!("{key} has no entry at {scope}")))?;
+    let old_value = stored_plaintext(&state.secrets, &def, &row)?;
+    entry::Entity::delete_by_id(row.id).exec(&tx).await?;
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: "entry.unset".into(),
+                level: Some(scope.level().as_str().into()),
+                scope: scope.id(),
+                tenant: ids.audit_tenant,
+                department: ids.audit_department,
+                key: Some(key.to_string()),
+                old_value: Some(audit_value(&state.secrets, &def, &old_value)),
+                old_locked: Some(row.locked),
+                old_ciphertext: row.encrypted.then(|| row.value.clone()),
+                reason,
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.snapshots.reload(&state.db, &state.secrets).await?;
+    Ok(())
+}

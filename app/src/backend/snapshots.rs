@@ -1,0 +1,95 @@
+//! The in-memory snapshots the server resolves from: one per tenant plus one for platform
+//! users. Every write reloads them, and a tenant's snapshot keeps its version unless its
+//! content changed, so its ETag changes exactly when something in its chains did.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
+
+use super::crypto::SecretBox;
+use super::entity::audit_head;
+use super::state::{Loaded, load};
+use crate::domain::name::Slug;
+use crate::domain::resolve::Snapshot;
+
+#[derive(Debug, Default)]
+pub struct Snapshots {
+    by_tenant: RwLock<BTreeMap<Option<Slug>, Arc<Snapshot>>>,
+    /// Each user's tenant, to find the snapshot that holds them.
+    user_tenant: RwLock<HashMap<Slug, Option<Slug>>>,
+    // Reloads run one at a time so a slow one cannot overwrite a newer one.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Snapshots {
+    /// The snapshot of `tenant` (`None`: platform users).
+    pub fn get(&self, tenant: Option<&Slug>) -> Option<Arc<Snapshot>> {
+        let map = self.by_tenant.read().expect("snapshot lock poisoned");
+        map.get(&tenant.cloned()).cloned()
+    }
+
+    /// The snapshot holding `user`, if the user exists.
+    pub fn for_user(&self, user: &Slug) -> Option<Arc<Snapshot>> {
+        let tenant = self
+            .user_tenant
+            .read()
+            .expect("snapshot lock poisoned")
+            .get(user)
+            .cloned()?;
+        self.get(tenant.as_ref())
+    }
+
+    /// Rebuilds every snapshot from the database.
+    pub async fn reload<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        secrets: &SecretBox,
+    ) -> Result<(), DbErr> {
+        let _guard = self.reloading.lock().await;
+        let loaded = load(db, secrets).await?;
+        let head = audit_head::Entity::find_by_id(1)
+            .one(db)
+            .await?
+            .map(|h| h.last_id)
+            .unwrap_or(0);
+        self.install(&loaded, head as u64);
+        Ok(())
+    }
+
+    /// Installs snapshots built from `loaded`; changed ones take `version`.
+    pub fn install(&self, loaded: &Loaded, version: u64) {
+        let fresh = loaded.snapshots();
+        let user_tenant = loaded
+            .users
+            .iter()
+            .map(|u| {
+                (
+                    u.slug.clone(),
+                    u.tenant_id.and_then(|id| loaded.tenant_slug(id)).cloned(),
+                )
+            })
+            .collect();
+        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
+        let mut next = BTreeMap::new();
+        for (tenant, mut snapshot) in fresh {
+            match map.remove(&tenant) {
+                Some(old) if old.same_content(&snapshot) => {
+                    next.insert(tenant, old);
+                }
+                Some(old) => {
+                    // Versions only grow, even when the audit head did not move (a reload
+                    // after a direct database change).
+                    snapshot.version = version.max(old.version + 1);
+                    next.insert(tenant, Arc::new(snapshot));
+                }
+                None => {
+                    snapshot.version = version.max(1);
+                    next.insert(tenant, Arc::new(snapshot));
+                }
+            }
+        }
+        *map = next;
+        *self.user_tenant.write().expect("snapshot lock poisoned") = user_tenant;
+    }
+}

@@ -1,0 +1,433 @@
+//! Loading the whole platform from the database into domain types: the source of the
+//! snapshots, of the import catalog and of exports, so all three read rows one way.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder};
+use serde_json::Value;
+
+use super::crypto::SecretBox;
+use super::entity::{config_key, department, entry, group, tenant, user, user_group, user_trait};
+use crate::domain::document::Catalog;
+use crate::domain::key::{Constraints, KeyDefinition, KeyType};
+use crate::domain::level::Level;
+use crate::domain::name::{ConfigKey, Slug};
+use crate::domain::resolve::{Cell, Keys, Layer, Placement, Snapshot};
+use crate::domain::scope::Scope;
+use crate::domain::traits::Trait;
+
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    pub id: i64,
+    pub def: KeyDefinition,
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantRow {
+    pub id: i64,
+    pub slug: Slug,
+    pub name: String,
+    pub plan: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScopeRow {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub slug: Slug,
+    pub name: String,
+    /// Groups only.
+    pub priority: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: i64,
+    pub slug: Slug,
+    pub name: String,
+    pub tenant_id: Option<i64>,
+    pub department_id: Option<i64>,
+    pub disabled: bool,
+    pub groups: Vec<i64>,
+    pub traits: Vec<Trait>,
+}
+
+#[derive(Clone)]
+pub struct EntryRow {
+    pub id: i64,
+    pub key_id: i64,
+    pub scope: Scope,
+    /// The plaintext value (opened when sealed).
+    pub value: Value,
+    /// The stored sealed form of a sensitive value.
+    pub sealed: Option<String>,
+    pub locked: bool,
+    pub version: i64,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub updated_by: String,
+}
+
+/// Everything in the database, as domain types.
+#[derive(Clone)]
+pub struct Loaded {
+    pub keys: Vec<KeyRow>,
+    pub tenants: Vec<TenantRow>,
+    pub departments: Vec<ScopeRow>,
+    pub groups: Vec<ScopeRow>,
+    pub users: Vec<UserRow>,
+    pub entries: Vec<EntryRow>,
+}
+
+/// A stored row that the domain cannot read (a damaged database, or a missing master key).
+fn corrupt(what: String) -> DbErr {
+    DbErr::Custom(what)
+}
+
+pub fn key_definition(
+    row: &config_key::Model,
+    secrets: &SecretBox,
+) -> Result<KeyDefinition, DbErr> {
+    let bad = |field: &str| corrupt(format!("key {}: stored {field} is not valid", row.name));
+    let key = ConfigKey::parse(&row.name).map_err(|_| bad("name"))?;
+    let key_type: KeyType =
+        serde_json::from_value(Value::String(row.key_type.clone())).map_err(|_| bad("type"))?;
+    let constraints: Constraints =
+        serde_json::from_str(&row.constraints).map_err(|_| bad("constraints"))?;
+    let levels: Vec<Level> = serde_json::from_str(&row.levels).map_err(|_| bad("levels"))?;
+    let default = match (&row.default_value, row.default_encrypted) {
+        (None, _) => None,
+        (Some(sealed), true) => Some(
+            secrets
+                .open(&row.name, sealed)
+                .map_err(|e| corrupt(format!("key {}: default: {e}", row.name)))?,
+        ),
+        (Some(text), false) => Some(serde_json::from_str(text).map_err(|_| bad("default"))?),
+    };
+    Ok(KeyDefinition {
+        key,
+        key_type,
+        description: row.description.clone(),
+        category: row.category.clone(),
+        default,
+        constraints,
+        sensitive: row.sensitive,
+        levels,
+        user_editable: row.user_editable,
+    })
+}
+
+pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loaded, DbErr> {
+    let slug =
+        |what: &'static str, s: &str| Slug::parse(what, s).map_err(|e| corrupt(e.to_string()));
+    let keys = config_key::Entity::find()
+        .order_by_asc(config_key::Column::Name)
+        .all(db)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(KeyRow {
+                id: row.id,
+                def: key_definition(row, secrets)?,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let tenants = tenant::Entity::find()
+        .order_by_asc(tenant::Column::Slug)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| {
+            Ok(TenantRow {
+                id: t.id,
+                slug: slug("tenant", &t.slug)?,
+                name: t.name,
+                plan: t.plan,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let departments = department::Entity::find()
+        .order_by_asc(department::Column::Slug)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| {
+            Ok(ScopeRow {
+                id: d.id,
+                tenant_id: d.tenant_id,
+                slug: slug("department", &d.slug)?,
+                name: d.name,
+                priority: 0,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let groups = group::Entity::find()
+        .order_by_asc(group::Column::Slug)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| {
+            Ok(ScopeRow {
+                id: g.id,
+                tenant_id: g.tenant_id,
+                slug: slug("group", &g.slug)?,
+                name: g.name,
+                priority: g.priority,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+
+    let mut memberships: HashMap<i64, Vec<i64>> = HashMap::new();
+    for m in user_group::Entity::find().all(db).await? {
+        memberships.entry(m.user_id).or_default().push(m.group_id);
+    }
+    let mut traits: HashMap<i64, Vec<Trait>> = HashMap::new();
+    for t in user_trait::Entity::find().all(db).await? {
+        let parsed = t
+            .name
+            .parse::<Trait>()
+            .map_err(|e| corrupt(e.to_string()))?;
+        traits.entry(t.user_id).or_default().push(parsed);
+    }
+    let users = user::Entity::find()
+        .order_by_asc(user::Column::Slug)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| {
+            let mut user_traits = traits.remove(&u.id).unwrap_or_default();
+            user_traits.sort();
+            Ok(UserRow {
+                id: u.id,
+                slug: slug("user", &u.slug)?,
+                name: u.name,
+                tenant_id: u.tenant_id,
+                department_id: u.department_id,
+                disabled: u.disabled,
+                groups: memberships.remove(&u.id).unwrap_or_default(),
+                traits: user_traits,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+
+    let tenant_slug: HashMap<i64, &Slug> = tenants.iter().map(|t| (t.id, &t.slug)).collect();
+    let department_slug: HashMap<i64, &Slug> =
+        departments.iter().map(|d| (d.id, &d.slug)).collect();
+    let group_slug: HashMap<i64, &Slug> = groups.iter().map(|g| (g.id, &g.slug)).collect();
+    let user_slug: HashMap<i64, &Slug> = users.iter().map(|u| (u.id, &u.slug)).collect();
+    let key_name: HashMap<i64, &KeyDefinition> = keys.iter().map(|k| (k.id, &k.def)).collect();
+
+    let mut entries = Vec::new();
+    for e in entry::Entity::find()
+        .order_by_asc(entry::Column::Id)
+        .all(db)
+        .await?
+    {
+        let missing = || corrupt(format!("entry {} refers to a missing scope", e.id));
+        let get = |map: &HashMap<i64, &Slug>, id: Option<i64>| {
+            id.and_then(|id| map.get(&id).map(|s| (*s).clone()))
+                .ok_or_else(missing)
+        };
+        let level: Level = e.level.parse().map_err(|_| missing())?;
+        let scope = match level {
+            Level::Global => Scope::Global,
+            Level::Tenant => Scope::Tenant {
+                tenant: get(&tenant_slug, e.tenant_id)?,
+            },
+            Level::Department => Scope::Department {
+                tenant: get(&tenant_slug, e.tenant_id)?,
+                department: get(&department_slug, e.department_id)?,
+            },
+            Level::Group => Scope::Group {
+                tenant: get(&tenant_slug, e.tenant_id)?,
+                group: get(&group_slug, e.group_id)?,
+            },
+            Level::User => Scope::User {
+                user: get(&user_slug, e.user_id)?,
+            },
+        };
+        let def = key_name.get(&e.key_id).ok_or_else(missing)?;
+        let (value, sealed) = if e.encrypted {
+            let value = secrets
+                .open(def.key.as_str(), &e.value)
+                .map_err(|err| corrupt(format!("entry {} ({}): {err}", e.id, def.key)))?;
+            (value, Some(e.value))
+        } else {
+            let value = serde_json::from_str(&e.value)
+                .map_err(|_| corrupt(format!("entry {} holds invalid JSON", e.id)))?;
+            (value, None)
+        };
+        entries.push(EntryRow {
+            id: e.id,
+            key_id: e.key_id,
+            scope,
+            value,
+            sealed,
+            locked: e.locked,
+            version: e.version,
+            updated_at: e.updated_at,
+            updated_by: e.updated_by,
+        });
+    }
+    Ok(Loaded {
+        keys,
+        tenants,
+        departments,
+        groups,
+        users,
+        entries,
+    })
+}
+
+impl Loaded {
+    pub fn tenant_slug(&self, id: i64) -> Option<&Slug> {
+        self.tenants.iter().find(|t| t.id == id).map(|t| &t.slug)
+    }
+
+    pub fn department_slug(&self, id: i64) -> Option<&Slug> {
+        self.departments
+            .iter()
+            .find(|d| d.id == id)
+            .map(|d| &d.slug)
+    }
+
+    pub fn group_slug(&self, id: i64) -> Option<&Slug> {
+        self.groups.iter().find(|g| g.id == id).map(|g| &g.slug)
+    }
+
+    /// What already exists, for validating an import.
+    pub fn catalog(&self) -> Catalog {
+        let mut catalog = Catalog {
+            keys: self
+                .keys
+                .iter()
+                .map(|k| (k.def.key.clone(), k.def.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        for t in &self.tenants {
+            let departments = self
+                .departments
+                .iter()
+                .filter(|d| d.tenant_id == t.id)
+                .map(|d| d.slug.clone())
+                .collect();
+            let groups = self
+                .groups
+                .iter()
+                .filter(|g| g.tenant_id == t.id)
+                .map(|g| g.slug.clone())
+                .collect();
+            catalog
+                .tenants
+                .insert(t.slug.clone(), (departments, groups));
+        }
+        for u in &self.users {
+            catalog.users.insert(
+                u.slug.clone(),
+                u.tenant_id.and_then(|id| self.tenant_slug(id)).cloned(),
+            );
+        }
+        catalog
+    }
+
+    /// One snapshot per tenant, and one (tenant `None`) for platform users.
+    pub fn snapshots(&self) -> BTreeMap<Option<Slug>, Snapshot> {
+        let keys = Arc::new(Keys::new(self.keys.iter().map(|k| k.def.clone()).collect()));
+        let idx_of: HashMap<i64, u32> = self
+            .keys
+            .iter()
+            .filter_map(|k| keys.idx(k.def.key.as_str()).map(|idx| (k.id, idx)))
+            .collect();
+        let user_tenant: HashMap<&Slug, Option<&Slug>> = self
+            .users
+            .iter()
+            .map(|u| (&u.slug, u.tenant_id.and_then(|id| self.tenant_slug(id))))
+            .collect();
+
+        let mut global = Layer::new(Scope::Global);
+        let mut per_tenant: HashMap<Option<Slug>, HashMap<Scope, Layer>> = HashMap::new();
+        for e in &self.entries {
+            let Some(&idx) = idx_of.get(&e.key_id) else {
+                continue;
+            };
+            let cell = Cell {
+                value: e.value.clone(),
+                locked: e.locked,
+                version: e.version,
+            };
+            let owner = match &e.scope {
+                Scope::Global => {
+                    global.set(idx, cell);
+                    continue;
+                }
+                Scope::User { user } => user_tenant.get(user).copied().flatten().cloned(),
+                other => other.tenant().cloned(),
+            };
+            per_tenant
+                .entry(owner)
+                .or_default()
+                .entry(e.scope.clone())
+                .or_insert_with(|| Layer::new(e.scope.clone()))
+                .set(idx, cell);
+        }
+        let global = Arc::new(global);
+
+        let mut out = BTreeMap::new();
+        let tenant_ids: Vec<(Option<i64>, Option<Slug>)> = std::iter::once((None, None))
+            .chain(
+                self.tenants
+                    .iter()
+                    .map(|t| (Some(t.id), Some(t.slug.clone()))),
+            )
+            .collect();
+        for (tenant_id, tenant_slug) in tenant_ids {
+            let departments: HashSet<Slug> = self
+                .departments
+                .iter()
+                .filter(|d| Some(d.tenant_id) == tenant_id)
+                .map(|d| d.slug.clone())
+                .collect();
+            let groups: HashMap<Slug, i64> = self
+                .groups
+                .iter()
+                .filter(|g| Some(g.tenant_id) == tenant_id)
+                .map(|g| (g.slug.clone(), g.priority))
+                .collect();
+            let users = self
+                .users
+                .iter()
+                .filter(|u| u.tenant_id == tenant_id)
+                .map(|u| {
+                    let placement = Placement {
+                        department: u
+                            .department_id
+                            .and_then(|id| self.department_slug(id))
+                            .cloned(),
+                        groups: u
+                            .groups
+                            .iter()
+                            .filter_map(|id| self.group_slug(*id))
+                            .cloned()
+                            .collect(),
+                    };
+                    (u.slug.clone(), placement)
+                })
+                .collect();
+            out.insert(
+                tenant_slug.clone(),
+                Snapshot {
+                    version: 0,
+                    tenant: tenant_slug.clone(),
+                    keys: keys.clone(),
+                    global: global.clone(),
+                    layers: per_tenant.remove(&tenant_slug).unwrap_or_default(),
+                    departments,
+                    groups,
+                    users,
+                },
+            );
+        }
+        out
+    }
+}

@@ -1,0 +1,757 @@
+//! Import and export of `strata/v1` documents. An import is validated whole first and applied
+//! in one transaction (with one audit event per change, sharing a batch id); it is idempotent:
+//! what is already so is counted as unchanged and writes nothing.
+
+use std::collections::{BTreeSet, HashMap};
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::audit::{Actor, AuditWriter};
+use super::entity::{config_key, department, entry, group, tenant, user, user_group, user_trait};
+use super::entries::{audit_value, find_entry, scope_ids, store_value};
+use super::error::ServiceError;
+use super::state::{Loaded, load};
+use crate::domain::audit_chain::AuditRecord;
+use crate::domain::document::{
+    self, DepartmentDoc, Document, EntryDoc, FORMAT, GroupDoc, Plan, Problem, TenantDoc, UserDoc,
+    key_doc,
+};
+use crate::domain::key::KeyDefinition;
+use crate::domain::name::Slug;
+use crate::domain::scope::Scope;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub errors: Vec<Problem>,
+}
+
+enum Change {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl ImportReport {
+    fn count(&mut self, change: Change) {
+        match change {
+            Change::Created => self.created += 1,
+            Change::Updated => self.updated += 1,
+            Change::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+/// Validates `doc` and, when it is valid and `dry_run` is false, applies it.
+pub async fn import(
+    state: &AppState,
+    actor: &Actor,
+    doc: &Document,
+    dry_run: bool,
+) -> Result<ImportReport, ServiceError> {
+    let now = chrono::Utc::now();
+    let tx = state.db.begin().await?;
+    let audit = AuditWriter::begin(&tx, now).await?;
+    let loaded = load(&tx, &state.secrets).await?;
+    let open = |key: &str, sealed: &str| state.secrets.open(key, sealed).map_err(|e| e.to_string());
+    let plan = match document::validate(doc, &loaded.catalog(), &open) {
+        Ok(plan) => plan,
+        Err(errors) => {
+            return Ok(ImportReport {
+                errors,
+                ..Default::default()
+            });
+        }
+    };
+    let mut apply = Apply {
+        state,
+        tx: &tx,
+        actor,
+        audit,
+        now,
+        batch: uuid::Uuid::new_v4().to_string(),
+        report: ImportReport::default(),
+    };
+    apply.run(&loaded, &plan).await?;
+    let Apply {
+        audit,
+        mut report,
+        batch,
+        ..
+    } = apply;
+    if !report.errors.is_empty() {
+        report.created = 0;
+        report.updated = 0;
+        report.unchanged = 0;
+        return Ok(report);
+    }
+    if dry_run {
+        tx.rollback().await?;
+        return Ok(report);
+    }
+    let mut audit = audit;
+    if report.created + report.updated > 0 {
+        audit
+            .append(
+                &tx,
+                actor,
+                AuditRecord {
+                    action: "import".into(),
+                    new_value: Some(json!({"created": report.created, "updated": report.updated, "unchanged": report.unchanged}).to_string()),
+                    batch_id: Some(batch),
+                    ..Default::default()
+                },
+            )
+            .await?;
+    }
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.snapshots.reload(&state.db, &state.secrets).await?;
+    Ok(report)
+}
+
+struct Apply<'a> {
+    state: &'a AppState,
+    tx: &'a DatabaseTransaction,
+    actor: &'a Actor,
+    audit: AuditWriter,
+    now: chrono::DateTime<chrono::Utc>,
+    batch: String,
+    report: ImportReport,
+}
+
+impl Apply<'_> {
+    async fn event(&mut self, record: AuditRecord) -> Result<(), ServiceError> {
+        let record = AuditRecord {
+            batch_id: Some(self.batch.clone()),
+            ..record
+        };
+        self.audit.append(self.tx, self.actor, record).await?;
+        Ok(())
+    }
+
+    fn key_json(&self, def: &KeyDefinition) -> String {
+        let default = def
+            .default
+            .as_ref()
+            .map(|d| Value::String(audit_value(&self.state.secrets, def, d)));
+        serde_json::to_string(&key_doc(def, default)).unwrap_or_default()
+    }
+
+    async fn run(&mut self, loaded: &Loaded, plan: &Plan) -> Result<(), ServiceError> {
+        // Keys.
+        for (i, def) in plan.keys.iter().enumerate() {
+            let existing = loaded.keys.iter().find(|k| k.def.key == def.key);
+            let (default_value, default_encrypted) = match &def.default {
+                Some(d) => {
+                    let (stored, encrypted) = store_value(&self.state.secrets, def, d);
+                    (Some(stored), encrypted)
+                }
+                None => (None, false),
+            };
+            let mut model = config_key::ActiveModel {
+                name: Set(def.key.to_string()),
+                key_type: Set(def.key_type.as_str().into()),
+                description: Set(def.description.clone()),
+                category: Set(def.category.clone()),
+                default_value: Set(default_value),
+                default_encrypted: Set(default_encrypted),
+                constraints: Set(serde_json::to_string(&def.constraints).unwrap_or_default()),
+                sensitive: Set(def.sensitive),
+                levels: Set(serde_json::to_string(&def.levels).unwrap_or_default()),
+                user_editable: Set(def.user_editable),
+                updated_at: Set(self.now),
+                ..Default::default()
+            };
+            match existing {
+                Some(row) if row.def == *def => self.report.count(Change::Unchanged),
+                Some(row) => {
+                    // Entries the document does not replace must still fit the new definition.
+                    for e in loaded.entries.iter().filter(|e| e.key_id == row.id) {
+                        let replaced = plan
+                            .entries
+                            .iter()
+                            .any(|p| p.key == def.key && p.scope == e.scope);
+                        if replaced {
+                            continue;
+                        }
+                        let problem = if !def.allows_level(e.scope.level()) {
+                            Some(format!(
+                                "the entry at {} would be at a level the key no longer allows",
+                                e.scope
+                            ))
+                        } else {
+                            def.validate(&e.value)
+                                .err()
+                                .map(|err| format!("the entry at {} does not fit: {err}", e.scope))
+                        };
+                        if let Some(message) = problem {
+                            self.report.errors.push(Problem {
+                                path: format!("keys[{i}]"),
+                                message,
+                            });
+                        }
+                    }
+                    model.id = Set(row.id);
+                    model.update(self.tx).await?;
+                    let old = self.key_json(&row.def);
+                    self.event(AuditRecord {
+                        action: "key.update".into(),
+                        key: Some(def.key.to_string()),
+                        old_value: Some(old),
+                        new_value: Some(self.key_json(def)),
+                        ..Default::default()
+                    })
+                    .await?;
+                    self.report.count(Change::Updated);
+                }
+                None => {
+                    model.created_at = Set(self.now);
+                    model.insert(self.tx).await?;
+                    self.event(AuditRecord {
+                        action: "key.create".into(),
+                        key: Some(def.key.to_string()),
+                        new_value: Some(self.key_json(def)),
+                        ..Default::default()
+                    })
+                    .await?;
+                    self.report.count(Change::Created);
+                }
+            }
+        }
+
+        // Tenants, their departments and groups.
+        let mut tenant_ids: HashMap<Slug, i64> = loaded
+            .tenants
+            .iter()
+            .map(|t| (t.slug.clone(), t.id))
+            .collect();
+        for t in &plan.tenants {
+            let existing = loaded.tenants.iter().find(|row| row.slug == t.slug);
+            let new_json = json!({"name": t.name, "plan": t.plan}).to_string();
+            let tenant_id = match existing {
+                Some(row) if row.name == t.name && row.plan == t.plan => {
+                    self.report.count(Change::Unchanged);
+                    row.id
+                }
+                Some(row) => {
+                    tenant::ActiveModel {
+                        id: Set(row.id),
+                        name: Set(t.name.clone()),
+                        plan: Set(t.plan.clone()),
+                        ..Default::default()
+                    }
+                    .update(self.tx)
+                    .await?;
+                    self.event(AuditRecord {
+                        action: "tenant.update".into(),
+                        level: Some("tenant".into()),
+                        scope: Some(t.slug.to_string()),
+                        tenant: Some(t.slug.to_string()),
+                        old_value: Some(json!({"name": row.name, "plan": row.plan}).to_string()),
+                        new_value: Some(new_json),
+                        ..Default::default()
+                    })
+                    .await?;
+                    self.report.count(Change::Updated);
+                    row.id
+                }
+                None => {
+                    let row = tenant::ActiveModel {
+                        slug: Set(t.slug.to_string()),
+                        name: Set(t.name.clone()),
+                        plan: Set(t.plan.clone()),
+                        created_at: Set(self.now),
+                        ..Default::default()
+                    }
+                    .insert(self.tx)
+                    .await?;
+                    self.event(AuditRecord {
+                        action: "tenant.create".into(),
+                        level: Some("tenant".into()),
+                        scope: Some(t.slug.to_string()),
+                        tenant: Some(t.slug.to_string()),
+                        new_value: Some(new_json),
+                        ..Default::default()
+                    })
+                    .await?;
+                    self.report.count(Change::Created);
+                    row.id
+                }
+            };
+            tenant_ids.insert(t.slug.clone(), tenant_id);
+            for (slug, name) in &t.departments {
+                let existing = loaded
+                    .departments
+                    .iter()
+                    .find(|d| d.tenant_id == tenant_id && &d.slug == slug);
+                let scope = format!("{}/{slug}", t.slug);
+                match existing {
+                    Some(d) if &d.name == name => self.report.count(Change::Unchanged),
+                    Some(d) => {
+                        department::ActiveModel {
+                            id: Set(d.id),
+                            name: Set(name.clone()),
+                            ..Default::default()
+                        }
+                        .update(self.tx)
+                        .await?;
+                        self.event(AuditRecord {
+                            action: "department.update".into(),
+                            level: Some("department".into()),
+                            scope: Some(scope),
+                            tenant: Some(t.slug.to_string()),
+                            department: Some(slug.to_string()),
+                            old_value: Some(json!({"name": d.name}).to_string()),
+                            new_value: Some(json!({"name": name}).to_string()),
+                            ..Default::default()
+                        })
+                        .await?;
+                        self.report.count(Change::Updated);
+                    }
+                    None => {
+                        department::ActiveModel {
+                            tenant_id: Set(tenant_id),
+                            slug: Set(slug.to_string()),
+                            name: Set(name.clone()),
+                            created_at: Set(self.now),
+                            ..Default::default()
+                        }
+                        .insert(self.tx)
+                        .await?;
+                        self.event(AuditRecord {
+                            action: "department.create".into(),
+                            level: Some("department".into()),
+                            scope: Some(scope),
+                            tenant: Some(t.slug.to_string()),
+                            department: Some(slug.to_string()),
+                            new_value: Some(json!({"name": name}).to_string()),
+                            ..Default::default()
+                        })
+                        .await?;
+                        self.report.count(Change::Created);
+                    }
+                }
+            }
+            for (slug, name, priority) in &t.groups {
+                let existing = loaded
+                    .groups
+                    .iter()
+                    .find(|g| g.tenant_id == tenant_id && &g.slug == slug);
+                let scope = format!("{}/{slug}", t.slug);
+                let new_json = json!({"name": name, "priority": priority}).to_string();
+                match existing {
+                    Some(g) if &g.name == name && g.priority == *priority => {
+                        self.report.count(Change::Unchanged)
+                    }
+                    Some(g) => {
+                        group::ActiveModel {
+                            id: Set(g.id),
+                            name: Set(name.clone()),
+                            priority: Set(*priority),
+                            ..Default::default()
+                        }
+                        .update(self.tx)
+                        .await?;
+                        self.event(AuditRecord {
+                            action: "group.update".into(),
+                            level: Some("group".into()),
+                            scope: Some(scope),
+                            tenant: Some(t.slug.to_string()),
+                            old_value: Some(
+                                json!({"name": g.name, "priority": g.priority}).to_string(),
+                            ),
+                            new_value: Some(new_json),
+                            ..Default::default()
+                        })
+                        .await?;
+                        self.report.count(Change::Updated);
+                    }
+                    None => {
+                        group::ActiveModel {
+                            tenant_id: Set(tenant_id),
+                            slug: Set(slug.to_string()),
+                            name: Set(name.clone()),
+                            priority: Set(*priority),
+                            created_at: Set(self.now),
+                            ..Default::default()
+                        }
+                        .insert(self.tx)
+                        .await?;
+                        self.event(AuditRecord {
+                            action: "group.create".into(),
+                            level: Some("group".into()),
+                            scope: Some(scope),
+                            tenant: Some(t.slug.to_string()),
+                            new_value: Some(new_json),
+                            ..Default::default()
+                        })
+                        .await?;
+                        self.report.count(Change::Created);
+                    }
+                }
+            }
+        }
+
+        // Users with memberships and traits.
+        for u in &plan.users {
+            let tenant_id = u.tenant.as_ref().and_then(|t| tenant_ids.get(t).copied());
+            let department_id = match (&u.department, tenant_id) {
+                (Some(d), Some(t)) => department::Entity::find()
+                    .filter(department::Column::TenantId.eq(t))
+                    .filter(department::Column::Slug.eq(d.as_str()))
+                    .one(self.tx)
+                    .await?
+                    .map(|row| row.id),
+                _ => None,
+            };
+            let mut group_ids = BTreeSet::new();
+            if let Some(t) = tenant_id {
+                for g in &u.groups {
+                    if let Some(row) = group::Entity::find()
+                        .filter(group::Column::TenantId.eq(t))
+                        .filter(group::Column::Slug.eq(g.as_str()))
+                        .one(self.tx)
+                        .await?
+                    {
+                        group_ids.insert(row.id);
+                    }
+                }
+            }
+            let new_json = json!({
+                "name": u.name, "tenant": u.tenant, "department": u.department,
+                "groups": u.groups, "traits": u.traits, "disabled": u.disabled,
+            })
+            .to_string();
+            let existing = loaded.users.iter().find(|row| row.slug == u.slug);
+            let audit_tenant = u.tenant.as_ref().map(ToString::to_string);
+            let audit_department = u.department.as_ref().map(ToString::to_string);
+            match existing {
+                Some(row) => {
+                    let old_groups: BTreeSet<i64> = row.groups.iter().copied().collect();
+                    let old_traits: BTreeSet<_> = row.traits.iter().copied().collect();
+                    let same = row.name == u.name
+                        && row.tenant_id == tenant_id
+                        && row.department_id == department_id
+                        && row.disabled == u.disabled
+                        && old_groups == group_ids
+                        && old_traits == u.traits;
+                    if same {
+                        self.report.count(Change::Unchanged);
+                        continue;
+                    }
+                    user_group::Entity::delete_many()
+                        .filter(user_group::Column::UserId.eq(row.id))
+                        .exec(self.tx)
+                        .await?;
+                    user::ActiveModel {
+                        id: Set(row.id),
+                        name: Set(u.name.clone()),
+                        tenant_id: Set(tenant_id),
+                        department_id: Set(department_id),
+                        disabled: Set(u.disabled),
+                        ..Default::default()
+                    }
+                    .update(self.tx)
+                    .await?;
+                    self.write_memberships(row.id, tenant_id, &group_ids, &u.traits)
+                        .await?;
+                    let old_json = json!({
+                        "name": row.name,
+                        "tenant": row.tenant_id.and_then(|id| loaded.tenant_slug(id)),
+                        "department": row.department_id.and_then(|id| loaded.department_slug(id)),
+                        "groups": row.groups.iter().filter_map(|id| loaded.group_slug(*id)).collect::<BTreeSet<_>>(),
+                        "traits": old_traits,
+                        "disabled": row.disabled,
+                    })
+                    .to_string();
+                    self.event(AuditRecord {
+                        action: "user.update".into(),
+                        level: Some("user".into()),
+                        scope: Some(u.slug.to_string()),
+                        tenant: audit_tenant,
+                        department: audit_department,
+                        old_value: Some(old_json),
+                        new_value: Some(new_json),
+                        ..Default::default()
+                    })
+                    .await?;
+                    self.report.count(Change::Updated);
+                }
+                None => {
+                    let row = user::ActiveModel {
+                        slug: Set(u.slug.to_string()),
+                        name: Set(u.name.clone()),
+                        tenant_id: Set(tenant_id),
+                        department_id: Set(department_id),
+                        password_hash: Set(None),
+                        disabled: Set(u.disabled),
+                        created_at: Set(self.now),
+                        ..Default::default()
+                    }
+                    .insert(self.tx)
+                    .await?;
+                    self.write_memberships(row.id, tenant_id, &group_ids, &u.traits)
+                        .await?;
+                    self.event(AuditRecord {
+                        action: "user.create".into(),
+                        level: Some("user".into()),
+                        scope: Some(u.slug.to_string()),
+                        tenant: audit_tenant,
+                        department: audit_department,
+                        new_value: Some(new_json),
+                        ..Default::default()
+                    })
+                    .await?;
+                    self.report.count(Change::Created);
+                }
+            }
+        }
+
+        // Entries.
+        for e in &plan.entries {
+            let (key_id, def) =
+                super::entries::find_key(self.tx, &self.state.secrets, &e.key).await?;
+            let ids = scope_ids(self.tx, &e.scope).await?;
+            let existing = find_entry(self.tx, key_id, &e.scope, &ids).await?;
+            let old = loaded
+                .entries
+                .iter()
+                .find(|row| existing.as_ref().is_some_and(|x| x.id == row.id));
+            if let Some(old) = old
+                && old.value == e.value
+                && old.locked == e.locked
+            {
+                self.report.count(Change::Unchanged);
+                continue;
+            }
+            let (stored, encrypted) = store_value(&self.state.secrets, &def, &e.value);
+            match &existing {
+                Some(row) => {
+                    let mut active: entry::ActiveModel = row.clone().into();
+                    active.value = Set(stored.clone());
+                    active.encrypted = Set(encrypted);
+                    active.locked = Set(e.locked);
+                    active.version = Set(row.version + 1);
+                    active.updated_at = Set(self.now);
+                    active.updated_by = Set(self.actor.name.clone());
+                    active.update(self.tx).await?;
+                }
+                None => {
+                    entry::ActiveModel {
+                        key_id: Set(key_id),
+                        level: Set(e.scope.level().as_str().into()),
+                        tenant_id: Set(ids.tenant_id),
+                        department_id: Set(ids.department_id),
+                        group_id: Set(ids.group_id),
+                        user_id: Set(ids.user_id),
+                        value: Set(stored.clone()),
+                        encrypted: Set(encrypted),
+                        locked: Set(e.locked),
+                        version: Set(1),
+                        updated_at: Set(self.now),
+                        updated_by: Set(self.actor.name.clone()),
+                        ..Default::default()
+                    }
+                    .insert(self.tx)
+                    .await?;
+                }
+            }
+            let secrets = &self.state.secrets;
+            self.event(AuditRecord {
+                action: "entry.set".into(),
+                level: Some(e.scope.level().as_str().into()),
+                scope: e.scope.id(),
+                tenant: ids.audit_tenant.clone(),
+                department: ids.audit_department.clone(),
+                key: Some(e.key.to_string()),
+                old_value: old.map(|o| audit_value(secrets, &def, &o.value)),
+                new_value: Some(audit_value(secrets, &def, &e.value)),
+                old_locked: old.map(|o| o.locked),
+                new_locked: Some(e.locked),
+                old_ciphertext: old.and_then(|o| o.sealed.clone()),
+                new_ciphertext: encrypted.then_some(stored),
+                ..Default::default()
+            })
+            .await?;
+            self.report.count(if existing.is_some() {
+                Change::Updated
+            } else {
+                Change::Created
+            });
+        }
+        Ok(())
+    }
+
+    async fn write_memberships(
+        &self,
+        user_id: i64,
+        tenant_id: Option<i64>,
+        groups: &BTreeSet<i64>,
+        traits: &BTreeSet<crate::domain::traits::Trait>,
+    ) -> Result<(), ServiceError> {
+        if let Some(tenant_id) = tenant_id {
+            for group_id in groups {
+                user_group::ActiveModel {
+                    user_id: Set(user_id),
+                    tenant_id: Set(tenant_id),
+                    group_id: Set(*group_id),
+                }
+                .insert(self.tx)
+                .await?;
+            }
+        }
+        user_trait::Entity::delete_many()
+            .filter(user_trait::Column::UserId.eq(user_id))
+            .exec(self.tx)
+            .await?;
+        for t in traits {
+            user_trait::ActiveModel {
+                user_id: Set(user_id),
+                name: Set(t.as_str().into()),
+            }
+            .insert(self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The whole platform as a document; secrets sealed unless `reveal`.
+pub async fn export<C: ConnectionTrait>(
+    db: &C,
+    secrets: &super::crypto::SecretBox,
+    reveal: bool,
+) -> Result<Document, ServiceError> {
+    let loaded = load(db, secrets).await?;
+    let keys_by_id: HashMap<i64, &KeyDefinition> =
+        loaded.keys.iter().map(|k| (k.id, &k.def)).collect();
+    let keys = loaded
+        .keys
+        .iter()
+        .map(|k| {
+            let default = k.def.default.as_ref().map(|d| {
+                if k.def.sensitive && !reveal {
+                    json!({"encrypted": secrets.seal(k.def.key.as_str(), d)})
+                } else {
+                    d.clone()
+                }
+            });
+            key_doc(&k.def, default)
+        })
+        .collect();
+    let tenants = loaded
+        .tenants
+        .iter()
+        .map(|t| TenantDoc {
+            id: t.slug.to_string(),
+            name: t.name.clone(),
+            plan: t.plan.clone(),
+            departments: loaded
+                .departments
+                .iter()
+                .filter(|d| d.tenant_id == t.id)
+                .map(|d| DepartmentDoc {
+                    id: d.slug.to_string(),
+                    name: d.name.clone(),
+                })
+                .collect(),
+            groups: loaded
+                .groups
+                .iter()
+                .filter(|g| g.tenant_id == t.id)
+                .map(|g| GroupDoc {
+                    id: g.slug.to_string(),
+                    name: g.name.clone(),
+                    priority: g.priority,
+                })
+                .collect(),
+        })
+        .collect();
+    let users = loaded
+        .users
+        .iter()
+        .map(|u| {
+            let mut groups: Vec<String> = u
+                .groups
+                .iter()
+                .filter_map(|id| loaded.group_slug(*id))
+                .map(ToString::to_string)
+                .collect();
+            groups.sort();
+            UserDoc {
+                id: u.slug.to_string(),
+                name: u.name.clone(),
+                tenant: u
+                    .tenant_id
+                    .and_then(|id| loaded.tenant_slug(id))
+                    .map(ToString::to_string),
+                department: u
+                    .department_id
+                    .and_then(|id| loaded.department_slug(id))
+                    .map(ToString::to_string),
+                groups,
+                traits: u.traits.iter().map(|t| t.as_str().to_owned()).collect(),
+                disabled: u.disabled,
+            }
+        })
+        .collect();
+    let mut entries: Vec<(String, Scope, EntryDoc)> = loaded
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let def = keys_by_id.get(&e.key_id)?;
+            let value = match (&e.sealed, reveal) {
+                (Some(sealed), false) => json!({"encrypted": sealed}),
+                _ => e.value.clone(),
+            };
+            let (tenant, department, group, user) = match &e.scope {
+                Scope::Global => (None, None, None, None),
+                Scope::Tenant { tenant } => (Some(tenant.to_string()), None, None, None),
+                Scope::Department { tenant, department } => (
+                    Some(tenant.to_string()),
+                    Some(department.to_string()),
+                    None,
+                    None,
+                ),
+                Scope::Group { tenant, group } => (
+                    Some(tenant.to_string()),
+                    None,
+                    Some(group.to_string()),
+                    None,
+                ),
+                Scope::User { user } => (None, None, None, Some(user.to_string())),
+            };
+            Some((
+                def.key.to_string(),
+                e.scope.clone(),
+                EntryDoc {
+                    level: e.scope.level().as_str().into(),
+                    tenant,
+                    department,
+                    group,
+                    user,
+                    key: def.key.to_string(),
+                    value,
+                    locked: e.locked,
+                },
+            ))
+        })
+        .collect();
+    entries.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Ok(Document {
+        format: FORMAT.into(),
+        keys,
+        tenants,
+        users,
+        entries: entries.into_iter().map(|(_, _, e)| e).collect(),
+    })
+}

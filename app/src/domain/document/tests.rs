@@ -1,0 +1,240 @@
+use serde_json::json;
+
+use super::*;
+
+fn no_secrets(_: &str, _: &str) -> Result<Value, String> {
+    Err("no secrets expected here".into())
+}
+
+fn parse(value: Value) -> Document {
+    serde_json::from_value(value).unwrap()
+}
+
+/// The example of CLI-AND-FORMAT.md.
+fn contract_example() -> Value {
+    json!({
+      "format": "strata/v1",
+      "keys": [
+        {"key": "fax.backend.provider", "type": "enum", "options": ["phaxio", "sip"],
+         "default": "phaxio", "description": "Fax provider", "category": "Fax",
+         "levels": ["global", "tenant", "department", "group", "user"],
+         "sensitive": false, "user_editable": false},
+        {"key": "uploads.max_size_mb", "type": "integer", "min": 1, "max": 100, "default": 10,
+         "levels": ["global", "tenant"]}
+      ],
+      "tenants": [
+        {"id": "mercy_hospital", "name": "Mercy Hospital Network",
+         "departments": [{"id": "medical", "name": "Medical"}],
+         "groups": [{"id": "doctors", "name": "Doctors", "priority": 10}]}
+      ],
+      "users": [
+        {"id": "root", "name": "Platform admin", "traits": ["admin_capable", "super_admin", "config_write"]},
+        {"id": "user123", "name": "Dr. Who", "tenant": "mercy_hospital", "department": "medical",
+         "groups": ["doctors"], "traits": []}
+      ],
+      "entries": [
+        {"level": "global", "key": "fax.backend.provider", "value": "phaxio"},
+        {"level": "tenant", "tenant": "mercy_hospital", "key": "uploads.max_size_mb", "value": 20, "locked": true},
+        {"level": "department", "tenant": "mercy_hospital", "department": "medical", "key": "fax.backend.provider", "value": "phaxio"},
+        {"level": "group", "tenant": "mercy_hospital", "group": "doctors", "key": "fax.backend.provider", "value": "sip"},
+        {"level": "user", "user": "user123", "key": "fax.backend.provider", "value": "phaxio"}
+      ]
+    })
+}
+
+#[test]
+fn the_contract_example_is_valid() {
+    let plan = validate(&parse(contract_example()), &Catalog::default(), &no_secrets).unwrap();
+    assert_eq!(plan.keys.len(), 2);
+    let size = &plan.keys[1];
+    assert_eq!(size.levels, vec![Level::Global, Level::Tenant]);
+    assert_eq!(size.constraints.min, Some(1.0));
+    assert!(!size.sensitive);
+    assert_eq!(
+        plan.tenants[0].groups,
+        vec![(Slug::parse("g", "doctors").unwrap(), "Doctors".into(), 10)]
+    );
+    assert_eq!(plan.users[0].traits.len(), 3);
+    assert_eq!(plan.users[1].groups.len(), 1);
+    assert_eq!(plan.entries.len(), 5);
+    assert!(plan.entries[1].locked);
+    assert_eq!(
+        plan.entries[3].scope.to_string(),
+        "group:mercy_hospital/doctors"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let mut doc = contract_example();
+    doc["entries"][3]["value"] = json!("abc");
+    doc["entries"][1]["value"] = json!("abc");
+    doc["entries"][4]["user"] = json!("nobody");
+    doc["users"][1]["groups"] = json!(["surgeons"]);
+    doc["keys"][1]["min"] = json!(500);
+    let problems = validate(&parse(doc), &Catalog::default(), &no_secrets).unwrap_err();
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "keys[1].max: max 100 is below min 500",
+            "users[1].groups[0]: group \"surgeons\" does not exist in tenant mercy_hospital",
+            "entries[1].key: key uploads.max_size_mb is not defined",
+            "entries[3].value: expected one of phaxio, sip, got \"abc\"",
+            "entries[4]: user nobody does not exist",
+        ]
+    );
+}
+
+#[test]
+fn the_integer_example_of_the_contract() {
+    let mut doc = contract_example();
+    doc["entries"][1]["value"] = json!("abc");
+    let problems = validate(&parse(doc), &Catalog::default(), &no_secrets).unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "entries[1].value: expected integer, got \"abc\""
+    );
+}
+
+#[test]
+fn references_and_duplicates_are_checked() {
+    let doc = parse(json!({
+        "format": "strata/v1",
+        "keys": [
+            {"key": "a", "type": "string"},
+            {"key": "a", "type": "string"},
+            {"key": "B", "type": "text", "levels": ["planet"]},
+            {"key": "t.only", "type": "boolean", "levels": ["tenant"]}
+        ],
+        "tenants": [{"id": "t", "name": "T", "departments": [{"id": "d", "name": ""}]}, {"id": "t", "name": "again"}],
+        "users": [
+            {"id": "p", "name": "Platform", "department": "d"},
+            {"id": "u", "name": "U", "tenant": "t", "traits": ["wizard"]},
+            {"id": "u", "name": "again"}
+        ],
+        "entries": [
+            {"level": "global", "key": "t.only", "value": true},
+            {"level": "department", "tenant": "t", "key": "a", "value": "x"},
+            {"level": "group", "tenant": "t", "group": "nope", "key": "a", "value": "x"},
+            {"level": "tenant", "tenant": "t", "key": "a", "value": "x"},
+            {"level": "tenant", "tenant": "t", "key": "a", "value": "y"},
+            {"level": "moon", "key": "a", "value": "x"}
+        ]
+    }));
+    let problems = validate(&doc, &Catalog::default(), &no_secrets).unwrap_err();
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "keys[1].key",
+            "keys[2].key",
+            "keys[2].type",
+            "keys[2].levels[0]",
+            "tenants[0].departments[0].name",
+            "tenants[1].id",
+            "users[0].department",
+            "users[1].traits[0]",
+            "users[2].id",
+            "entries[0].level",
+            "entries[1]",
+            "entries[2]",
+            "entries[4]",
+            "entries[5].level",
+        ],
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn references_may_point_at_what_already_exists() {
+    let t = Slug::parse("t", "mercy").unwrap();
+    let mut catalog = Catalog::default();
+    let key = KeyDefinition::new(ConfigKey::parse("a").unwrap(), KeyType::Integer);
+    catalog.keys.insert(key.key.clone(), key);
+    catalog.tenants.insert(
+        t.clone(),
+        (
+            HashSet::from([Slug::parse("d", "medical").unwrap()]),
+            HashSet::new(),
+        ),
+    );
+    catalog
+        .users
+        .insert(Slug::parse("u", "alice").unwrap(), Some(t));
+    let doc = parse(json!({
+        "format": "strata/v1",
+        "entries": [
+            {"level": "department", "tenant": "mercy", "department": "medical", "key": "a", "value": 3},
+            {"level": "user", "user": "alice", "key": "a", "value": 4}
+        ]
+    }));
+    assert_eq!(
+        validate(&doc, &catalog, &no_secrets).unwrap().entries.len(),
+        2
+    );
+}
+
+#[test]
+fn sealed_values_of_sensitive_keys_are_opened() {
+    let doc = parse(json!({
+        "format": "strata/v1",
+        "keys": [
+            {"key": "providers.api_key", "type": "string", "max_length": 10},
+            {"key": "providers.api_secret", "type": "string"}
+        ],
+        "entries": [
+            {"level": "global", "key": "providers.api_key", "value": {"encrypted": "good"}},
+            {"level": "global", "key": "providers.api_secret", "value": {"encrypted": "bad"}}
+        ]
+    }));
+    let open = |key: &str, sealed: &str| -> Result<Value, String> {
+        assert!(key.starts_with("providers."));
+        match sealed {
+            "good" => Ok(json!("s3cret")),
+            _ => Err("the encrypted value is damaged".into()),
+        }
+    };
+    let problems = validate(&doc, &Catalog::default(), &open).unwrap_err();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        problems[0].to_string(),
+        "entries[1].value: the encrypted value is damaged"
+    );
+    let mut doc = doc;
+    doc.entries.pop();
+    let plan = validate(&doc, &Catalog::default(), &open).unwrap();
+    assert!(plan.keys[0].sensitive, "sensitive by name");
+    assert_eq!(plan.entries[0].value, json!("s3cret"));
+}
+
+#[test]
+fn a_wrong_format_and_unknown_fields_are_refused() {
+    let doc = parse(json!({"format": "strata/v2"}));
+    let problems = validate(&doc, &Catalog::default(), &no_secrets).unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "format: expected \"strata/v1\", got \"strata/v2\""
+    );
+    assert!(
+        serde_json::from_value::<Document>(json!({"format": "strata/v1", "extra": 1})).is_err()
+    );
+}
+
+#[test]
+fn key_definitions_round_trip_through_the_document_form() {
+    let plan = validate(&parse(contract_example()), &Catalog::default(), &no_secrets).unwrap();
+    for def in &plan.keys {
+        let doc = key_doc(def, def.default.clone());
+        let text = serde_json::to_value(&doc).unwrap();
+        let back = validate(
+            &parse(json!({"format": "strata/v1", "keys": [text]})),
+            &Catalog::default(),
+            &no_secrets,
+        )
+        .unwrap();
+        assert_eq!(&back.keys[0], def);
+    }
+    let size = key_doc(&plan.keys[1], None);
+    assert_eq!(serde_json::to_value(size).unwrap()["min"], json!(1));
+}

@@ -1,0 +1,527 @@
+//! The resolution engine (DESIGN §2).
+//!
+//! Rule: a key's candidates run general → specific: the key's default, then the entries of
+//! global, tenant T, department T/D, each of the user's groups (ascending priority, ties by
+//! ascending slug) and user U. Scanning in that order, each entry replaces the one before and a
+//! locked entry ends the scan. So the most specific entry wins unless a more general entry is
+//! locked (then the most general lock wins); with no entry the default applies; with no default
+//! the key is unset. Every label and preview in Strata comes from [`effective`] and [`chain`],
+//! which share [`applied`]; nothing else decides precedence.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use super::key::KeyDefinition;
+use super::level::Level;
+use super::name::{ConfigKey, Slug};
+use super::scope::Scope;
+use super::value::MASK;
+
+/// A key's position in [`Keys`]; layers are addressed by it instead of by name.
+pub type KeyIdx = u32;
+
+/// One stored entry's value and lock.
+#[derive(Clone, PartialEq)]
+pub struct Cell {
+    pub value: Value,
+    pub locked: bool,
+    pub version: i64,
+}
+
+// Values may be secrets: Debug shows the shape, never the value.
+impl fmt::Debug for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cell")
+            .field("locked", &self.locked)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key definitions of the platform, sorted by name (so outputs are sorted too).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Keys {
+    defs: Vec<KeyDefinition>,
+    index: HashMap<ConfigKey, KeyIdx>,
+}
+
+impl Keys {
+    pub fn new(mut defs: Vec<KeyDefinition>) -> Self {
+        defs.sort_by(|a, b| a.key.cmp(&b.key));
+        defs.dedup_by(|a, b| a.key == b.key);
+        let index = defs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.key.clone(), i as KeyIdx))
+            .collect();
+        Keys { defs, index }
+    }
+
+    pub fn get(&self, key: &ConfigKey) -> Option<(KeyIdx, &KeyDefinition)> {
+        let idx = *self.index.get(key)?;
+        Some((idx, &self.defs[idx as usize]))
+    }
+
+    pub fn idx(&self, key: &str) -> Option<KeyIdx> {
+        ConfigKey::parse(key)
+            .ok()
+            .and_then(|k| self.index.get(&k).copied())
+    }
+
+    pub fn defs(&self) -> &[KeyDefinition] {
+        &self.defs
+    }
+
+    pub fn len(&self) -> usize {
+        self.defs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.defs.is_empty()
+    }
+}
+
+/// The entries of one scope, sorted by key index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layer {
+    scope: Scope,
+    scope_id: Option<String>,
+    entries: Vec<(KeyIdx, Cell)>,
+}
+
+impl Layer {
+    pub fn new(scope: Scope) -> Self {
+        let scope_id = scope.id();
+        Layer {
+            scope,
+            scope_id,
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    pub fn level(&self) -> Level {
+        self.scope.level()
+    }
+
+    pub fn get(&self, idx: KeyIdx) -> Option<&Cell> {
+        self.entries
+            .binary_search_by_key(&idx, |(i, _)| *i)
+            .ok()
+            .map(|pos| &self.entries[pos].1)
+    }
+
+    pub fn set(&mut self, idx: KeyIdx, cell: Cell) {
+        match self.entries.binary_search_by_key(&idx, |(i, _)| *i) {
+            Ok(pos) => self.entries[pos].1 = cell,
+            Err(pos) => self.entries.insert(pos, (idx, cell)),
+        }
+    }
+
+    pub fn remove(&mut self, idx: KeyIdx) -> Option<Cell> {
+        let pos = self.entries.binary_search_by_key(&idx, |(i, _)| *i).ok()?;
+        Some(self.entries.remove(pos).1)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (KeyIdx, &Cell)> {
+        self.entries.iter().map(|(i, c)| (*i, c))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    /// No entry and no default.
+    Unset,
+    /// The key's default.
+    Default,
+    Entry {
+        level: Level,
+        scope: Option<&'a str>,
+    },
+}
+
+impl<'a> Source<'a> {
+    fn of(layer: &'a Layer) -> Self {
+        Source::Entry {
+            level: layer.level(),
+            scope: layer.scope_id.as_deref(),
+        }
+    }
+
+    /// `default`, a level name, or none when unset (the wire form of `level`).
+    pub fn level_name(&self) -> Option<&'static str> {
+        match self {
+            Source::Unset => None,
+            Source::Default => Some("default"),
+            Source::Entry { level, .. } => Some(level.as_str()),
+        }
+    }
+
+    pub fn scope_id(&self) -> Option<&'a str> {
+        match self {
+            Source::Entry { scope, .. } => *scope,
+            _ => None,
+        }
+    }
+}
+
+/// A key's effective value for one context.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resolved<'a> {
+    pub key: &'a KeyDefinition,
+    pub value: Option<&'a Value>,
+    pub source: Source<'a>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateState {
+    Applied,
+    /// A more specific entry won.
+    Overridden,
+    /// A more general entry is locked.
+    IgnoredLocked,
+}
+
+/// One step of a key's chain.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate<'a> {
+    pub source: Source<'a>,
+    pub value: &'a Value,
+    pub locked: bool,
+    pub state: CandidateState,
+}
+
+/// The precedence rule itself: among candidates ordered general → specific (each with its
+/// lock), the applied one is the last before and including the first lock.
+pub fn applied<T>(candidates: impl IntoIterator<Item = (T, bool)>) -> Option<T> {
+    let mut applied = None;
+    for (candidate, locked) in candidates {
+        applied = Some(candidate);
+        if locked {
+            break;
+        }
+    }
+    applied
+}
+
+/// Effective values of every key for the chain `layers` (general → specific, without the
+/// defaults), in key order.
+pub fn effective<'a>(keys: &'a Keys, layers: &[&'a Layer]) -> Vec<Resolved<'a>> {
+    // Keys are visited in index order, so each layer is walked once with a cursor.
+    let mut cursors = vec![0usize; layers.len()];
+    let mut out = Vec::with_capacity(keys.len());
+    for (idx, def) in keys.defs.iter().enumerate() {
+        let idx = idx as KeyIdx;
+        let mut cells = layers
+            .iter()
+            .zip(cursors.iter_mut())
+            .filter_map(|(layer, cursor)| {
+                let entries = &layer.entries;
+                while *cursor < entries.len() && entries[*cursor].0 < idx {
+                    *cursor += 1;
+                }
+                match entries.get(*cursor) {
+                    Some((i, cell)) if *i == idx => Some(((*layer, cell), cell.locked)),
+                    _ => None,
+                }
+            });
+        let resolved = match applied(&mut cells) {
+            Some((layer, cell)) => Resolved {
+                key: def,
+                value: Some(&cell.value),
+                source: Source::of(layer),
+            },
+            None => Resolved {
+                key: def,
+                value: def.default.as_ref(),
+                source: if def.default.is_some() {
+                    Source::Default
+                } else {
+                    Source::Unset
+                },
+            },
+        };
+        out.push(resolved);
+    }
+    out
+}
+
+/// The chain of one key: the default (when there is one) and every entry of `layers`,
+/// general → specific, each with its state.
+pub fn chain<'a>(def: &'a KeyDefinition, idx: KeyIdx, layers: &[&'a Layer]) -> Vec<Candidate<'a>> {
+    let entries: Vec<(&Layer, &Cell)> = layers
+        .iter()
+        .filter_map(|layer| layer.get(idx).map(|cell| (*layer, cell)))
+        .collect();
+    let winner = applied(
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, (_, cell))| (i, cell.locked)),
+    );
+    let mut out = Vec::with_capacity(entries.len() + 1);
+    if let Some(default) = &def.default {
+        out.push(Candidate {
+            source: Source::Default,
+            value: default,
+            locked: false,
+            state: if winner.is_some() {
+                CandidateState::Overridden
+            } else {
+                CandidateState::Applied
+            },
+        });
+    }
+    for (i, (layer, cell)) in entries.into_iter().enumerate() {
+        let state = match winner {
+            Some(w) if i < w => CandidateState::Overridden,
+            Some(w) if i == w => CandidateState::Applied,
+            _ => CandidateState::IgnoredLocked,
+        };
+        out.push(Candidate {
+            source: Source::of(layer),
+            value: &cell.value,
+            locked: cell.locked,
+            state,
+        });
+    }
+    out
+}
+
+/// A user's place in the directory, as far as resolution needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub department: Option<Slug>,
+    pub groups: Vec<Slug>,
+}
+
+/// Whose configuration to resolve within a snapshot's tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Context {
+    /// A real user: their department, groups and own entries.
+    User(Slug),
+    /// A composed context without a user.
+    WhatIf {
+        department: Option<Slug>,
+        groups: Vec<Slug>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContextError {
+    #[error("user {0:?} was not found")]
+    UnknownUser(String),
+    #[error("department {0:?} was not found")]
+    UnknownDepartment(String),
+    #[error("group {0:?} was not found")]
+    UnknownGroup(String),
+}
+
+/// Everything needed to resolve any context of one tenant (or of the platform users, when
+/// `tenant` is none), held in memory so reads never go to the database per key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Increases with every change that can alter a resolution here (ETags derive from it).
+    pub version: u64,
+    pub tenant: Option<Slug>,
+    pub keys: Arc<Keys>,
+    pub global: Arc<Layer>,
+    /// This tenant's tenant, department, group and user layers that hold entries.
+    pub layers: HashMap<Scope, Layer>,
+    pub departments: HashSet<Slug>,
+    /// Priority of each group of the tenant.
+    pub groups: HashMap<Slug, i64>,
+    pub users: HashMap<Slug, Placement>,
+}
+
+impl Snapshot {
+    /// Whether two snapshots resolve every context alike (their versions aside).
+    pub fn same_content(&self, other: &Snapshot) -> bool {
+        self.tenant == other.tenant
+            && self.keys == other.keys
+            && self.global == other.global
+            && self.layers == other.layers
+            && self.departments == other.departments
+            && self.groups == other.groups
+            && self.users == other.users
+    }
+
+    /// The layers of a context, general → specific (without the defaults).
+    pub fn chain_layers(&self, context: &Context) -> Result<Vec<&Layer>, ContextError> {
+        let (user, department, groups) = match context {
+            Context::User(user) => {
+                let placement = self
+                    .users
+                    .get(user)
+                    .ok_or_else(|| ContextError::UnknownUser(user.to_string()))?;
+                (Some(user), placement.department.as_ref(), &placement.groups)
+            }
+            Context::WhatIf { department, groups } => (None, department.as_ref(), groups),
+        };
+        let tenant = self.tenant.as_ref();
+        if let Some(d) = department
+            && !self.departments.contains(d)
+        {
+            return Err(ContextError::UnknownDepartment(d.to_string()));
+        }
+        let mut ordered: Vec<(i64, &Slug)> = Vec::with_capacity(groups.len());
+        for g in groups {
+            let priority = self
+                .groups
+                .get(g)
+                .ok_or_else(|| ContextError::UnknownGroup(g.to_string()))?;
+            ordered.push((*priority, g));
+        }
+        // Ascending priority, ties by ascending slug: the later one wins.
+        ordered.sort();
+        ordered.dedup();
+
+        let mut layers = Vec::with_capacity(4 + ordered.len());
+        layers.push(self.global.as_ref());
+        let mut push = |scope: Scope| {
+            if let Some(layer) = self.layers.get(&scope) {
+                layers.push(layer);
+            }
+        };
+        if let Some(t) = tenant {
+            push(Scope::Tenant { tenant: t.clone() });
+            if let Some(d) = department {
+                push(Scope::Department {
+                    tenant: t.clone(),
+                    department: d.clone(),
+                });
+            }
+            for (_, g) in ordered {
+                push(Scope::Group {
+                    tenant: t.clone(),
+                    group: g.clone(),
+                });
+            }
+        }
+        if let Some(u) = user {
+            push(Scope::User { user: u.clone() });
+        }
+        Ok(layers)
+    }
+
+    /// Effective configuration of `context`.
+    pub fn effective(&self, context: &Context) -> Result<Vec<Resolved<'_>>, ContextError> {
+        Ok(effective(&self.keys, &self.chain_layers(context)?))
+    }
+
+    /// The chain of `key` for `context`; `None` when the key is not defined.
+    pub fn chain(
+        &self,
+        key: &ConfigKey,
+        context: &Context,
+    ) -> Result<Option<Vec<Candidate<'_>>>, ContextError> {
+        let layers = self.chain_layers(context)?;
+        Ok(self
+            .keys
+            .get(key)
+            .map(|(idx, def)| chain(def, idx, &layers)))
+    }
+}
+
+/// The wire form of an effective configuration: `{"key": {"value", "level", "scope"}}`,
+/// keys sorted, sensitive values masked unless `reveal`.
+pub struct EffectiveView<'a> {
+    pub resolved: &'a [Resolved<'a>],
+    pub reveal: bool,
+}
+
+impl Serialize for EffectiveView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.resolved.len()))?;
+        for r in self.resolved {
+            map.serialize_entry(
+                r.key.key.as_str(),
+                &ResolvedView {
+                    value: r.value,
+                    masked: r.key.sensitive && !self.reveal,
+                    source: r.source,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+struct ResolvedView<'a> {
+    value: Option<&'a Value>,
+    masked: bool,
+    source: Source<'a>,
+}
+
+impl Serialize for ResolvedView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Resolved", 3)?;
+        match (self.value, self.masked) {
+            (Some(_), true) => s.serialize_field("value", MASK)?,
+            (value, _) => s.serialize_field("value", &value)?,
+        }
+        s.serialize_field("level", &self.source.level_name())?;
+        s.serialize_field("scope", &self.source.scope_id())?;
+        s.end()
+    }
+}
+
+/// The wire form of a chain: `[{"level", "scope", "value", "state"}]`.
+pub struct ChainView<'a> {
+    pub chain: &'a [Candidate<'a>],
+    pub sensitive: bool,
+    pub reveal: bool,
+}
+
+impl Serialize for ChainView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.chain.len()))?;
+        for c in self.chain {
+            seq.serialize_element(&CandidateView {
+                candidate: c,
+                masked: self.sensitive && !self.reveal,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+struct CandidateView<'a> {
+    candidate: &'a Candidate<'a>,
+    masked: bool,
+}
+
+impl Serialize for CandidateView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let c = self.candidate;
+        let mut s = serializer.serialize_struct("Candidate", 5)?;
+        s.serialize_field("level", &c.source.level_name())?;
+        s.serialize_field("scope", &c.source.scope_id())?;
+        if self.masked {
+            s.serialize_field("value", MASK)?;
+        } else {
+            s.serialize_field("value", c.value)?;
+        }
+        s.serialize_field("state", &c.state)?;
+        s.serialize_field("locked", &c.locked)?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,615 @@
+//! One table-driven test per rule of DESIGN §2, and a property test against a naive reference.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::domain::key::KeyType;
+
+fn slug(s: &str) -> Slug {
+    Slug::parse("id", s).unwrap()
+}
+
+fn key(name: &str, default: Option<Value>) -> KeyDefinition {
+    KeyDefinition {
+        default,
+        ..KeyDefinition::new(ConfigKey::parse(name).unwrap(), KeyType::Json)
+    }
+}
+
+/// A tenant `t` with departments `d1`, `d2`, groups `a` (priority 10), `b` (20), `c` (10),
+/// user `u` (department d1, groups a, b, c), user `bare` (no department, no groups).
+struct World {
+    snapshot: Snapshot,
+}
+
+impl World {
+    fn new(keys: Vec<KeyDefinition>) -> Self {
+        let users = HashMap::from([
+            (
+                slug("u"),
+                Placement {
+                    department: Some(slug("d1")),
+                    groups: vec![slug("a"), slug("b"), slug("c")],
+                },
+            ),
+            (
+                slug("bare"),
+                Placement {
+                    department: None,
+                    groups: vec![],
+                },
+            ),
+        ]);
+        World {
+            snapshot: Snapshot {
+                version: 1,
+                tenant: Some(slug("t")),
+                keys: Arc::new(Keys::new(keys)),
+                global: Arc::new(Layer::new(Scope::Global)),
+                layers: HashMap::new(),
+                departments: HashSet::from([slug("d1"), slug("d2")]),
+                groups: HashMap::from([(slug("a"), 10), (slug("b"), 20), (slug("c"), 10)]),
+                users,
+            },
+        }
+    }
+
+    fn set(&mut self, scope: &str, key: &str, value: Value, locked: bool) -> &mut Self {
+        let scope: Scope = scope.parse().unwrap();
+        let idx = self.snapshot.keys.idx(key).unwrap();
+        let cell = Cell {
+            value,
+            locked,
+            version: 1,
+        };
+        if scope == Scope::Global {
+            Arc::make_mut(&mut self.snapshot.global).set(idx, cell);
+        } else {
+            self.snapshot
+                .layers
+                .entry(scope.clone())
+                .or_insert_with(|| Layer::new(scope))
+                .set(idx, cell);
+        }
+        self
+    }
+
+    /// (value, level, scope) of `key` for `context`.
+    fn resolve(
+        &self,
+        context: &Context,
+        key: &str,
+    ) -> (Option<Value>, Option<&'static str>, Option<String>) {
+        let all = self.snapshot.effective(context).unwrap();
+        let r = all.iter().find(|r| r.key.key.as_str() == key).unwrap();
+        (
+            r.value.cloned(),
+            r.source.level_name(),
+            r.source.scope_id().map(str::to_owned),
+        )
+    }
+
+    /// (level, scope, state) of each candidate of `key`.
+    fn chain(
+        &self,
+        context: &Context,
+        key: &str,
+    ) -> Vec<(&'static str, Option<String>, CandidateState)> {
+        self.snapshot
+            .chain(&ConfigKey::parse(key).unwrap(), context)
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c.source.level_name().unwrap(),
+                    c.source.scope_id().map(str::to_owned),
+                    c.state,
+                )
+            })
+            .collect()
+    }
+}
+
+fn user(u: &str) -> Context {
+    Context::User(slug(u))
+}
+
+use CandidateState::{Applied, IgnoredLocked, Overridden};
+
+#[test]
+fn the_most_specific_level_wins() {
+    let mut w = World::new(vec![key("k", Some(json!("default")))]);
+    let cases: &[(&str, &str)] = &[
+        ("global", "global"),
+        ("tenant:t", "tenant"),
+        ("department:t/d1", "department"),
+        ("group:t/a", "group"),
+        ("user:u", "user"),
+    ];
+    for (scope, level) in cases {
+        w.set(scope, "k", json!(level), false);
+        let (value, got_level, _) = w.resolve(&user("u"), "k");
+        assert_eq!(value, Some(json!(level)), "after setting {scope}");
+        assert_eq!(got_level, Some(*level));
+    }
+    assert_eq!(
+        w.chain(&user("u"), "k"),
+        vec![
+            ("default", None, Overridden),
+            ("global", None, Overridden),
+            ("tenant", Some("t".into()), Overridden),
+            ("department", Some("t/d1".into()), Overridden),
+            ("group", Some("t/a".into()), Overridden),
+            ("user", Some("u".into()), Applied),
+        ]
+    );
+}
+
+#[test]
+fn the_group_with_the_highest_priority_wins() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.set("group:t/b", "k", json!("b"), false) // priority 20
+        .set("group:t/a", "k", json!("a"), false); // priority 10
+    assert_eq!(
+        w.resolve(&user("u"), "k"),
+        (Some(json!("b")), Some("group"), Some("t/b".into()))
+    );
+    let chain = w.chain(&user("u"), "k");
+    assert_eq!(
+        chain,
+        vec![
+            ("group", Some("t/a".into()), Overridden),
+            ("group", Some("t/b".into()), Applied)
+        ]
+    );
+}
+
+#[test]
+fn equal_priority_groups_are_ordered_by_slug_so_the_later_slug_wins() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.set("group:t/a", "k", json!("a"), false)
+        .set("group:t/c", "k", json!("c"), false); // both priority 10
+    assert_eq!(w.resolve(&user("u"), "k").0, Some(json!("c")));
+    // The order the user lists the groups in does not matter.
+    w.snapshot.users.get_mut(&slug("u")).unwrap().groups = vec![slug("c"), slug("a")];
+    assert_eq!(w.resolve(&user("u"), "k").0, Some(json!("c")));
+}
+
+#[test]
+fn a_lock_at_each_level_beats_every_more_specific_entry() {
+    let scopes = [
+        "global",
+        "tenant:t",
+        "department:t/d1",
+        "group:t/a",
+        "group:t/b",
+    ];
+    for (i, locked_scope) in scopes.iter().enumerate() {
+        let mut w = World::new(vec![key("k", Some(json!("default")))]);
+        for scope in scopes.iter().chain(["user:u"].iter()) {
+            w.set(scope, "k", json!(scope), scope == locked_scope);
+        }
+        let (value, _, _) = w.resolve(&user("u"), "k");
+        assert_eq!(value, Some(json!(locked_scope)), "lock at {locked_scope}");
+        let states: Vec<CandidateState> =
+            w.chain(&user("u"), "k").into_iter().map(|c| c.2).collect();
+        let mut expected = vec![Overridden]; // the default
+        expected.extend(std::iter::repeat_n(Overridden, i));
+        expected.push(Applied);
+        expected.extend(std::iter::repeat_n(IgnoredLocked, scopes.len() - i));
+        assert_eq!(states, expected, "lock at {locked_scope}");
+    }
+}
+
+#[test]
+fn a_lock_at_the_user_level_is_just_the_most_specific_entry() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.set("tenant:t", "k", json!(1), false)
+        .set("user:u", "k", json!(2), true);
+    assert_eq!(w.resolve(&user("u"), "k").0, Some(json!(2)));
+}
+
+#[test]
+fn with_two_locks_the_most_general_wins() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.set("tenant:t", "k", json!("tenant"), true)
+        .set("department:t/d1", "k", json!("department"), true)
+        .set("user:u", "k", json!("user"), false);
+    assert_eq!(
+        w.resolve(&user("u"), "k"),
+        (Some(json!("tenant")), Some("tenant"), Some("t".into()))
+    );
+    assert_eq!(
+        w.chain(&user("u"), "k"),
+        vec![
+            ("tenant", Some("t".into()), Applied),
+            ("department", Some("t/d1".into()), IgnoredLocked),
+            ("user", Some("u".into()), IgnoredLocked),
+        ]
+    );
+}
+
+#[test]
+fn without_entries_the_default_applies_and_without_a_default_the_key_is_unset() {
+    let w = World::new(vec![
+        key("with_default", Some(json!(5))),
+        key("without", None),
+    ]);
+    assert_eq!(
+        w.resolve(&user("u"), "with_default"),
+        (Some(json!(5)), Some("default"), None)
+    );
+    assert_eq!(
+        w.chain(&user("u"), "with_default"),
+        vec![("default", None, Applied)]
+    );
+    assert_eq!(w.resolve(&user("u"), "without"), (None, None, None));
+    assert!(w.chain(&user("u"), "without").is_empty());
+}
+
+#[test]
+fn entries_of_other_scopes_do_not_apply() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.set("department:t/d2", "k", json!("d2"), true)
+        .set("user:bare", "k", json!("bare"), false);
+    assert_eq!(w.resolve(&user("u"), "k").0, None);
+}
+
+#[test]
+fn a_user_without_department_or_groups_skips_those_levels() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.set("tenant:t", "k", json!("tenant"), false)
+        .set("department:t/d1", "k", json!("d1"), false)
+        .set("group:t/a", "k", json!("a"), false);
+    assert_eq!(w.resolve(&user("bare"), "k").0, Some(json!("tenant")));
+    w.set("user:bare", "k", json!("own"), false);
+    assert_eq!(w.resolve(&user("bare"), "k").0, Some(json!("own")));
+}
+
+#[test]
+fn a_platform_user_without_tenant_gets_global_and_own_entries() {
+    let mut w = World::new(vec![key("k", Some(json!("default"))), key("other", None)]);
+    w.snapshot.tenant = None;
+    w.snapshot.departments.clear();
+    w.snapshot.groups.clear();
+    w.snapshot.users = HashMap::from([(
+        slug("root"),
+        Placement {
+            department: None,
+            groups: vec![],
+        },
+    )]);
+    w.set("global", "k", json!("global"), false)
+        .set("global", "other", json!(1), false);
+    assert_eq!(w.resolve(&user("root"), "k").0, Some(json!("global")));
+    w.set("user:root", "k", json!("mine"), false);
+    assert_eq!(
+        w.resolve(&user("root"), "k"),
+        (Some(json!("mine")), Some("user"), Some("root".into()))
+    );
+}
+
+#[test]
+fn what_if_contexts_use_the_given_department_and_groups() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.set("department:t/d2", "k", json!("d2"), false)
+        .set("group:t/b", "k", json!("b"), false);
+    let ctx = Context::WhatIf {
+        department: Some(slug("d2")),
+        groups: vec![],
+    };
+    assert_eq!(w.resolve(&ctx, "k").0, Some(json!("d2")));
+    let ctx = Context::WhatIf {
+        department: Some(slug("d2")),
+        groups: vec![slug("b")],
+    };
+    assert_eq!(w.resolve(&ctx, "k").0, Some(json!("b")));
+}
+
+#[test]
+fn unknown_names_in_a_context_are_reported() {
+    let w = World::new(vec![key("k", None)]);
+    assert_eq!(
+        w.snapshot.effective(&user("nobody")).unwrap_err(),
+        ContextError::UnknownUser("nobody".into())
+    );
+    let ctx = Context::WhatIf {
+        department: Some(slug("zz")),
+        groups: vec![],
+    };
+    assert_eq!(
+        w.snapshot.effective(&ctx).unwrap_err(),
+        ContextError::UnknownDepartment("zz".into())
+    );
+    let ctx = Context::WhatIf {
+        department: None,
+        groups: vec![slug("zz")],
+    };
+    assert_eq!(
+        w.snapshot.effective(&ctx).unwrap_err(),
+        ContextError::UnknownGroup("zz".into())
+    );
+}
+
+#[test]
+fn the_wire_forms_follow_the_cli_contract() {
+    let mut secret = key("providers.api_key", None);
+    secret.sensitive = true;
+    let mut w = World::new(vec![
+        key("fax.provider", Some(json!("phaxio"))),
+        key("unset.key", None),
+        secret,
+    ]);
+    w.set("group:t/b", "fax.provider", json!("sip"), false).set(
+        "tenant:t",
+        "providers.api_key",
+        json!("hunter2"),
+        false,
+    );
+    let resolved = w.snapshot.effective(&user("u")).unwrap();
+    let masked = serde_json::to_value(EffectiveView {
+        resolved: &resolved,
+        reveal: false,
+    })
+    .unwrap();
+    assert_eq!(
+        masked,
+        json!({
+            "fax.provider": {"value": "sip", "level": "group", "scope": "t/b"},
+            "providers.api_key": {"value": "••••••", "level": "tenant", "scope": "t"},
+            "unset.key": {"value": null, "level": null, "scope": null},
+        })
+    );
+    let text = serde_json::to_string(&EffectiveView {
+        resolved: &resolved,
+        reveal: false,
+    })
+    .unwrap();
+    assert!(!text.contains("hunter2"));
+    let keys_in_order: Vec<&str> = text
+        .match_indices("\":{")
+        .map(|(i, _)| &text[..i])
+        .map(|s| s.rsplit('"').next().unwrap())
+        .collect();
+    assert_eq!(
+        keys_in_order,
+        ["fax.provider", "providers.api_key", "unset.key"]
+    );
+    let revealed = serde_json::to_value(EffectiveView {
+        resolved: &resolved,
+        reveal: true,
+    })
+    .unwrap();
+    assert_eq!(revealed["providers.api_key"]["value"], "hunter2");
+
+    let chain = w
+        .snapshot
+        .chain(&ConfigKey::parse("fax.provider").unwrap(), &user("u"))
+        .unwrap()
+        .unwrap();
+    let view = serde_json::to_value(ChainView {
+        chain: &chain,
+        sensitive: false,
+        reveal: false,
+    })
+    .unwrap();
+    assert_eq!(
+        view,
+        json!([
+            {"level": "default", "scope": null, "value": "phaxio", "state": "overridden", "locked": false},
+            {"level": "group", "scope": "t/b", "value": "sip", "state": "applied", "locked": false},
+        ])
+    );
+}
+
+// ---- property test against a naive reference ----
+
+/// A random hierarchy: `n_keys` keys; global, tenant, 3 departments, 4 groups with random
+/// priorities, and 3 users with random placements; random entries and locks everywhere.
+#[derive(Debug, Clone)]
+struct Hierarchy {
+    defaults: Vec<Option<i64>>,
+    group_priority: Vec<i64>,
+    user_department: Vec<Option<usize>>,
+    user_groups: Vec<Vec<usize>>,
+    /// (scope index, key index, value, locked); scope indices: 0 global, 1 tenant,
+    /// 2..5 departments, 5..9 groups, 9..12 users.
+    entries: Vec<(usize, usize, i64, bool)>,
+}
+
+const N_SCOPES: usize = 12;
+
+fn hierarchy() -> impl Strategy<Value = Hierarchy> {
+    (1usize..6).prop_flat_map(|n_keys| {
+        (
+            prop::collection::vec(prop::option::of(0i64..100), n_keys),
+            prop::collection::vec(-2i64..3, 4),
+            prop::collection::vec(prop::option::of(0usize..3), 3),
+            prop::collection::vec(prop::collection::vec(0usize..4, 0..4), 3),
+            prop::collection::vec(
+                (
+                    0..N_SCOPES,
+                    0..n_keys,
+                    0i64..1000,
+                    prop::bool::weighted(0.2),
+                ),
+                0..40,
+            ),
+        )
+            .prop_map(
+                |(defaults, group_priority, user_department, user_groups, entries)| Hierarchy {
+                    defaults,
+                    group_priority,
+                    user_department,
+                    user_groups,
+                    entries,
+                },
+            )
+    })
+}
+
+fn scope_of(i: usize) -> Scope {
+    let t = slug("t");
+    match i {
+        0 => Scope::Global,
+        1 => Scope::Tenant { tenant: t },
+        2..5 => Scope::Department {
+            tenant: t,
+            department: slug(&format!("d{}", i - 2)),
+        },
+        5..9 => Scope::Group {
+            tenant: t,
+            group: slug(&format!("g{}", i - 5)),
+        },
+        _ => Scope::User {
+            user: slug(&format!("u{}", i - 9)),
+        },
+    }
+}
+
+fn key_name(k: usize) -> String {
+    format!("k{k}")
+}
+
+fn build(h: &Hierarchy) -> Snapshot {
+    let keys = h
+        .defaults
+        .iter()
+        .enumerate()
+        .map(|(k, d)| key(&key_name(k), d.map(|d| json!(d))))
+        .collect();
+    let mut w = World::new(keys);
+    w.snapshot.departments = (0..3).map(|d| slug(&format!("d{d}"))).collect();
+    w.snapshot.groups = h
+        .group_priority
+        .iter()
+        .enumerate()
+        .map(|(g, p)| (slug(&format!("g{g}")), *p))
+        .collect();
+    w.snapshot.users = (0..3)
+        .map(|u| {
+            (
+                slug(&format!("u{u}")),
+                Placement {
+                    department: h.user_department[u].map(|d| slug(&format!("d{d}"))),
+                    groups: h.user_groups[u]
+                        .iter()
+                        .map(|g| slug(&format!("g{g}")))
+                        .collect(),
+                },
+            )
+        })
+        .collect();
+    for (scope, k, value, locked) in &h.entries {
+        w.set(
+            &scope_of(*scope).to_string(),
+            &key_name(*k),
+            json!(value),
+            *locked,
+        );
+    }
+    w.snapshot
+}
+
+/// The reference: list the candidate scopes explicitly, then "the first lock if any, else the
+/// last entry", written without the engine's scan.
+fn naive(
+    h: &Hierarchy,
+    user: usize,
+    k: usize,
+) -> (Option<i64>, Option<usize>, Vec<(usize, &'static str)>) {
+    let mut entry_at: HashMap<usize, (i64, bool)> = HashMap::new();
+    for (scope, key, value, locked) in &h.entries {
+        if *key == k {
+            entry_at.insert(*scope, (*value, *locked)); // later writes replace earlier ones
+        }
+    }
+    let mut groups: Vec<usize> = h.user_groups[user].clone();
+    groups.sort_by(|a, b| {
+        h.group_priority[*a]
+            .cmp(&h.group_priority[*b])
+            .then_with(|| format!("g{a}").cmp(&format!("g{b}")))
+    });
+    groups.dedup();
+    let mut order = vec![0, 1];
+    if let Some(d) = h.user_department[user] {
+        order.push(2 + d);
+    }
+    order.extend(groups.iter().map(|g| 5 + g));
+    order.push(9 + user);
+    let present: Vec<usize> = order
+        .into_iter()
+        .filter(|s| entry_at.contains_key(s))
+        .collect();
+    let winner_pos = present
+        .iter()
+        .position(|s| entry_at[s].1)
+        .or_else(|| present.len().checked_sub(1));
+    let mut states = vec![];
+    if h.defaults[k].is_some() {
+        states.push((
+            usize::MAX,
+            if winner_pos.is_some() {
+                "overridden"
+            } else {
+                "applied"
+            },
+        ));
+    }
+    for (i, s) in present.iter().enumerate() {
+        let state = match winner_pos {
+            Some(w) if i < w => "overridden",
+            Some(w) if i == w => "applied",
+            _ => "ignored_locked",
+        };
+        states.push((*s, state));
+    }
+    match winner_pos {
+        Some(w) => (Some(entry_at[&present[w]].0), Some(present[w]), states),
+        None => (h.defaults[k], None, states),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    #[test]
+    fn the_engine_agrees_with_the_naive_reference(h in hierarchy()) {
+        let snapshot = build(&h);
+        for u in 0..3 {
+            let ctx = Context::User(slug(&format!("u{u}")));
+            let effective = snapshot.effective(&ctx).unwrap();
+            for k in 0..h.defaults.len() {
+                let (value, winner, states) = naive(&h, u, k);
+                let r = effective.iter().find(|r| r.key.key.as_str() == key_name(k)).unwrap();
+                prop_assert_eq!(r.value.cloned(), value.map(|v| json!(v)));
+                let expected_source = match winner {
+                    Some(s) => Some((scope_of(s).level().as_str(), scope_of(s).id())),
+                    None if value.is_some() => Some(("default", None)),
+                    None => None,
+                };
+                let got_source = r.source.level_name().map(|l| (l, r.source.scope_id().map(str::to_owned)));
+                prop_assert_eq!(got_source, expected_source);
+
+                let chain = snapshot.chain(&ConfigKey::parse(&key_name(k)).unwrap(), &ctx).unwrap().unwrap();
+                let got: Vec<(Option<String>, String)> = chain
+                    .iter()
+                    .map(|c| (c.source.level_name().map(str::to_owned), serde_json::to_value(c.state).unwrap().as_str().unwrap().to_owned()))
+                    .collect();
+                let want: Vec<(Option<String>, String)> = states
+                    .iter()
+                    .map(|(s, state)| {
+                        let level = if *s == usize::MAX { "default" } else { scope_of(*s).level().as_str() };
+                        (Some(level.to_owned()), (*state).to_owned())
+                    })
+                    .collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+}

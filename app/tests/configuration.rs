@@ -653,3 +653,47 @@ async fn the_demo_organisation_resolves_as_designed() {
     let again = demo::load(&state, &actor()).await.unwrap();
     assert_eq!((again.created, again.updated), (0, 0));
 }
+
+#[tokio::test]
+async fn changes_by_another_process_are_picked_up_through_the_audit_head() {
+    let (test, server) = imported().await;
+    let cli = test.state().await; // a second process on the same database
+    assert!(
+        !server
+            .snapshots
+            .reload_if_changed(&server.db, &server.secrets)
+            .await
+            .unwrap()
+    );
+
+    set_entry(
+        &cli,
+        &actor(),
+        set("user:user123", "fax.backend.provider", json!("phaxio")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        effective(&server, &user("user123"))["fax.backend.provider"]["level"],
+        "group",
+        "stale until checked"
+    );
+    assert!(
+        server
+            .snapshots
+            .reload_if_changed(&server.db, &server.secrets)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        effective(&server, &user("user123"))["fax.backend.provider"]["level"],
+        "user"
+    );
+    assert!(
+        !server
+            .snapshots
+            .reload_if_changed(&server.db, &server.secrets)
+            .await
+            .unwrap()
+    );
+}

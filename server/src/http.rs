@@ -117,6 +117,7 @@ async fn readyz(State(state): State<ServerState>) -> (StatusCode, &'static str) 
 pub async fn serve(settings: Settings) -> Result<(), CliError> {
     let state = crate::cli::open_state(&settings).await?;
     let database = state.db.clone();
+    let refresher = tokio::spawn(refresh_snapshots(state.clone(), settings.refresh_interval));
     let app = router(state, leptos_options(&settings));
 
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
@@ -129,9 +130,28 @@ pub async fn serve(settings: Settings) -> Result<(), CliError> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    refresher.abort();
     database.close().await?;
     info!("stopped");
     Ok(())
+}
+
+/// Picks up changes made by other processes (replicas, the CLI) into the snapshots.
+async fn refresh_snapshots(state: AppState, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state
+            .snapshots
+            .reload_if_changed(&state.db, &state.secrets)
+            .await
+        {
+            Ok(true) => info!("configuration changed elsewhere; snapshots reloaded"),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "could not check for configuration changes"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

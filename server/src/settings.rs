@@ -42,6 +42,8 @@ pub struct Settings {
     pub master_key: Option<SecretSetting>,
     /// `STRATA_OLD_MASTER_KEYS`: comma-separated earlier keys, still accepted for reading.
     pub old_master_keys: Vec<SecretSetting>,
+    /// How often the server checks for changes made by other processes (replicas, the CLI).
+    pub refresh_interval: std::time::Duration,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -135,7 +137,23 @@ impl Settings {
             });
         }
 
+        let refresh_ms = match get("STRATA_REFRESH_MS") {
+            None => 1000,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (50..=60_000).contains(ms))
+                .ok_or_else(|| {
+                    invalid(
+                        "STRATA_REFRESH_MS",
+                        &raw,
+                        "expected milliseconds between 50 and 60000",
+                    )
+                })?,
+        };
+
         Ok(Settings {
+            refresh_interval: std::time::Duration::from_millis(refresh_ms),
             environment,
             addr,
             database_url,
@@ -230,6 +248,8 @@ mod tests {
                 "expected a sqlite: or postgres://",
             ),
             ("STRATA_LOG", "info,=[", "not a tracing filter"),
+            ("STRATA_REFRESH_MS", "10", "between 50 and 60000"),
+            ("STRATA_REFRESH_MS", "soon", "between 50 and 60000"),
         ];
         for (name, value, expected) in cases {
             let err = settings(&[(name, value)]).unwrap_err();

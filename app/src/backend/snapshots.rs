@@ -1,8 +1,12 @@
 //! The in-memory snapshots the server resolves from: one per tenant plus one for platform
 //! users. Every write reloads them, and a tenant's snapshot keeps its version unless its
 //! content changed, so its ETag changes exactly when something in its chains did.
+//!
+//! Writes by other processes (another replica, the CLI) are noticed through the audit head:
+//! every change appends an event, so a moved head means the snapshots are stale.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
@@ -13,13 +17,33 @@ use super::state::{Loaded, load};
 use crate::domain::name::Slug;
 use crate::domain::resolve::Snapshot;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Snapshots {
     by_tenant: RwLock<BTreeMap<Option<Slug>, Arc<Snapshot>>>,
     /// Each user's tenant, to find the snapshot that holds them.
     user_tenant: RwLock<HashMap<Slug, Option<Slug>>>,
     // Reloads run one at a time so a slow one cannot overwrite a newer one.
     reloading: tokio::sync::Mutex<()>,
+    /// The audit head the installed snapshots were loaded at (-1: never loaded).
+    loaded_head: AtomicI64,
+}
+
+impl Default for Snapshots {
+    fn default() -> Self {
+        Snapshots {
+            by_tenant: RwLock::default(),
+            user_tenant: RwLock::default(),
+            reloading: tokio::sync::Mutex::default(),
+            loaded_head: AtomicI64::new(-1),
+        }
+    }
+}
+
+async fn audit_head_id<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+    Ok(audit_head::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .map_or(0, |h| h.last_id))
 }
 
 impl Snapshots {
@@ -47,18 +71,31 @@ impl Snapshots {
         secrets: &SecretBox,
     ) -> Result<(), DbErr> {
         let _guard = self.reloading.lock().await;
+        // The head is read first: a change committed while loading moves it past this value,
+        // so the next check reloads again rather than missing the change.
+        let head = audit_head_id(db).await?;
         let loaded = load(db, secrets).await?;
-        let head = audit_head::Entity::find_by_id(1)
-            .one(db)
-            .await?
-            .map(|h| h.last_id)
-            .unwrap_or(0);
-        self.install(&loaded, head as u64);
+        self.install(&loaded, head.max(0) as u64);
+        self.loaded_head.store(head, Ordering::SeqCst);
         Ok(())
     }
 
+    /// Reloads when another process changed the database since the last load; returns
+    /// whether it did. One small query when nothing changed.
+    pub async fn reload_if_changed<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        secrets: &SecretBox,
+    ) -> Result<bool, DbErr> {
+        if audit_head_id(db).await? == self.loaded_head.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.reload(db, secrets).await?;
+        Ok(true)
+    }
+
     /// Installs snapshots built from `loaded`; changed ones take `version`.
-    pub fn install(&self, loaded: &Loaded, version: u64) {
+    fn install(&self, loaded: &Loaded, version: u64) {
         let fresh = loaded.snapshots();
         let user_tenant = loaded
             .users

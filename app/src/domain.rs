@@ -7,6 +7,7 @@ pub mod document;
 pub mod key;
 pub mod level;
 pub mod name;
+pub mod policy;
 pub mod resolve;
 pub mod scope;
 pub mod traits;

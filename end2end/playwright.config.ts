@@ -53,6 +53,7 @@ export default defineConfig({
       STRATA_SITE_ROOT: siteRoot,
       STRATA_DATABASE_URL: `sqlite://${join(dataDir, "strata.db")}?mode=rwc`,
       STRATA_DATA_DIR: dataDir,
+      STRATA_ADMIN_PASSWORD: "e2e-admin-password",
       STRATA_LOG: "warn",
     },
   },

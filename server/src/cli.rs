@@ -1,10 +1,12 @@
 //! The command line of ../shared/CLI-AND-FORMAT.md. Each command is a thin adapter over one
 //! `app::backend` service.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use app::backend::accounts::{self, NewAccount};
 use app::backend::audit::{Actor, AuditFilter};
 use app::backend::crypto::SecretBox;
 use app::backend::error::ServiceError;
@@ -15,6 +17,7 @@ use app::domain::level::Level;
 use app::domain::name::{ConfigKey, Slug};
 use app::domain::resolve::EffectiveView;
 use app::domain::scope::Scope;
+use app::domain::traits::Trait;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
@@ -150,12 +153,48 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Manage accounts that sign in to the console and the API.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Load the demo organisation.
     Demo {
         /// Only when the database holds no key definitions yet (a first start).
         #[arg(long)]
         if_empty: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        user: String,
+        #[arg(long, value_name = "N")]
+        name: Option<String>,
+        #[arg(long, value_name = "T")]
+        tenant: Option<String>,
+        #[arg(long, value_name = "D", requires = "tenant")]
+        department: Option<String>,
+        #[arg(long, value_name = "G", requires = "tenant")]
+        group: Vec<String>,
+        /// Comma-separated traits, e.g. admin_capable,tenant_admin,config_write.
+        #[arg(long, value_name = "a,b")]
+        traits: Option<String>,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Replace an account's password, read from standard input.
+    SetPassword {
+        user: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Replace an account's traits (comma-separated; empty for none).
+    SetTraits { user: String, traits: String },
+    /// Stop an account from signing in (its configuration stays).
+    Disable { user: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -560,6 +599,7 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                 ))),
             }
         }
+        Command::Admin { command } => admin(&settings, &actor, command).await,
         Command::Demo { if_empty } => {
             let state = open_state(&settings).await?;
             let holds_keys = state
@@ -578,6 +618,83 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn traits(list: &str) -> Result<BTreeSet<Trait>, CliError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<Trait>()
+                .map_err(|e| CliError::Usage(e.to_string()))
+        })
+        .collect()
+}
+
+/// The first line of standard input, without its line break.
+fn password_from_stdin() -> Result<String, CliError> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err(CliError::Usage("no password on standard input".into()));
+    }
+    Ok(password)
+}
+
+async fn admin(settings: &Settings, actor: &Actor, command: AdminCommand) -> Result<(), CliError> {
+    match command {
+        AdminCommand::Create {
+            user,
+            name,
+            tenant,
+            department,
+            group,
+            traits: list,
+            ..
+        } => {
+            let account = NewAccount {
+                slug: slug("user", &user)?,
+                name: name.unwrap_or_else(|| user.clone()),
+                tenant: tenant.as_deref().map(|t| slug("tenant", t)).transpose()?,
+                department: department
+                    .as_deref()
+                    .map(|d| slug("department", d))
+                    .transpose()?,
+                groups: group
+                    .iter()
+                    .map(|g| slug("group", g))
+                    .collect::<Result<_, _>>()?,
+                traits: traits(list.as_deref().unwrap_or(""))?,
+            };
+            let password = password_from_stdin()?;
+            let state = open_state(settings).await?;
+            accounts::create_account(&state, actor, account, password).await?;
+            println!("created {user}");
+        }
+        AdminCommand::SetPassword { user, .. } => {
+            let user = slug("user", &user)?;
+            let password = password_from_stdin()?;
+            let state = open_state(settings).await?;
+            accounts::set_password(&state, actor, &user, password).await?;
+            println!("password of {user} changed");
+        }
+        AdminCommand::SetTraits { user, traits: list } => {
+            let user = slug("user", &user)?;
+            let traits = traits(&list)?;
+            let state = open_state(settings).await?;
+            accounts::set_traits(&state, actor, &user, &traits).await?;
+            let names: Vec<&str> = traits.iter().map(|t| t.as_str()).collect();
+            println!("traits of {user}: {}", names.join(","));
+        }
+        AdminCommand::Disable { user } => {
+            let user = slug("user", &user)?;
+            let state = open_state(settings).await?;
+            accounts::disable(&state, actor, &user).await?;
+            println!("{user} is disabled");
+        }
+    }
+    Ok(())
 }
 
 /// A conflict prints the current value with the reason, on one line.

@@ -116,6 +116,16 @@ async fn readyz(State(state): State<ServerState>) -> (StatusCode, &'static str) 
 /// Connects, migrates and serves until SIGTERM or Ctrl-C, then finishes open requests.
 pub async fn serve(settings: Settings) -> Result<(), CliError> {
     let state = crate::cli::open_state(&settings).await?;
+    let admin_password = settings.admin_password.as_ref().map(|p| p.0.clone());
+    if let Some(generated) = app::backend::accounts::ensure_super_admin(&state, admin_password)
+        .await
+        .map_err(|e| CliError::Service(e.to_string()))?
+    {
+        // Shown once, so the first operator can sign in; change it right away.
+        tracing::warn!(
+            "created the super admin `admin` with password {generated} (shown once; change it)"
+        );
+    }
     let database = state.db.clone();
     let refresher = tokio::spawn(refresh_snapshots(state.clone(), settings.refresh_interval));
     let app = router(state, leptos_options(&settings));

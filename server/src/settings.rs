@@ -42,6 +42,9 @@ pub struct Settings {
     pub master_key: Option<SecretSetting>,
     /// `STRATA_OLD_MASTER_KEYS`: comma-separated earlier keys, still accepted for reading.
     pub old_master_keys: Vec<SecretSetting>,
+    /// `STRATA_ADMIN_PASSWORD`: the password of the first super admin, created at start-up
+    /// when none exists (otherwise a random one is generated and logged once).
+    pub admin_password: Option<SecretSetting>,
     /// How often the server checks for changes made by other processes (replicas, the CLI).
     pub refresh_interval: std::time::Duration,
 }
@@ -152,7 +155,19 @@ impl Settings {
                 })?,
         };
 
+        let admin_password = get("STRATA_ADMIN_PASSWORD").map(SecretSetting);
+        if let Some(p) = &admin_password
+            && p.0.chars().count() < 12
+        {
+            return Err(SettingsError {
+                name: "STRATA_ADMIN_PASSWORD",
+                value: "(hidden)".into(),
+                reason: "must be at least 12 characters".into(),
+            });
+        }
+
         Ok(Settings {
+            admin_password,
             refresh_interval: std::time::Duration::from_millis(refresh_ms),
             environment,
             addr,

@@ -580,3 +580,100 @@ async fn demo_loads_the_demo_organisation_once() {
     );
     assert_eq!(house["providers.phaxio.api_key"]["value"], "••••••");
 }
+
+#[tokio::test]
+async fn admin_commands_manage_accounts() {
+    let cli = Cli::new().await;
+    cli.import(&example());
+    let create = |args: &[&str], password: &str| {
+        let mut child = cli
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let output = create(
+        &[
+            "admin",
+            "create",
+            "maria",
+            "--name",
+            "Maria Santos",
+            "--tenant",
+            "mercy_hospital",
+            "--department",
+            "medical",
+            "--group",
+            "doctors",
+            "--traits",
+            "admin_capable,tenant_admin,config_write",
+            "--password-stdin",
+        ],
+        "a long enough password",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "created maria\n");
+    // Her configuration resolves like anyone's.
+    assert_eq!(
+        cli.json(&["resolve", "--user", "maria"])["fax.backend.provider"]["value"],
+        "sip"
+    );
+
+    let output = create(&["admin", "create", "weak", "--password-stdin"], "short");
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "strata: password: must be at least 12 characters\n"
+    );
+    let output = create(
+        &["admin", "set-password", "maria", "--password-stdin"],
+        "another long password",
+    );
+    assert!(output.status.success());
+
+    assert_eq!(
+        cli.ok(&["admin", "set-traits", "maria", "admin_capable,dept_admin"]),
+        "traits of maria: admin_capable,dept_admin\n"
+    );
+    let (code, stderr) = cli.fails(&["admin", "set-traits", "maria", "wizard"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("trait \"wizard\" is not valid"), "{stderr}");
+    assert_eq!(
+        cli.ok(&["admin", "disable", "maria"]),
+        "maria is disabled\n"
+    );
+    let (_, stderr) = cli.fails(&["admin", "disable", "nobody"]);
+    assert_eq!(stderr, "strata: user nobody was not found\n");
+
+    let events = cli.json(&["audit", "list", "--limit", "4"]);
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.disable",
+            "user.traits",
+            "user.password",
+            "user.create"
+        ]
+    );
+    let text = events.to_string();
+    assert!(!text.contains("long enough password") && !text.contains("another long password"));
+}

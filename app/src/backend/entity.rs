@@ -7,6 +7,8 @@ pub mod config_key;
 pub mod department;
 pub mod entry;
 pub mod group;
+pub mod login_failure;
+pub mod session;
 pub mod tenant;
 pub mod user;
 pub mod user_group;

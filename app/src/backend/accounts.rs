@@ -1,0 +1,710 @@
+//! Accounts: argon2id passwords, logins with throttling, and the account commands of the CLI.
+//! Every login, success or failure, is audited; messages never say whether an account exists.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
+};
+use serde_json::json;
+
+use super::AppState;
+use super::audit::{Actor, AuditWriter};
+use super::entity::{department, group, login_failure, tenant, user, user_group, user_trait};
+use super::error::ServiceError;
+use crate::domain::audit_chain::AuditRecord;
+use crate::domain::name::Slug;
+use crate::domain::policy::Principal;
+use crate::domain::traits::Trait;
+
+pub const MIN_PASSWORD_CHARS: usize = 12;
+/// Failed logins per account or client address that start a cool-down.
+pub const MAX_FAILURES: usize = 5;
+/// The window the failures are counted in, which is also the longest cool-down.
+pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+
+/// OWASP's recommended argon2id parameters (19 MiB, 2 passes, 1 lane).
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+pub fn check_password_strength(password: &str) -> Result<(), ServiceError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(ServiceError::Invalid(format!(
+            "password: must be at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Hashes on a blocking thread: argon2 takes tens of milliseconds by design.
+#[tracing::instrument(skip(password))]
+pub async fn hash_password(password: String) -> Result<String, ServiceError> {
+    tokio::task::spawn_blocking(move || {
+        argon2()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| ServiceError::Invalid(format!("password: cannot be hashed ({e})")))
+    })
+    .await
+    .map_err(|e| {
+        ServiceError::Database(sea_orm::DbErr::Custom(format!("hashing task failed: {e}")))
+    })?
+}
+
+/// A hash of a random password, verified against when the account does not exist so that an
+/// unknown name costs as much time as a wrong password.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random = uuid::Uuid::new_v4().to_string();
+        argon2()
+            .hash_password(random.as_bytes())
+            .expect("hash a random password")
+            .to_string()
+    })
+}
+
+#[tracing::instrument(skip(password, hash))]
+async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let stored = hash.as_deref().unwrap_or_else(|| dummy_hash());
+        let matches = PasswordHash::new(stored)
+            .map(|parsed| {
+                argon2()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false);
+        matches && hash.is_some()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// How long an account or address must wait, given its failures inside the window.
+pub fn cool_down(failures: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<Duration> {
+    let window = Duration::minutes(FAILURE_WINDOW_MINUTES);
+    let mut recent: Vec<&DateTime<Utc>> =
+        failures.iter().filter(|at| now - **at < window).collect();
+    if recent.len() < MAX_FAILURES {
+        return None;
+    }
+    recent.sort();
+    // Free again when the oldest counted failure leaves the window.
+    let oldest = recent[recent.len() - MAX_FAILURES];
+    Some(*oldest + window - now)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown account, wrong password, disabled account, no password: all alike.
+    #[error("the user name or password is not correct")]
+    Invalid,
+    #[error("too many failed sign-ins; try again in {} minutes", (.retry_after.num_seconds() + 59) / 60)]
+    Throttled { retry_after: Duration },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<sea_orm::DbErr> for LoginError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        LoginError::Service(ServiceError::Database(err))
+    }
+}
+
+async fn failures_since<C: ConnectionTrait>(
+    db: &C,
+    column: login_failure::Column,
+    value: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>, sea_orm::DbErr> {
+    Ok(login_failure::Entity::find()
+        .filter(column.eq(value))
+        .filter(login_failure::Column::At.gt(since))
+        .order_by_desc(login_failure::Column::At)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| f.at)
+        .collect())
+}
+
+/// Checks a user name and password; returns who signed in.
+#[tracing::instrument(skip(state, password), fields(username = %username))]
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: String,
+    client: &Actor,
+) -> Result<Principal, LoginError> {
+    let now = Utc::now();
+    let account = username.trim().to_lowercase();
+    let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
+    let mut failures =
+        failures_since(&state.db, login_failure::Column::Account, &account, since).await?;
+    if let Some(ip) = &client.client_ip {
+        let by_ip = failures_since(&state.db, login_failure::Column::ClientIp, ip, since).await?;
+        if by_ip.len() > failures.len() {
+            failures = by_ip;
+        }
+    }
+    let actor = Actor {
+        name: account.clone(),
+        ..client.clone()
+    };
+    if let Some(retry_after) = cool_down(&failures, now) {
+        audit_login(state, &actor, "login.throttled").await?;
+        return Err(LoginError::Throttled { retry_after });
+    }
+
+    let found = user::Entity::find()
+        .filter(user::Column::Slug.eq(account.as_str()))
+        .one(&state.db)
+        .await?;
+    let hash = found.as_ref().and_then(|u| u.password_hash.clone());
+    let password_ok = verify_password(password, hash).await;
+    let usable = found.as_ref().filter(|u| !u.disabled && password_ok);
+    let Some(row) = usable else {
+        let tx = state.db.begin().await?;
+        let mut audit = AuditWriter::begin(&tx, now).await?;
+        login_failure::ActiveModel {
+            account: Set(account.clone()),
+            client_ip: Set(client.client_ip.clone()),
+            at: Set(now),
+            ..Default::default()
+        }
+        .insert(&tx)
+        .await?;
+        audit
+            .append(
+                &tx,
+                &actor,
+                AuditRecord {
+                    action: "login.failure".into(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        audit.finish(&tx).await?;
+        tx.commit().await?;
+        return Err(LoginError::Invalid);
+    };
+    let principal = principal(&state.db, row.id)
+        .await?
+        .ok_or(LoginError::Invalid)?;
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, now).await?;
+    login_failure::Entity::delete_many()
+        .filter(login_failure::Column::Account.eq(account.as_str()))
+        .exec(&tx)
+        .await?;
+    audit
+        .append(
+            &tx,
+            &actor,
+            AuditRecord {
+                action: "login.success".into(),
+                tenant: principal.tenant.as_ref().map(ToString::to_string),
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    Ok(principal)
+}
+
+async fn audit_login(state: &AppState, actor: &Actor, action: &str) -> Result<(), sea_orm::DbErr> {
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: action.into(),
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await
+}
+
+/// The principal of an enabled user, by database id.
+pub async fn principal<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+) -> Result<Option<Principal>, sea_orm::DbErr> {
+    let Some(row) = user::Entity::find_by_id(user_id).one(db).await? else {
+        return Ok(None);
+    };
+    principal_of(db, row).await
+}
+
+/// The principal of an enabled user, by slug.
+pub async fn principal_by_slug<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<Principal>, sea_orm::DbErr> {
+    let Some(row) = user::Entity::find()
+        .filter(user::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    principal_of(db, row).await
+}
+
+async fn principal_of<C: ConnectionTrait>(
+    db: &C,
+    row: user::Model,
+) -> Result<Option<Principal>, sea_orm::DbErr> {
+    if row.disabled {
+        return Ok(None);
+    }
+    let bad = |e: crate::domain::name::NameError| sea_orm::DbErr::Custom(e.to_string());
+    let tenant = match row.tenant_id {
+        Some(id) => tenant::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|t| t.slug),
+        None => None,
+    };
+    let department = match row.department_id {
+        Some(id) => department::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|d| d.slug),
+        None => None,
+    };
+    let mut groups = BTreeSet::new();
+    for m in user_group::Entity::find()
+        .filter(user_group::Column::UserId.eq(row.id))
+        .all(db)
+        .await?
+    {
+        if let Some(g) = group::Entity::find_by_id(m.group_id).one(db).await? {
+            groups.insert(Slug::parse("group", &g.slug).map_err(bad)?);
+        }
+    }
+    let traits = user_trait::Entity::find()
+        .filter(user_trait::Column::UserId.eq(row.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|t| t.name.parse::<Trait>().ok())
+        .collect();
+    Ok(Some(Principal {
+        user: Slug::parse("user", &row.slug).map_err(bad)?,
+        tenant: tenant
+            .map(|t| Slug::parse("tenant", &t))
+            .transpose()
+            .map_err(bad)?,
+        department: department
+            .map(|d| Slug::parse("department", &d))
+            .transpose()
+            .map_err(bad)?,
+        groups,
+        traits,
+    }))
+}
+
+/// An account for `strata admin create`.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub slug: Slug,
+    pub name: String,
+    pub tenant: Option<Slug>,
+    pub department: Option<Slug>,
+    pub groups: Vec<Slug>,
+    pub traits: BTreeSet<Trait>,
+}
+
+async fn user_row<C: ConnectionTrait>(db: &C, slug: &Slug) -> Result<user::Model, ServiceError> {
+    user::Entity::find()
+        .filter(user::Column::Slug.eq(slug.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("user {slug} was not found")))
+}
+
+async fn tenant_slug_of<C: ConnectionTrait>(
+    db: &C,
+    row: &user::Model,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    Ok(match row.tenant_id {
+        Some(id) => tenant::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|t| t.slug),
+        None => None,
+    })
+}
+
+/// Creates a user with a password.
+#[tracing::instrument(skip(state, password), fields(user = %account.slug))]
+pub async fn create_account(
+    state: &AppState,
+    actor: &Actor,
+    account: NewAccount,
+    password: String,
+) -> Result<(), ServiceError> {
+    check_password_strength(&password)?;
+    if account.name.trim().is_empty() {
+        return Err(ServiceError::Invalid("name: must not be empty".into()));
+    }
+    let hash = hash_password(password).await?;
+    let now = Utc::now();
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, now).await?;
+    if user::Entity::find()
+        .filter(user::Column::Slug.eq(account.slug.as_str()))
+        .one(&tx)
+        .await?
+        .is_some()
+    {
+        return Err(ServiceError::Invalid(format!(
+            "user: {} already exists",
+            account.slug
+        )));
+    }
+    let tenant_id = match &account.tenant {
+        Some(t) => Some(
+            tenant::Entity::find()
+                .filter(tenant::Column::Slug.eq(t.as_str()))
+                .one(&tx)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(format!("tenant {t} was not found")))?
+                .id,
+        ),
+        None => None,
+    };
+    let department_id = match (&account.department, tenant_id) {
+        (Some(d), Some(t)) => Some(
+            department::Entity::find()
+                .filter(department::Column::TenantId.eq(t))
+                .filter(department::Column::Slug.eq(d.as_str()))
+                .one(&tx)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::NotFound(format!(
+                        "department {d} was not found in the user's tenant"
+                    ))
+                })?
+                .id,
+        ),
+        (Some(_), None) => {
+            return Err(ServiceError::Invalid(
+                "department: a user without a tenant has no department".into(),
+            ));
+        }
+        (None, _) => None,
+    };
+    if !account.groups.is_empty() && tenant_id.is_none() {
+        return Err(ServiceError::Invalid(
+            "group: a user without a tenant has no groups".into(),
+        ));
+    }
+    let row = user::ActiveModel {
+        slug: Set(account.slug.to_string()),
+        name: Set(account.name.clone()),
+        tenant_id: Set(tenant_id),
+        department_id: Set(department_id),
+        password_hash: Set(Some(hash)),
+        disabled: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&tx)
+    .await?;
+    for g in &account.groups {
+        let t = tenant_id.expect("checked above");
+        let group_row = group::Entity::find()
+            .filter(group::Column::TenantId.eq(t))
+            .filter(group::Column::Slug.eq(g.as_str()))
+            .one(&tx)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::NotFound(format!("group {g} was not found in the user's tenant"))
+            })?;
+        user_group::ActiveModel {
+            user_id: Set(row.id),
+            tenant_id: Set(t),
+            group_id: Set(group_row.id),
+        }
+        .insert(&tx)
+        .await?;
+    }
+    for t in &account.traits {
+        user_trait::ActiveModel {
+            user_id: Set(row.id),
+            name: Set(t.as_str().into()),
+        }
+        .insert(&tx)
+        .await?;
+    }
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: "user.create".into(),
+                level: Some("user".into()),
+                scope: Some(account.slug.to_string()),
+                tenant: account.tenant.as_ref().map(ToString::to_string),
+                department: account.department.as_ref().map(ToString::to_string),
+                new_value: Some(
+                    json!({
+                        "name": account.name, "tenant": account.tenant, "department": account.department,
+                        "groups": account.groups, "traits": account.traits, "password": "set",
+                    })
+                    .to_string(),
+                ),
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.snapshots.reload(&state.db, &state.secrets).await?;
+    Ok(())
+}
+
+/// Replaces a user's password.
+#[tracing::instrument(skip(state, password), fields(user = %slug))]
+pub async fn set_password(
+    state: &AppState,
+    actor: &Actor,
+    slug: &Slug,
+    password: String,
+) -> Result<(), ServiceError> {
+    check_password_strength(&password)?;
+    let hash = hash_password(password).await?;
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    let row = user_row(&tx, slug).await?;
+    let tenant = tenant_slug_of(&tx, &row).await?;
+    user::ActiveModel {
+        id: Set(row.id),
+        password_hash: Set(Some(hash)),
+        ..Default::default()
+    }
+    .update(&tx)
+    .await?;
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: "user.password".into(),
+                level: Some("user".into()),
+                scope: Some(slug.to_string()),
+                tenant,
+                new_value: Some("password changed".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Replaces a user's traits.
+pub async fn set_traits(
+    state: &AppState,
+    actor: &Actor,
+    slug: &Slug,
+    traits: &BTreeSet<Trait>,
+) -> Result<(), ServiceError> {
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    let row = user_row(&tx, slug).await?;
+    let tenant = tenant_slug_of(&tx, &row).await?;
+    let old: BTreeSet<String> = user_trait::Entity::find()
+        .filter(user_trait::Column::UserId.eq(row.id))
+        .all(&tx)
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let new: BTreeSet<String> = traits.iter().map(|t| t.as_str().to_owned()).collect();
+    if old == new {
+        return Ok(());
+    }
+    user_trait::Entity::delete_many()
+        .filter(user_trait::Column::UserId.eq(row.id))
+        .exec(&tx)
+        .await?;
+    for t in &new {
+        user_trait::ActiveModel {
+            user_id: Set(row.id),
+            name: Set(t.clone()),
+        }
+        .insert(&tx)
+        .await?;
+    }
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: "user.traits".into(),
+                level: Some("user".into()),
+                scope: Some(slug.to_string()),
+                tenant,
+                old_value: Some(json!(old).to_string()),
+                new_value: Some(json!(new).to_string()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Disables a user: they can no longer sign in; their configuration stays.
+pub async fn disable(state: &AppState, actor: &Actor, slug: &Slug) -> Result<(), ServiceError> {
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    let row = user_row(&tx, slug).await?;
+    if row.disabled {
+        return Ok(());
+    }
+    let tenant = tenant_slug_of(&tx, &row).await?;
+    user::ActiveModel {
+        id: Set(row.id),
+        disabled: Set(true),
+        ..Default::default()
+    }
+    .update(&tx)
+    .await?;
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: "user.disable".into(),
+                level: Some("user".into()),
+                scope: Some(slug.to_string()),
+                tenant,
+                old_value: Some("enabled".into()),
+                new_value: Some("disabled".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// First start: when no enabled account holds `super_admin` with a password, creates `admin`
+/// with `password` or a random one. Returns the generated password, to be shown once.
+pub async fn ensure_super_admin(
+    state: &AppState,
+    password: Option<String>,
+) -> Result<Option<String>, ServiceError> {
+    let admins = user_trait::Entity::find()
+        .filter(user_trait::Column::Name.eq(Trait::SuperAdmin.as_str()))
+        .all(&state.db)
+        .await?;
+    for a in admins {
+        if let Some(u) = user::Entity::find_by_id(a.user_id).one(&state.db).await?
+            && !u.disabled
+            && u.password_hash.is_some()
+        {
+            return Ok(None);
+        }
+    }
+    let admin = Slug::parse("user", "admin").expect("valid slug");
+    let generated = password.is_none();
+    let password = password.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let actor = Actor::named("system");
+    let exists = user::Entity::find()
+        .filter(user::Column::Slug.eq("admin"))
+        .count(&state.db)
+        .await?
+        > 0;
+    let traits = BTreeSet::from([
+        Trait::AdminCapable,
+        Trait::SuperAdmin,
+        Trait::ConfigWrite,
+        Trait::SecretsRead,
+    ]);
+    if exists {
+        set_password(state, &actor, &admin, password.clone()).await?;
+        set_traits(state, &actor, &admin, &traits).await?;
+    } else {
+        let account = NewAccount {
+            slug: admin,
+            name: "Administrator".into(),
+            tenant: None,
+            department: None,
+            groups: vec![],
+            traits,
+        };
+        create_account(state, &actor, account, password.clone()).await?;
+    }
+    Ok(generated.then_some(password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_failures_in_fifteen_minutes_start_a_cool_down() {
+        let now = Utc::now();
+        let minutes = |m: i64| now - Duration::minutes(m);
+        assert_eq!(
+            cool_down(&[minutes(1), minutes(2), minutes(3), minutes(4)], now),
+            None
+        );
+        let five = [minutes(14), minutes(10), minutes(3), minutes(2), minutes(1)];
+        assert_eq!(cool_down(&five, now), Some(Duration::minutes(1)));
+        // Failures older than the window do not count.
+        let old = [minutes(20), minutes(10), minutes(3), minutes(2), minutes(1)];
+        assert_eq!(cool_down(&old, now), None);
+        // With more than five, the cool-down lasts until only four remain in the window.
+        let six = [
+            minutes(14),
+            minutes(12),
+            minutes(10),
+            minutes(3),
+            minutes(2),
+            minutes(1),
+        ];
+        assert_eq!(cool_down(&six, now), Some(Duration::minutes(3)));
+    }
+
+    #[test]
+    fn passwords_are_argon2id_and_short_ones_are_refused() {
+        assert!(
+            check_password_strength("short")
+                .unwrap_err()
+                .to_string()
+                .contains("at least 12")
+        );
+        let hash = argon2()
+            .hash_password(b"correct horse battery")
+            .unwrap()
+            .to_string();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(!hash.contains("correct horse"));
+    }
+}

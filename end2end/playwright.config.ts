@@ -11,7 +11,30 @@ if (!strata || !siteRoot) {
 }
 const port = Number(process.env.STRATA_E2E_PORT ?? 3917);
 const baseURL = `http://127.0.0.1:${port}`;
-const dataDir = mkdtempSync(join(tmpdir(), "strata-e2e-"));
+// A second server with 5-second idle sessions, for the expiry and throttling tests (which
+// would otherwise lock the address out of the main server).
+export const shortSessionsURL = `http://127.0.0.1:${port + 1}`;
+
+function server(name: string, serverPort: number, extra: Record<string, string> = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), `strata-e2e-${name}-`));
+  return {
+    command: `"${strata}" serve --addr 127.0.0.1:${serverPort}`,
+    // Ready means the database answers, not just that the port is open.
+    url: `http://127.0.0.1:${serverPort}/readyz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+    env: {
+      STRATA_SITE_ROOT: siteRoot!,
+      STRATA_DATABASE_URL: `sqlite://${join(dataDir, "strata.db")}?mode=rwc`,
+      STRATA_DATA_DIR: dataDir,
+      STRATA_ADMIN_PASSWORD: "e2e-admin-password",
+      STRATA_LOG: "warn",
+      ...extra,
+    },
+  };
+}
 
 export default defineConfig({
   testDir: "./tests",
@@ -41,20 +64,5 @@ export default defineConfig({
     trace: "off",
     screenshot: "only-on-failure",
   },
-  webServer: {
-    command: `"${strata}" serve --addr 127.0.0.1:${port}`,
-    // Ready means the database answers, not just that the port is open.
-    url: `${baseURL}/readyz`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: {
-      STRATA_SITE_ROOT: siteRoot,
-      STRATA_DATABASE_URL: `sqlite://${join(dataDir, "strata.db")}?mode=rwc`,
-      STRATA_DATA_DIR: dataDir,
-      STRATA_ADMIN_PASSWORD: "e2e-admin-password",
-      STRATA_LOG: "warn",
-    },
-  },
+  webServer: [server("main", port), server("short", port + 1, { STRATA_SESSION_IDLE_SECONDS: "5" })],
 });

@@ -11,6 +11,7 @@ pub mod entries;
 pub mod error;
 pub mod health;
 pub mod resolution;
+pub mod sessions;
 pub mod snapshots;
 pub mod state;
 pub mod testing;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub secrets: Arc<SecretBox>,
     pub snapshots: Arc<Snapshots>,
+    /// Sessions end this long after sign-in, however active (default 12 hours).
+    pub session_max_age: chrono::Duration,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
             db,
             secrets: Arc::new(secrets),
             snapshots: Arc::new(Snapshots::default()),
+            session_max_age: chrono::Duration::hours(12),
         };
         state.snapshots.reload(&state.db, &state.secrets).await?;
         Ok(state)

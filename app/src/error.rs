@@ -12,12 +12,16 @@ pub enum WireError {
     /// The request was malformed; the message names the field and what was wrong.
     #[error("{0}")]
     InvalidInput(String),
-    #[error("sign in to continue")]
-    Unauthenticated,
+    /// Not signed in, or the sign-in failed; the message says which.
+    #[error("{0}")]
+    Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// Too many attempts; the message says when to try again.
+    #[error("{0}")]
+    RateLimited(String),
     /// The database (or another dependency) did not answer.
     #[error("the service is temporarily unavailable; try again shortly")]
     Unavailable,
@@ -34,7 +38,8 @@ impl WireError {
     pub fn code(&self) -> &'static str {
         match self {
             WireError::InvalidInput(_) => "invalid_input",
-            WireError::Unauthenticated => "unauthenticated",
+            WireError::Unauthenticated(_) => "unauthenticated",
+            WireError::RateLimited(_) => "rate_limited",
             WireError::Forbidden(_) => "forbidden",
             WireError::NotFound(_) => "not_found",
             WireError::Unavailable => "unavailable",
@@ -46,12 +51,19 @@ impl WireError {
     pub fn status(&self) -> u16 {
         match self {
             WireError::InvalidInput(_) => 422,
-            WireError::Unauthenticated => 401,
+            WireError::Unauthenticated(_) => 401,
+            WireError::RateLimited(_) => 429,
             WireError::Forbidden(_) => 403,
             WireError::NotFound(_) => 404,
             WireError::Unavailable => 503,
             WireError::Internal { .. } | WireError::Transport(_) => 500,
         }
+    }
+}
+
+impl WireError {
+    pub fn sign_in() -> Self {
+        WireError::Unauthenticated("sign in to continue".into())
     }
 }
 
@@ -84,7 +96,12 @@ mod tests {
     fn codes_and_statuses_follow_the_api_contract() {
         let cases = [
             (WireError::InvalidInput("x".into()), "invalid_input", 422),
-            (WireError::Unauthenticated, "unauthenticated", 401),
+            (
+                WireError::Unauthenticated("x".into()),
+                "unauthenticated",
+                401,
+            ),
+            (WireError::RateLimited("x".into()), "rate_limited", 429),
             (WireError::Forbidden("x".into()), "forbidden", 403),
             (WireError::NotFound("x".into()), "not_found", 404),
             (WireError::Unavailable, "unavailable", 503),

@@ -9,7 +9,7 @@ use leptos_router::{
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage,
+    audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage, login::LoginPage,
     not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
 };
 
@@ -48,6 +48,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("preview") view=PreviewPage/>
                     <Route path=StaticSegment("audit") view=AuditPage/>
                     <Route path=StaticSegment("directory") view=DirectoryPage/>
+                    <Route path=StaticSegment("login") view=LoginPage/>
                 </Routes>
             </ConsoleLayout>
         </Router>

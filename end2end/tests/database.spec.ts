@@ -1,7 +1,7 @@
-import { test, expect, waitForHydration } from "./fixtures";
+import { test, expect, signIn, waitForHydration } from "./fixtures";
 
 test("checking the database is a server-function round trip to the database", async ({ page }) => {
-  await page.goto("/");
+  await signIn(page);
   const status = page.getByTestId("database-status");
   await expect(status).toContainText("SQLite");
   await waitForHydration(page);

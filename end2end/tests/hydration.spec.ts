@@ -1,9 +1,10 @@
-import { test, expect } from "./fixtures";
+import { test, expect, signIn } from "./fixtures";
 
 test.use({ viewport: { width: 390, height: 844 } });
 
 test("the menu button opens the navigation only once the page has hydrated", async ({ page }) => {
-  await page.goto("/");
+  await signIn(page);
+  await page.reload();
   const toggle = page.getByRole("button", { name: "Menu" });
   const nav = page.getByRole("navigation", { name: "Sections" });
   await expect(toggle).toHaveAttribute("aria-expanded", "false");

@@ -1,9 +1,9 @@
-import { test, expect, waitForHydration } from "./fixtures";
+import { test, expect, signIn, waitForHydration } from "./fixtures";
 
 const sections = ["Overview", "Configuration", "Preview", "Audit", "Directory"];
 
 test("the console shell renders its header and every section", async ({ page }) => {
-  await page.goto("/");
+  await signIn(page);
   await expect(page).toHaveTitle("Overview · Strata");
   await expect(page.getByRole("link", { name: /Strata/ }).first()).toBeVisible();
   const nav = page.getByRole("navigation", { name: "Sections" });
@@ -21,8 +21,12 @@ test("the console shell renders its header and every section", async ({ page }) 
   }
 });
 
-test("an unknown address answers 404 with the console's page", async ({ request }) => {
-  const response = await request.get("/no/such/page");
+test("an unknown address answers 404 with the console's page", async ({ page, request }) => {
+  const anonymous = await request.get("/no/such/page", { maxRedirects: 0 });
+  expect(anonymous.status()).toBe(303);
+  expect(anonymous.headers()["location"]).toBe("/login");
+  await signIn(page);
+  const response = await page.request.get("/no/such/page");
   expect(response.status()).toBe(404);
   expect(await response.text()).toContain("Page not found");
 });

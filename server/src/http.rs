@@ -1,24 +1,32 @@
 //! The HTTP server: the console (Leptos pages and server functions), health probes and
 //! request logging.
 
+mod security;
+
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use app::backend::sessions::DbSessionStore;
 use app::backend::{AppState, db, health};
 use app::{App, shell};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRef, State};
 use axum::http::{Request, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer};
 use tracing::{Span, info, info_span};
 
 use crate::cli::CliError;
-use crate::settings::Settings;
+use crate::settings::{Environment, Settings};
 
 /// The router's state: the application's services plus Leptos' own options.
 #[derive(Clone)]
@@ -45,14 +53,31 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
 }
 
 /// Builds the whole application. Tests call this with their own database.
-pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
+pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> Router {
+    app.session_max_age = settings.session_max_age;
     let state = ServerState { app, leptos };
     let routes = generate_route_list(App);
-    // One context recipe for pages and server functions alike.
+    // One context recipe for pages and server functions alike: the services, and the nonce
+    // the Content-Security-Policy of this response allows inline scripts with.
     let context = {
         let app = state.app.clone();
-        move || provide_context(app.clone())
+        move || {
+            provide_context(app.clone());
+            if let Some(nonce) = use_context::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<security::CspNonce>().cloned())
+            {
+                provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+            }
+        }
     };
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.app.db.clone()))
+        .with_name("strata_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.environment == Environment::Production)
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            settings.session_idle.as_secs() as i64,
+        )));
 
     Router::new()
         .route("/healthz", get(healthz))
@@ -67,6 +92,10 @@ pub fn router(app: AppState, leptos: LeptosOptions) -> Router {
             _,
         >(context, shell))
         .with_state(state)
+        .layer(middleware::from_fn(security::require_sign_in))
+        .layer(sessions)
+        .layer(middleware::from_fn(security::reject_cross_site))
+        .layer(middleware::from_fn(security::headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
@@ -128,7 +157,10 @@ pub async fn serve(settings: Settings) -> Result<(), CliError> {
     }
     let database = state.db.clone();
     let refresher = tokio::spawn(refresh_snapshots(state.clone(), settings.refresh_interval));
-    let app = router(state, leptos_options(&settings));
+    let sweeper = tokio::spawn(delete_expired_sessions(DbSessionStore::new(
+        state.db.clone(),
+    )));
+    let app = router(state, leptos_options(&settings), &settings);
 
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     let addr = listener.local_addr()?;
@@ -137,10 +169,14 @@ pub async fn serve(settings: Settings) -> Result<(), CliError> {
         "Strata is listening on http://{addr}"
     );
     println!("Strata console: http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     refresher.abort();
+    sweeper.abort();
     database.close().await?;
     info!("stopped");
     Ok(())
@@ -160,6 +196,16 @@ async fn refresh_snapshots(state: AppState, every: Duration) {
             Ok(true) => info!("configuration changed elsewhere; snapshots reloaded"),
             Ok(false) => {}
             Err(err) => tracing::warn!(error = %err, "could not check for configuration changes"),
+        }
+    }
+}
+
+async fn delete_expired_sessions(store: DbSessionStore) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        ticks.tick().await;
+        if let Err(err) = store.delete_expired().await {
+            tracing::warn!(error = %err, "could not delete expired sessions");
         }
     }
 }

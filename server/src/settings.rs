@@ -45,6 +45,10 @@ pub struct Settings {
     /// `STRATA_ADMIN_PASSWORD`: the password of the first super admin, created at start-up
     /// when none exists (otherwise a random one is generated and logged once).
     pub admin_password: Option<SecretSetting>,
+    /// Sessions end after this long without a request (`STRATA_SESSION_IDLE_SECONDS`, 30 min).
+    pub session_idle: std::time::Duration,
+    /// Sessions end this long after sign-in (`STRATA_SESSION_MAX_HOURS`, 12 h).
+    pub session_max_age: chrono::Duration,
     /// How often the server checks for changes made by other processes (replicas, the CLI).
     pub refresh_interval: std::time::Duration,
 }
@@ -155,6 +159,34 @@ impl Settings {
                 })?,
         };
 
+        let number = |name: &'static str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .ok_or_else(|| {
+                        invalid(
+                            name,
+                            &raw,
+                            &format!(
+                                "expected a whole number from {} to {}",
+                                range.start(),
+                                range.end()
+                            ),
+                        )
+                    }),
+            }
+        };
+        let session_idle = std::time::Duration::from_secs(number(
+            "STRATA_SESSION_IDLE_SECONDS",
+            1800,
+            5..=86_400,
+        )?);
+        let session_max_age =
+            chrono::Duration::hours(number("STRATA_SESSION_MAX_HOURS", 12, 1..=720)? as i64);
+
         let admin_password = get("STRATA_ADMIN_PASSWORD").map(SecretSetting);
         if let Some(p) = &admin_password
             && p.0.chars().count() < 12
@@ -167,6 +199,8 @@ impl Settings {
         }
 
         Ok(Settings {
+            session_idle,
+            session_max_age,
             admin_password,
             refresh_interval: std::time::Duration::from_millis(refresh_ms),
             environment,
@@ -264,6 +298,8 @@ mod tests {
             ),
             ("STRATA_LOG", "info,=[", "not a tracing filter"),
             ("STRATA_REFRESH_MS", "10", "between 50 and 60000"),
+            ("STRATA_SESSION_IDLE_SECONDS", "1", "from 5 to 86400"),
+            ("STRATA_SESSION_MAX_HOURS", "0", "from 1 to 720"),
             ("STRATA_REFRESH_MS", "soon", "between 50 and 60000"),
         ];
         for (name, value, expected) in cases {

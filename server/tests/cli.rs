@@ -123,3 +123,72 @@ async fn serve_prints_its_url_and_stops_cleanly_on_sigterm() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn passwords_and_session_ids_stay_out_of_the_logs() {
+    let test = TestDatabase::empty().await;
+    let password = "log-test-password-123";
+    let mut child = strata()
+        .args(["serve", "--addr", "127.0.0.1:0", "--database", &test.url])
+        .env("STRATA_ADMIN_PASSWORD", password)
+        .env("STRATA_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("Strata console: ")
+        .unwrap()
+        .to_owned();
+
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(format!("{url}/fn/login"))
+        .header("accept", "application/json")
+        .form(&[("username", "admin"), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let session_id = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .split_once('=')
+        .unwrap()
+        .1
+        .to_owned();
+    let page = client
+        .get(format!("{url}/"))
+        .header("cookie", format!("strata_session={session_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        logs.contains("/fn/login"),
+        "the request was not logged: {logs}"
+    );
+    assert!(!logs.contains(password), "the password is in the logs");
+    assert!(!logs.contains(&session_id), "the session id is in the logs");
+}

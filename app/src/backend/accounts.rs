@@ -239,6 +239,18 @@ async fn audit_login(state: &AppState, actor: &Actor, action: &str) -> Result<()
     tx.commit().await
 }
 
+/// The database id of a user.
+pub async fn user_id<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<i64>, sea_orm::DbErr> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .map(|u| u.id))
+}
+
 /// The principal of an enabled user, by database id.
 pub async fn principal<C: ConnectionTrait>(
     db: &C,

@@ -2,6 +2,9 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+use leptos_router::hooks::use_location;
+
+use crate::auth::{Logout, whoami};
 
 /// The console's sections, in navigation order.
 const SECTIONS: [(&str, &str); 5] = [
@@ -19,6 +22,11 @@ pub fn ConsoleLayout(children: Children) -> impl IntoView {
     // Effects run only in the browser, so this flips once hydration is done (tests wait on it).
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
+    let logout = ServerAction::<Logout>::new();
+    // Asked again on every navigation, so signing in or out shows at once.
+    let path = use_location().pathname;
+    let me = Resource::new(move || path.get(), |_| whoami());
+    let on_login_page = move || path.get() == "/login";
 
     view! {
         <div class="console" data-hydrated=move || hydrated.get().to_string()>
@@ -29,6 +37,16 @@ pub fn ConsoleLayout(children: Children) -> impl IntoView {
                 <span class="brand-name">"Strata"</span>
                 <span class="brand-tagline">"Configuration console"</span>
             </a>
+            <Suspense fallback=|| ()>
+                {move || me.get().and_then(Result::ok).flatten().map(|me| view! {
+                    <div class="account">
+                        <span class="account-name" data-testid="signed-in-as">{me.user}</span>
+                        <ActionForm action=logout>
+                            <button type="submit" class="link-button">"Sign out"</button>
+                        </ActionForm>
+                    </div>
+                })}
+            </Suspense>
             <button
                 type="button"
                 class="menu-toggle"
@@ -41,6 +59,7 @@ pub fn ConsoleLayout(children: Children) -> impl IntoView {
         </header>
         <div class="frame">
             <nav
+                hidden=on_login_page
                 id="primary-nav"
                 class="sidebar"
                 class:open=move || menu_open.get()

@@ -9,11 +9,13 @@ use crate::health::DatabaseStatus;
 /// Asks the database for its schema state and clock.
 #[server(prefix = "/fn", endpoint = "check_database")]
 pub async fn check_database() -> Result<DatabaseStatus, WireError> {
+    use crate::auth::server::{current_principal, with_status};
     use crate::backend::{AppState, health};
+    current_principal().await.map_err(with_status)?;
     let state = expect_context::<AppState>();
     health::database_status(&state.db).await.map_err(|err| {
         tracing::warn!(error = %err, "database status check failed");
-        WireError::Unavailable
+        with_status(WireError::Unavailable)
     })
 }
 

@@ -1,0 +1,204 @@
+//! Signing in and out of the console, and who is signed in. The server functions here are
+//! public HTTP endpoints like every other: each authorises itself in its body.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::traits::Trait;
+use crate::error::WireError;
+
+/// The signed-in account, as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user: String,
+    pub tenant: Option<String>,
+    pub department: Option<String>,
+    pub traits: Vec<Trait>,
+}
+
+/// Checks the user name and password; on success renews the session id and opens the console.
+#[server(prefix = "/fn", endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<(), WireError> {
+    sign_in(username, password)
+        .await
+        .map_err(server::with_status)
+}
+
+#[cfg(feature = "ssr")]
+async fn sign_in(username: String, password: String) -> Result<(), WireError> {
+    use crate::backend::accounts::{self, LoginError};
+    use crate::domain::policy::{Action, Decision, decide};
+    let state = expect_context::<crate::backend::AppState>();
+    let client = server::client().await;
+    let principal = match accounts::login(&state, &username, password, &client).await {
+        Ok(p) => p,
+        Err(LoginError::Invalid) => {
+            return Err(WireError::Unauthenticated(LoginError::Invalid.to_string()));
+        }
+        Err(e @ LoginError::Throttled { .. }) => {
+            let response = expect_context::<leptos_axum::ResponseOptions>();
+            if let LoginError::Throttled { retry_after } = &e {
+                response.insert_header(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from(retry_after.num_seconds().max(1) as u64),
+                );
+            }
+            return Err(WireError::RateLimited(e.to_string()));
+        }
+        Err(LoginError::Service(e)) => return Err(server::internal(e)),
+    };
+    if let Decision::Forbidden(reason) = decide(&principal, &Action::OpenConsole) {
+        return Err(WireError::Forbidden(reason));
+    }
+    server::start_session(&principal).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Ends the session on the server.
+#[server(prefix = "/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), WireError> {
+    let session = server::session().await.map_err(server::with_status)?;
+    session
+        .flush()
+        .await
+        .map_err(|e| server::with_status(server::internal(e)))?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Who is signed in, if anyone.
+#[server(prefix = "/fn", endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Me>, WireError> {
+    match server::current_principal().await {
+        Ok(p) => Ok(Some(Me {
+            user: p.user.to_string(),
+            tenant: p.tenant.map(|t| t.to_string()),
+            department: p.department.map(|d| d.to_string()),
+            traits: p.traits.into_iter().collect(),
+        })),
+        Err(WireError::Unauthenticated(_)) => Ok(None),
+        Err(e) => Err(server::with_status(e)),
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod server {
+    //! Session plumbing for server functions.
+
+    use serde::{Deserialize, Serialize};
+    use tower_sessions::Session;
+
+    use crate::backend::AppState;
+    use crate::backend::audit::Actor;
+    use crate::domain::policy::Principal;
+    use crate::error::WireError;
+
+    /// The session key holding who signed in and when.
+    pub const SESSION_KEY: &str = "auth";
+
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    pub struct SessionAuth {
+        pub user_id: i64,
+        /// Unix seconds of the sign-in; sessions end this long after it whatever the activity.
+        pub signed_in_at: i64,
+    }
+
+    /// Sets the response status that belongs to `err` (server functions answer 500 otherwise).
+    pub fn with_status(err: WireError) -> WireError {
+        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+            && let Ok(status) = http::StatusCode::from_u16(err.status())
+        {
+            response.set_status(status);
+        }
+        err
+    }
+
+    /// Logs an internal failure with the request id and answers only with the id.
+    pub fn internal(err: impl std::fmt::Display) -> WireError {
+        let request_id = leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|p| {
+                p.headers
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "-".into());
+        tracing::error!(request_id, error = %err, "request failed");
+        WireError::Internal { request_id }
+    }
+
+    pub async fn session() -> Result<Session, WireError> {
+        leptos_axum::extract::<Session>().await.map_err(internal)
+    }
+
+    /// The client's address and user agent, for the audit.
+    pub async fn client() -> Actor {
+        let parts = leptos::prelude::use_context::<http::request::Parts>();
+        let header = |name: &str| {
+            parts
+                .as_ref()
+                .and_then(|p| p.headers.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let ip = parts
+            .as_ref()
+            .and_then(|p| {
+                p.extensions
+                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            })
+            .map(|c| c.0.ip().to_string());
+        Actor {
+            name: String::new(),
+            client_ip: ip,
+            user_agent: header("user-agent"),
+        }
+    }
+
+    pub async fn start_session(principal: &Principal) -> Result<(), WireError> {
+        let state = leptos::prelude::expect_context::<AppState>();
+        let session = session().await?;
+        // A new id at sign-in: an id planted before cannot ride into the signed-in session.
+        session.cycle_id().await.map_err(internal)?;
+        let row = crate::backend::accounts::user_id(&state.db, principal.user.as_str())
+            .await
+            .map_err(internal)?
+            .ok_or_else(WireError::sign_in)?;
+        let auth = SessionAuth {
+            user_id: row,
+            signed_in_at: chrono::Utc::now().timestamp(),
+        };
+        session.insert(SESSION_KEY, auth).await.map_err(internal)
+    }
+
+    /// The signed-in principal; ends sessions past their lifetime or of disabled accounts.
+    pub async fn current_principal() -> Result<Principal, WireError> {
+        let state = leptos::prelude::expect_context::<AppState>();
+        let session = session().await?;
+        let Some(auth) = session
+            .get::<SessionAuth>(SESSION_KEY)
+            .await
+            .map_err(internal)?
+        else {
+            return Err(WireError::sign_in());
+        };
+        if chrono::Utc::now().timestamp() - auth.signed_in_at > state.session_max_age.num_seconds()
+        {
+            session.flush().await.map_err(internal)?;
+            return Err(WireError::Unauthenticated(
+                "your session has ended; sign in again".into(),
+            ));
+        }
+        match crate::backend::accounts::principal(&state.db, auth.user_id)
+            .await
+            .map_err(internal)?
+        {
+            Some(p) => Ok(p),
+            None => {
+                session.flush().await.map_err(internal)?;
+                Err(WireError::sign_in())
+            }
+        }
+    }
+}

@@ -114,6 +114,18 @@ pub mod server {
         err
     }
 
+    /// A service's refusal or failure as the wire shows it.
+    pub fn service_error(err: crate::backend::error::ServiceError) -> WireError {
+        use crate::backend::error::ServiceError;
+        with_status(match err {
+            ServiceError::Invalid(m) => WireError::InvalidInput(m),
+            ServiceError::NotFound(m) => WireError::NotFound(m),
+            ServiceError::Forbidden(m) => WireError::Forbidden(m),
+            ServiceError::Conflict { message, current } => WireError::Conflict { message, current },
+            ServiceError::Database(e) => internal(e),
+        })
+    }
+
     /// Logs an internal failure with the request id and answers only with the id.
     pub fn internal(err: impl std::fmt::Display) -> WireError {
         let request_id = leptos::prelude::use_context::<http::request::Parts>()

@@ -1,6 +1,7 @@
 //! Server-side half of the application: storage, services and the state every entry point
 //! (console, HTTP API, CLI) shares. Compiled only with the `ssr` feature.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod crypto;

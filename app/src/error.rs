@@ -7,7 +7,7 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum WireError {
     /// The request was malformed; the message names the field and what was wrong.
     #[error("{0}")]
@@ -19,6 +19,12 @@ pub enum WireError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The entry changed since it was read; `current` is what it holds now.
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        current: Option<Box<crate::views::EntryView>>,
+    },
     /// Too many attempts; the message says when to try again.
     #[error("{0}")]
     RateLimited(String),
@@ -42,6 +48,7 @@ impl WireError {
             WireError::RateLimited(_) => "rate_limited",
             WireError::Forbidden(_) => "forbidden",
             WireError::NotFound(_) => "not_found",
+            WireError::Conflict { .. } => "conflict",
             WireError::Unavailable => "unavailable",
             WireError::Internal { .. } | WireError::Transport(_) => "internal",
         }
@@ -55,6 +62,7 @@ impl WireError {
             WireError::RateLimited(_) => 429,
             WireError::Forbidden(_) => 403,
             WireError::NotFound(_) => 404,
+            WireError::Conflict { .. } => 409,
             WireError::Unavailable => 503,
             WireError::Internal { .. } | WireError::Transport(_) => 500,
         }

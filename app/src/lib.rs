@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod pages;
 mod shell;
+pub mod views;
 
 #[cfg(feature = "ssr")]
 pub mod backend;

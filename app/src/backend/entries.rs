@@ -5,7 +5,6 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::AppState;
@@ -19,17 +18,7 @@ use crate::domain::key::KeyDefinition;
 use crate::domain::name::ConfigKey;
 use crate::domain::scope::Scope;
 use crate::domain::value::MASK;
-
-/// An entry as the API and CLI show it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EntryView {
-    pub key: String,
-    pub value: Value,
-    pub locked: bool,
-    pub version: i64,
-    pub updated_at: String,
-    pub updated_by: String,
-}
+pub use crate::views::EntryView;
 
 #[derive(Debug, Clone)]
 pub struct SetEntry {
@@ -433,4 +422,43 @@ pub async fn unset_entry(
     tx.commit().await?;
     state.snapshots.reload(&state.db, &state.secrets).await?;
     Ok(())
+}
+
+/// The entries set at `scope`, sorted by key; sensitive values masked unless `reveal`.
+pub async fn list(
+    state: &AppState,
+    scope: &Scope,
+    reveal: bool,
+) -> Result<Vec<EntryView>, ServiceError> {
+    let ids = scope_ids(&state.db, scope).await?;
+    let mut query = entry::Entity::find().filter(entry::Column::Level.eq(scope.level().as_str()));
+    for (column, id) in [
+        (entry::Column::TenantId, ids.tenant_id),
+        (entry::Column::DepartmentId, ids.department_id),
+        (entry::Column::GroupId, ids.group_id),
+        (entry::Column::UserId, ids.user_id),
+    ] {
+        query = match id {
+            Some(id) => query.filter(column.eq(id)),
+            None => query.filter(column.is_null()),
+        };
+    }
+    let rows = query.all(&state.db).await?;
+    let keys: std::collections::HashMap<i64, config_key::Model> = config_key::Entity::find()
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|k| (k.id, k))
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(key_row) = keys.get(&row.key_id) else {
+            continue;
+        };
+        let def = key_definition(key_row, &state.secrets)?;
+        let value = stored_plaintext(&state.secrets, &def, &row)?;
+        out.push(view(&def, &value, &row, reveal));
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
 }

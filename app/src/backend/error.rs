@@ -12,6 +12,9 @@ pub enum ServiceError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// The policy refused; the message says why.
+    #[error("{0}")]
+    Forbidden(String),
     /// The entry changed since the caller read it.
     #[error("{message}")]
     Conflict {

@@ -3,6 +3,127 @@
 use leptos::prelude::*;
 
 use crate::components::page::{PageHeader, Planned};
+use crate::error::WireError;
+use crate::views::EntryView;
+
+/// The entries set at one scope (`global`, `tenant:T`, `department:T/D`, `group:T/G`, `user:U`).
+#[server(prefix = "/fn", endpoint = "scope_entries")]
+pub async fn scope_entries(scope: String) -> Result<Vec<EntryView>, WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::{AppState, access, entries};
+    use crate::domain::policy::{Action, decide};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = expect_context::<AppState>();
+    let scope = parse_scope(&scope)?;
+    let target = access::target(&state, &scope)
+        .await
+        .map_err(service_error)?;
+    access::enforce(decide(&principal, &Action::Read(&target)), || {
+        access::describe(&scope)
+    })
+    .map_err(service_error)?;
+    entries::list(&state, &scope, false)
+        .await
+        .map_err(service_error)
+}
+
+/// Sets one entry; `value` is JSON (a bare word that is not JSON is taken as a string).
+#[server(prefix = "/fn", endpoint = "save_entry")]
+pub async fn save_entry(
+    scope: String,
+    key: String,
+    value: String,
+    locked: Option<bool>,
+    expect_version: Option<i64>,
+    reason: Option<String>,
+) -> Result<EntryView, WireError> {
+    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::backend::{AppState, access, entries};
+    use crate::domain::policy::{Action, decide};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = expect_context::<AppState>();
+    let scope = parse_scope(&scope)?;
+    let key = parse_key(&key)?;
+    let target = access::target(&state, &scope)
+        .await
+        .map_err(service_error)?;
+    let (_, def) = entries::find_key(&state.db, &state.secrets, &key)
+        .await
+        .map_err(service_error)?;
+    let action = Action::Write {
+        target: &target,
+        user_editable: def.user_editable,
+    };
+    access::enforce(decide(&principal, &action), || access::describe(&scope))
+        .map_err(service_error)?;
+    let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+    let actor = crate::backend::audit::Actor {
+        name: principal.user.to_string(),
+        ..client().await
+    };
+    let request = entries::SetEntry {
+        key,
+        scope,
+        value,
+        locked,
+        expect_version,
+        reason: reason.filter(|r| !r.trim().is_empty()),
+    };
+    entries::set_entry(&state, &actor, request)
+        .await
+        .map_err(service_error)
+}
+
+/// Removes one entry.
+#[server(prefix = "/fn", endpoint = "remove_entry")]
+pub async fn remove_entry(
+    scope: String,
+    key: String,
+    expect_version: Option<i64>,
+    reason: Option<String>,
+) -> Result<(), WireError> {
+    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::backend::{AppState, access, entries};
+    use crate::domain::policy::{Action, decide};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = expect_context::<AppState>();
+    let scope = parse_scope(&scope)?;
+    let key = parse_key(&key)?;
+    let target = access::target(&state, &scope)
+        .await
+        .map_err(service_error)?;
+    let (_, def) = entries::find_key(&state.db, &state.secrets, &key)
+        .await
+        .map_err(service_error)?;
+    let action = Action::Write {
+        target: &target,
+        user_editable: def.user_editable,
+    };
+    access::enforce(decide(&principal, &action), || access::describe(&scope))
+        .map_err(service_error)?;
+    let actor = crate::backend::audit::Actor {
+        name: principal.user.to_string(),
+        ..client().await
+    };
+    entries::unset_entry(&state, &actor, &key, &scope, expect_version, reason)
+        .await
+        .map_err(service_error)
+}
+
+#[cfg(feature = "ssr")]
+fn parse_scope(scope: &str) -> Result<crate::domain::scope::Scope, WireError> {
+    scope
+        .parse()
+        .map_err(|e: crate::domain::scope::ScopeError| {
+            crate::auth::server::with_status(WireError::InvalidInput(e.to_string()))
+        })
+}
+
+#[cfg(feature = "ssr")]
+fn parse_key(key: &str) -> Result<crate::domain::name::ConfigKey, WireError> {
+    crate::domain::name::ConfigKey::parse(key)
+        .map_err(|e| crate::auth::server::with_status(WireError::InvalidInput(e.to_string())))
+}
 
 #[component]
 pub fn ConfigurationPage() -> impl IntoView {

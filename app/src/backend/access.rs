@@ -1,0 +1,67 @@
+//! What the policy needs to know about a scope, and turning its decision into a service
+//! answer. Entry points ask [`crate::domain::policy::decide`] through these before any service.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::AppState;
+use super::entity::{department, tenant, user};
+use super::error::ServiceError;
+use crate::domain::name::Slug;
+use crate::domain::policy::{Decision, Target};
+use crate::domain::scope::Scope;
+
+/// The policy's view of `scope`: for a user scope, that user's tenant and department.
+pub async fn target(state: &AppState, scope: &Scope) -> Result<Target, ServiceError> {
+    let Scope::User { user: slug } = scope else {
+        return Ok(Target::scope(scope.clone()));
+    };
+    let row = user::Entity::find()
+        .filter(user::Column::Slug.eq(slug.as_str()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("user {slug} was not found")))?;
+    let tenant = match row.tenant_id {
+        Some(id) => tenant::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .map(|t| t.slug),
+        None => None,
+    };
+    let department = match row.department_id {
+        Some(id) => department::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .map(|d| d.slug),
+        None => None,
+    };
+    let parse = |what, s: String| {
+        Slug::parse(what, &s)
+            .map_err(|e| ServiceError::Database(sea_orm::DbErr::Custom(e.to_string())))
+    };
+    Ok(Target {
+        scope: scope.clone(),
+        user_tenant: tenant.map(|t| parse("tenant", t)).transpose()?,
+        user_department: department.map(|d| parse("department", d)).transpose()?,
+    })
+}
+
+/// Allow passes; a refusal becomes the error to answer with. `what` names the target the way
+/// its not-found message should (another tenant's object looks like a missing one).
+pub fn enforce(decision: Decision, what: impl FnOnce() -> String) -> Result<(), ServiceError> {
+    match decision {
+        Decision::Allow => Ok(()),
+        Decision::Forbidden(reason) => Err(ServiceError::Forbidden(reason)),
+        Decision::NotFound => Err(ServiceError::NotFound(format!("{} was not found", what()))),
+    }
+}
+
+/// How a scope is named in a not-found message.
+pub fn describe(scope: &Scope) -> String {
+    match scope {
+        Scope::Global => "the global level".into(),
+        Scope::Tenant { tenant } => format!("tenant {tenant}"),
+        Scope::Department { tenant, department } => format!("department {tenant}/{department}"),
+        Scope::Group { tenant, group } => format!("group {tenant}/{group}"),
+        Scope::User { user } => format!("user {user}"),
+    }
+}

@@ -1,0 +1,361 @@
+//! Trait-gated authorization and tenant isolation through the real server (HTTP): every
+//! refusal answers as DESIGN §3 says and writes nothing, audit included.
+
+use std::net::SocketAddr;
+
+use app::backend::AppState;
+use app::backend::accounts;
+use app::backend::audit::Actor;
+use app::backend::testing::TestDatabase;
+use app::domain::name::Slug;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::Value;
+use server::http::{leptos_options, router};
+use server::settings::Settings;
+
+const PASSWORD: &str = "isolation password";
+
+struct Server {
+    base: String,
+    state: AppState,
+    _db: TestDatabase,
+}
+
+async fn start() -> Server {
+    let db = TestDatabase::new().await;
+    let state = db.state().await;
+    app::backend::demo::load(&state, &Actor::named("tests"))
+        .await
+        .unwrap();
+    for user in [
+        "mercy_admin",
+        "mercy_viewer",
+        "medical_head",
+        "general_admin",
+        "root",
+        "it_lead",
+    ] {
+        accounts::set_password(
+            &state,
+            &Actor::named("tests"),
+            &Slug::parse("user", user).unwrap(),
+            PASSWORD.into(),
+        )
+        .await
+        .unwrap();
+    }
+    let settings = Settings::from_lookup(|_| None).unwrap();
+    let app = router(state.clone(), leptos_options(&settings), &settings);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    Server {
+        base: format!("http://{addr}"),
+        state,
+        _db: db,
+    }
+}
+
+async fn signed_in(server: &Server, user: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("{}/fn/login", server.base))
+        .header("accept", "application/json")
+        .form(&[("username", user), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success() || response.status().is_redirection(),
+        "{user}: {}",
+        response.status()
+    );
+    client
+}
+
+async fn call(
+    server: &Server,
+    client: &reqwest::Client,
+    function: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
+    let response = client
+        .post(format!("{}/fn/{function}", server.base))
+        .header("accept", "application/json")
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Rows in entries and audit events (logins aside).
+async fn written(state: &AppState) -> (i64, i64) {
+    let count = |sql: &'static str| async move {
+        let row = state
+            .db
+            .query_one_raw(Statement::from_string(state.db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    };
+    (
+        count("SELECT COUNT(*) AS n FROM entries").await,
+        count("SELECT COUNT(*) AS n FROM audit_events WHERE action NOT LIKE 'login%'").await,
+    )
+}
+
+fn set<'a>(scope: &'a str, key: &'a str, value: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![("scope", scope), ("key", key), ("value", value)]
+}
+
+#[tokio::test]
+async fn another_tenant_is_not_found_and_refusals_write_nothing() {
+    let server = start().await;
+    let mercy = signed_in(&server, "mercy_admin").await;
+    let before = written(&server.state).await;
+
+    // Not readable, not writable, not even revealed to exist.
+    let (status, body) = call(
+        &server,
+        &mercy,
+        "scope_entries",
+        &[("scope", "tenant:general_hospital")],
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = call(
+        &server,
+        &mercy,
+        "scope_entries",
+        &[("scope", "user:dr_patel")],
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &server,
+        &mercy,
+        "scope_entries",
+        &[("scope", "tenant:no_such_tenant")],
+    )
+    .await;
+    assert_eq!(status, 404);
+    for (scope, key, value) in [
+        ("tenant:general_hospital", "fax.backend.provider", "phaxio"),
+        (
+            "department:general_hospital/cardiology",
+            "fax.retry_attempts",
+            "1",
+        ),
+        ("user:dr_patel", "ui.theme", "dark"),
+    ] {
+        let (status, _) = call(&server, &mercy, "save_entry", &set(scope, key, value)).await;
+        assert_eq!(status, 404, "{scope}");
+    }
+    let (status, _) = call(
+        &server,
+        &mercy,
+        "remove_entry",
+        &[
+            ("scope", "tenant:general_hospital"),
+            ("key", "fax.backend.provider"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 404);
+    // The global level is readable but not writable for a tenant admin.
+    let (status, _) = call(&server, &mercy, "scope_entries", &[("scope", "global")]).await;
+    assert_eq!(status, 200);
+    let (status, body) = call(
+        &server,
+        &mercy,
+        "save_entry",
+        &set("global", "fax.backend.provider", "sip"),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        written(&server.state).await,
+        before,
+        "a refused request wrote something"
+    );
+
+    // Their own tenant works.
+    let (status, body) = call(
+        &server,
+        &mercy,
+        "save_entry",
+        &set("tenant:mercy_hospital", "fax.retry_attempts", "4"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], 1);
+    let (entries, events) = written(&server.state).await;
+    assert_eq!((entries, events), (before.0 + 1, before.1 + 1));
+    let (status, listed) = call(
+        &server,
+        &mercy,
+        "scope_entries",
+        &[("scope", "tenant:mercy_hospital")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let api_key = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "providers.phaxio.api_key")
+        .unwrap();
+    assert_eq!(api_key["value"], "••••••");
+    let audit = server
+        .state
+        .db
+        .query_one_raw(Statement::from_string(
+            server.state.db.get_database_backend(),
+            "SELECT actor FROM audit_events ORDER BY id DESC LIMIT 1",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(audit.try_get::<String>("", "actor").unwrap(), "mercy_admin");
+}
+
+#[tokio::test]
+async fn traits_decide_which_levels_an_admin_may_change() {
+    let server = start().await;
+    let before = written(&server.state).await;
+
+    let viewer = signed_in(&server, "mercy_viewer").await; // tenant_admin without config_write
+    let (status, body) = call(
+        &server,
+        &viewer,
+        "save_entry",
+        &set("tenant:mercy_hospital", "fax.retry_attempts", "4"),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.to_string().contains("read-only"), "{body}");
+    let (status, _) = call(
+        &server,
+        &viewer,
+        "scope_entries",
+        &[("scope", "department:mercy_hospital/medical")],
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let head = signed_in(&server, "medical_head").await; // dept_admin of medical
+    for (scope, key) in [
+        ("tenant:mercy_hospital", "fax.retry_attempts"),
+        ("department:mercy_hospital/marketing", "fax.retry_attempts"),
+        ("group:mercy_hospital/doctors", "fax.retry_attempts"),
+        ("user:marketer_mia", "ui.theme"),
+    ] {
+        let (status, body) = call(&server, &head, "save_entry", &set(scope, key, "\"dark\"")).await;
+        assert_eq!(status, 403, "{scope}: {body}");
+    }
+    let (status, _) = call(
+        &server,
+        &head,
+        "scope_entries",
+        &[("scope", "department:mercy_hospital/marketing")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        written(&server.state).await,
+        before,
+        "a refused request wrote something"
+    );
+
+    let (status, body) = call(
+        &server,
+        &head,
+        "save_entry",
+        &set(
+            "department:mercy_hospital/medical",
+            "fax.retry_attempts",
+            "6",
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = call(
+        &server,
+        &head,
+        "save_entry",
+        &set("user:dr_grey", "ui.theme", "dark"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Invalid values are refused with the field named, and write nothing either.
+    let after = written(&server.state).await;
+    let (status, body) = call(
+        &server,
+        &head,
+        "save_entry",
+        &set(
+            "department:mercy_hospital/medical",
+            "fax.retry_attempts",
+            "99",
+        ),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body.to_string()
+            .contains("expected integer between 0 and 10, got 99"),
+        "{body}"
+    );
+    let (status, _) = call(
+        &server,
+        &head,
+        "save_entry",
+        &set("department:Medical", "fax.retry_attempts", "1"),
+    )
+    .await;
+    assert_eq!(status, 422);
+    // A stale version is a conflict that carries the current value.
+    let mut stale = set(
+        "department:mercy_hospital/medical",
+        "fax.retry_attempts",
+        "7",
+    );
+    stale.push(("expect_version", "0"));
+    let (status, body) = call(&server, &head, "save_entry", &stale).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.to_string().contains("changed since version 0"),
+        "{body}"
+    );
+    assert_eq!(written(&server.state).await, after);
+
+    // A super admin may change the global level; someone without the console trait may not sign in.
+    let root = signed_in(&server, "root").await;
+    let (status, _) = call(
+        &server,
+        &root,
+        "save_entry",
+        &set("global", "fax.retry_attempts", "2"),
+    )
+    .await;
+    assert_eq!(status, 200);
+}

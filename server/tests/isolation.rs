@@ -34,6 +34,7 @@ async fn start() -> Server {
         "general_admin",
         "root",
         "it_lead",
+        "dr_grey",
     ] {
         accounts::set_password(
             &state,
@@ -358,4 +359,55 @@ async fn traits_decide_which_levels_an_admin_may_change() {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn revealing_secrets_needs_secrets_read_and_is_audited() {
+    let server = start().await;
+    let before = written(&server.state).await;
+    let viewer = signed_in(&server, "mercy_viewer").await;
+    let reveal = [("scope", "tenant:mercy_hospital"), ("reveal", "true")];
+    let (status, body) = call(&server, &viewer, "scope_entries", &reveal).await;
+    assert_eq!(status, 403);
+    assert!(body.to_string().contains("secrets_read"), "{body}");
+    assert!(!body.to_string().contains("phx_live"));
+    assert_eq!(written(&server.state).await, before);
+
+    let admin = signed_in(&server, "mercy_admin").await;
+    let (status, listed) = call(&server, &admin, "scope_entries", &reveal).await;
+    assert_eq!(status, 200);
+    let api_key = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "providers.phaxio.api_key")
+        .unwrap();
+    assert_eq!(api_key["value"], "phx_live_mercy_77c41d09e3");
+    assert_eq!(
+        written(&server.state).await,
+        (before.0, before.1 + 1),
+        "the reveal was not audited"
+    );
+}
+
+#[tokio::test]
+async fn accounts_without_the_console_trait_cannot_sign_in() {
+    let server = start().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("{}/fn/login", server.base))
+        .header("accept", "application/json")
+        .form(&[("username", "dr_grey"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("may not use the admin console"), "{body}");
+    let (status, _) = call(&server, &client, "scope_entries", &[("scope", "global")]).await;
+    assert_eq!(status, 401, "a refused sign-in must not leave a session");
 }

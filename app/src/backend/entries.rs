@@ -462,3 +462,31 @@ pub async fn list(
     out.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(out)
 }
+
+/// Records that `actor` saw the secrets of `scope` in plaintext.
+pub async fn audit_scope_reveal(
+    state: &AppState,
+    actor: &Actor,
+    scope: &Scope,
+) -> Result<(), ServiceError> {
+    let ids = scope_ids(&state.db, scope).await?;
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: "secret.reveal".into(),
+                level: Some(scope.level().as_str().into()),
+                scope: scope.id(),
+                tenant: ids.audit_tenant,
+                department: ids.audit_department,
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

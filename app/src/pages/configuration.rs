@@ -6,9 +6,13 @@ use crate::components::page::{PageHeader, Planned};
 use crate::error::WireError;
 use crate::views::EntryView;
 
-/// The entries set at one scope (`global`, `tenant:T`, `department:T/D`, `group:T/G`, `user:U`).
+/// The entries set at one scope (`global`, `tenant:T`, `department:T/D`, `group:T/G`, `user:U`);
+/// with `reveal`, sensitive values in plaintext (needs `secrets_read`; audited).
 #[server(prefix = "/fn", endpoint = "scope_entries")]
-pub async fn scope_entries(scope: String) -> Result<Vec<EntryView>, WireError> {
+pub async fn scope_entries(
+    scope: String,
+    reveal: Option<bool>,
+) -> Result<Vec<EntryView>, WireError> {
     use crate::auth::server::{current_principal, service_error, with_status};
     use crate::backend::{AppState, access, entries};
     use crate::domain::policy::{Action, decide};
@@ -22,9 +26,26 @@ pub async fn scope_entries(scope: String) -> Result<Vec<EntryView>, WireError> {
         access::describe(&scope)
     })
     .map_err(service_error)?;
-    entries::list(&state, &scope, false)
+    let reveal = reveal.unwrap_or(false);
+    if reveal {
+        access::enforce(decide(&principal, &Action::Reveal(&target)), || {
+            access::describe(&scope)
+        })
+        .map_err(service_error)?;
+    }
+    let listed = entries::list(&state, &scope, reveal)
         .await
-        .map_err(service_error)
+        .map_err(service_error)?;
+    if reveal {
+        let actor = crate::backend::audit::Actor {
+            name: principal.user.to_string(),
+            ..crate::auth::server::client().await
+        };
+        entries::audit_scope_reveal(&state, &actor, &scope)
+            .await
+            .map_err(service_error)?;
+    }
+    Ok(listed)
 }
 
 /// Sets one entry; `value` is JSON (a bare word that is not JSON is taken as a string).

@@ -170,24 +170,31 @@ pub mod server {
 
     pub async fn start_session(principal: &Principal) -> Result<(), WireError> {
         let state = leptos::prelude::expect_context::<AppState>();
-        let session = session().await?;
-        // A new id at sign-in: an id planted before cannot ride into the signed-in session.
+        begin(&state, &session().await?, principal).await
+    }
+
+    /// Marks `session` as signed in by `principal`, under a new id: an id planted before
+    /// sign-in cannot ride into the signed-in session.
+    pub async fn begin(
+        state: &AppState,
+        session: &Session,
+        principal: &Principal,
+    ) -> Result<(), WireError> {
         session.cycle_id().await.map_err(internal)?;
-        let row = crate::backend::accounts::user_id(&state.db, principal.user.as_str())
+        let user_id = crate::backend::accounts::user_id(&state.db, principal.user.as_str())
             .await
             .map_err(internal)?
             .ok_or_else(WireError::sign_in)?;
         let auth = SessionAuth {
-            user_id: row,
+            user_id,
             signed_in_at: chrono::Utc::now().timestamp(),
         };
         session.insert(SESSION_KEY, auth).await.map_err(internal)
     }
 
-    /// The signed-in principal; ends sessions past their lifetime or of disabled accounts.
-    pub async fn current_principal() -> Result<Principal, WireError> {
-        let state = leptos::prelude::expect_context::<AppState>();
-        let session = session().await?;
+    /// The principal signed in on `session`; ends sessions past their lifetime or of
+    /// disabled accounts.
+    pub async fn principal_of(state: &AppState, session: &Session) -> Result<Principal, WireError> {
         let Some(auth) = session
             .get::<SessionAuth>(SESSION_KEY)
             .await
@@ -212,5 +219,11 @@ pub mod server {
                 Err(WireError::sign_in())
             }
         }
+    }
+
+    /// The signed-in principal of this request.
+    pub async fn current_principal() -> Result<Principal, WireError> {
+        let state = leptos::prelude::expect_context::<AppState>();
+        principal_of(&state, &session().await?).await
     }
 }

@@ -25,6 +25,9 @@ pub enum WireError {
         message: String,
         current: Option<Box<crate::views::EntryView>>,
     },
+    /// The request body is too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// Too many attempts; the message says when to try again.
     #[error("{0}")]
     RateLimited(String),
@@ -46,6 +49,7 @@ impl WireError {
             WireError::InvalidInput(_) => "invalid_input",
             WireError::Unauthenticated(_) => "unauthenticated",
             WireError::RateLimited(_) => "rate_limited",
+            WireError::PayloadTooLarge(_) => "payload_too_large",
             WireError::Forbidden(_) => "forbidden",
             WireError::NotFound(_) => "not_found",
             WireError::Conflict { .. } => "conflict",
@@ -60,6 +64,7 @@ impl WireError {
             WireError::InvalidInput(_) => 422,
             WireError::Unauthenticated(_) => 401,
             WireError::RateLimited(_) => 429,
+            WireError::PayloadTooLarge(_) => 413,
             WireError::Forbidden(_) => 403,
             WireError::NotFound(_) => 404,
             WireError::Conflict { .. } => 409,

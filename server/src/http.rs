@@ -83,6 +83,7 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/fn/{*name}", get(server_fn).post(server_fn))
+        .nest("/api/v1", crate::api::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())

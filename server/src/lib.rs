@@ -1,6 +1,7 @@
 //! The `strata` binary's pieces: settings, the HTTP server and the CLI. Thin adapters over
 //! `app::backend`, which holds every rule.
 
+pub mod api;
 pub mod cli;
 pub mod http;
 pub mod settings;

@@ -6,8 +6,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::AppState;
 use super::entity::{department, tenant, user};
 use super::error::ServiceError;
+use super::resolution::ContextSpec;
 use crate::domain::name::Slug;
-use crate::domain::policy::{Decision, Target};
+use crate::domain::policy::{Action, Decision, Principal, Target, decide};
 use crate::domain::scope::Scope;
 
 /// The policy's view of `scope`: for a user scope, that user's tenant and department.
@@ -64,4 +65,51 @@ pub fn describe(scope: &Scope) -> String {
         Scope::Group { tenant, group } => format!("group {tenant}/{group}"),
         Scope::User { user } => format!("user {user}"),
     }
+}
+
+/// Whether `principal` may resolve `spec` (read every scope in it) and, with `reveal`, see
+/// its secrets.
+pub async fn authorize_context(
+    state: &AppState,
+    principal: &Principal,
+    spec: &ContextSpec,
+    reveal: bool,
+) -> Result<(), ServiceError> {
+    let scopes: Vec<Scope> = match spec {
+        ContextSpec::User(user) => vec![Scope::User { user: user.clone() }],
+        ContextSpec::WhatIf {
+            tenant,
+            department,
+            groups,
+        } => {
+            let mut scopes = vec![Scope::Tenant {
+                tenant: tenant.clone(),
+            }];
+            if let Some(d) = department {
+                scopes.push(Scope::Department {
+                    tenant: tenant.clone(),
+                    department: d.clone(),
+                });
+            }
+            for g in groups {
+                scopes.push(Scope::Group {
+                    tenant: tenant.clone(),
+                    group: g.clone(),
+                });
+            }
+            scopes
+        }
+    };
+    for scope in &scopes {
+        let target = target(state, scope).await?;
+        enforce(decide(principal, &Action::Read(&target)), || {
+            describe(scope)
+        })?;
+        if reveal {
+            enforce(decide(principal, &Action::Reveal(&target)), || {
+                describe(scope)
+            })?;
+        }
+    }
+    Ok(())
 }

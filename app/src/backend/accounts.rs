@@ -239,6 +239,18 @@ async fn audit_login(state: &AppState, actor: &Actor, action: &str) -> Result<()
     tx.commit().await
 }
 
+/// A user's display name.
+pub async fn display_name<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .map(|u| u.name))
+}
+
 /// The database id of a user.
 pub async fn user_id<C: ConnectionTrait>(
     db: &C,

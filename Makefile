@@ -23,12 +23,13 @@ STRATA := $(CARGO_TARGET_DIR)/release/strata
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 
-.PHONY: help run test tools site server lint unit-test pg-test e2e browser clean
+.PHONY: help run test tools site server lint unit-test pg-test e2e browser bench clean
 
 help:
 	@echo "make run   build the release site and serve the console on http://127.0.0.1:3000"
 	@echo "make test  fmt, clippy, unit and integration tests (SQLite, then PostgreSQL when"
 	@echo "           TEST_DATABASE_URL is set) and the end2end suite in Chromium"
+	@echo "make bench resolution benchmarks (criterion) and HTTP throughput (wrk)"
 
 run: site server
 	@mkdir -p data
@@ -87,6 +88,11 @@ end2end/node_modules: end2end/package.json end2end/package-lock.json
 ## The console in a real browser against the release build.
 e2e: site server browser end2end/node_modules
 	cd end2end && STRATA_BIN="$(STRATA)" STRATA_SITE_ROOT="$(SITE)" npx playwright test
+
+## Benchmarks (not part of make test): criterion for resolution, wrk for the HTTP API.
+bench: server
+	cargo bench -p app --bench resolve
+	server/bench/http_load.sh "$(STRATA)"
 
 clean:
 	rm -rf target data end2end/test-results end2end/output

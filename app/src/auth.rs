@@ -28,7 +28,7 @@ pub async fn login(username: String, password: String) -> Result<(), WireError> 
 async fn sign_in(username: String, password: String) -> Result<(), WireError> {
     use crate::backend::accounts::{self, LoginError};
     use crate::domain::policy::{Action, Decision, decide};
-    let state = expect_context::<crate::backend::AppState>();
+    let state = server::state()?;
     let client = server::client().await;
     let principal = match accounts::login(&state, &username, password, &client).await {
         Ok(p) => p,
@@ -36,8 +36,9 @@ async fn sign_in(username: String, password: String) -> Result<(), WireError> {
             return Err(WireError::Unauthenticated(LoginError::Invalid.to_string()));
         }
         Err(e @ LoginError::Throttled { .. }) => {
-            let response = expect_context::<leptos_axum::ResponseOptions>();
-            if let LoginError::Throttled { retry_after } = &e {
+            if let (Some(response), LoginError::Throttled { retry_after }) =
+                (use_context::<leptos_axum::ResponseOptions>(), &e)
+            {
                 response.insert_header(
                     http::header::RETRY_AFTER,
                     http::HeaderValue::from(retry_after.num_seconds().max(1) as u64),
@@ -102,6 +103,13 @@ pub mod server {
         pub user_id: i64,
         /// Unix seconds of the sign-in; sessions end this long after it whatever the activity.
         pub signed_in_at: i64,
+    }
+
+    /// The application's services. Missing only when a server function runs outside a
+    /// request (a resource left over from route generation): an error then, not a panic.
+    pub fn state() -> Result<AppState, WireError> {
+        leptos::prelude::use_context::<AppState>()
+            .ok_or_else(|| internal("no application state in this context"))
     }
 
     /// Sets the response status that belongs to `err` (server functions answer 500 otherwise).
@@ -169,7 +177,7 @@ pub mod server {
     }
 
     pub async fn start_session(principal: &Principal) -> Result<(), WireError> {
-        let state = leptos::prelude::expect_context::<AppState>();
+        let state = state()?;
         begin(&state, &session().await?, principal).await
     }
 
@@ -223,7 +231,7 @@ pub mod server {
 
     /// The signed-in principal of this request.
     pub async fn current_principal() -> Result<Principal, WireError> {
-        let state = leptos::prelude::expect_context::<AppState>();
+        let state = state()?;
         principal_of(&state, &session().await?).await
     }
 }

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod snapshots;
 pub mod state;
 pub mod testing;
+pub mod tokens;
 pub mod transfer;
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub secrets: Arc<SecretBox>,
     pub snapshots: Arc<Snapshots>,
+    /// Verified API tokens (cleared with every change).
+    pub tokens: Arc<tokens::TokenCache>,
     /// Sessions end this long after sign-in, however active (default 12 hours).
     pub session_max_age: chrono::Duration,
 }
@@ -45,6 +48,7 @@ impl AppState {
             db,
             secrets: Arc::new(secrets),
             snapshots: Arc::new(Snapshots::default()),
+            tokens: Arc::default(),
             session_max_age: chrono::Duration::hours(12),
         };
         state.snapshots.reload(&state.db, &state.secrets).await?;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_tenants;
 mod m20261122_000002_create_directory_and_configuration;
 mod m20261122_000003_create_sessions_and_login_failures;
+mod m20261122_000004_create_api_tokens;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_tenants::Migration),
             Box::new(m20261122_000002_create_directory_and_configuration::Migration),
             Box::new(m20261122_000003_create_sessions_and_login_failures::Migration),
+            Box::new(m20261122_000004_create_api_tokens::Migration),
         ]
     }
 }

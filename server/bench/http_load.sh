@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Throughput of GET /api/v1/effective (200 keys over all five levels and 3 groups) against
+# Throughput of GET /api/v1/effective with a read token (200 keys over all five levels and
+# 3 groups) against
 # GET /healthz on the same server, measured with wrk on loopback. Usage: http_load.sh STRATA_BIN
 set -euo pipefail
 strata=${1:?usage: http_load.sh path/to/strata}
@@ -35,11 +36,14 @@ for _ in $(seq 50); do curl -sf http://127.0.0.1:3999/readyz >/dev/null && break
 cookie=$(curl -s -o /dev/null -D - -H 'content-type: application/json' \
   -d '{"username":"admin","password":"bench-password-123"}' http://127.0.0.1:3999/api/v1/session \
   | awk -F'[ ;]' 'tolower($1)=="set-cookie:" {print $2}')
-keys=$(curl -s -H "cookie: $cookie" 'http://127.0.0.1:3999/api/v1/effective?user=u1' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+token=$(curl -s -H "cookie: $cookie" -H 'content-type: application/json' \
+  -d '{"name":"bench","scopes":["read"]}' http://127.0.0.1:3999/api/v1/tokens \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+keys=$(curl -s -H "authorization: Bearer $token" 'http://127.0.0.1:3999/api/v1/effective?user=u1' | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 echo "effective configuration of u1: $keys keys"
 run() { wrk -t2 -c32 -d10s "$@" | awk '/Requests\/sec/ {print $2}'; }
 health=$(run http://127.0.0.1:3999/healthz)
-effective=$(run -H "cookie: $cookie" 'http://127.0.0.1:3999/api/v1/effective?user=u1')
+effective=$(run -H "authorization: Bearer $token" 'http://127.0.0.1:3999/api/v1/effective?user=u1')
 echo "GET /healthz:             $health req/s"
 echo "GET /api/v1/effective:    $effective req/s"
 python3 -c "print(f'ratio effective/healthz: {float($effective)/float($health):.2f}')"

@@ -33,6 +33,8 @@ use crate::settings::{Environment, Settings};
 pub struct ServerState {
     pub app: AppState,
     pub leptos: LeptosOptions,
+    /// Serialised effective configurations by ETag (the API's hottest answer).
+    pub effective_cache: std::sync::Arc<crate::api::EffectiveCache>,
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -55,7 +57,11 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
 /// Builds the whole application. Tests call this with their own database.
 pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> Router {
     app.session_max_age = settings.session_max_age;
-    let state = ServerState { app, leptos };
+    let state = ServerState {
+        app,
+        leptos,
+        effective_cache: Default::default(),
+    };
     let routes = generate_route_list(App);
     // One context recipe for pages and server functions alike: the services, and the nonce
     // the Content-Security-Policy of this response allows inline scripts with.

@@ -423,3 +423,155 @@ async fn a_forged_cross_site_write_is_refused() {
         .unwrap();
     assert_eq!(color["value"], "#8E244D");
 }
+
+#[tokio::test]
+async fn tokens_act_as_their_creator_narrowed_to_their_scopes() {
+    let api = start().await;
+    api.sign_in("mercy_admin").await;
+    let created = api
+        .client
+        .post(api.url("/tokens"))
+        .json(&json!({"name": "fax service", "scopes": ["read"], "expires_in_days": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("strata_") && token.len() > 40, "{token}");
+    let (status, bad) = api
+        .put("/entries/x?scope=global", json!({"value": 1}))
+        .await;
+    assert!(status.is_client_error(), "{bad}");
+    let invalid = api
+        .client
+        .post(api.url("/tokens"))
+        .json(&json!({"name": "x", "scopes": ["admin"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+
+    let (status, listed) = api.get("/tokens").await;
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["name"], "fax service");
+    assert_eq!(listed[0]["scopes"], json!(["read"]));
+    assert!(listed[0]["expires_at"].is_string());
+    assert!(
+        !listed.to_string().contains(&token),
+        "a token is shown once"
+    );
+
+    // Only its hash is stored.
+    let row = sea_orm::ConnectionTrait::query_one_raw(
+        &api.state.db,
+        sea_orm::Statement::from_string(
+            api.state.db.get_database_backend(),
+            "SELECT token_hash FROM api_tokens",
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stored: String = row.try_get("", "token_hash").unwrap();
+    assert!(!stored.contains(&token[7..]) && stored.len() == 64);
+
+    let app = reqwest::Client::new();
+    let bearer = format!("Bearer {token}");
+    let effective = app
+        .get(api.url("/effective?user=dr_house"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(effective.status(), 200);
+    let other_tenant = app
+        .get(api.url("/effective?user=dr_patel"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other_tenant.status(), 404);
+    let write = app
+        .put(api.url("/entries/branding.color?scope=tenant:mercy_hospital"))
+        .header("authorization", &bearer)
+        .json(&json!({"value": "#000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 403);
+    let (_, listed) = api.get("/entries?scope=tenant:mercy_hospital").await;
+    assert_eq!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["key"] == "branding.color")
+            .unwrap()["value"],
+        "#8E244D"
+    );
+    let manage = app
+        .get(api.url("/tokens"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(manage.status(), 403);
+
+    let writer: Value = api
+        .client
+        .post(api.url("/tokens"))
+        .json(&json!({"name": "deployer", "scopes": ["read", "write"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let write = app
+        .put(api.url("/entries/branding.color?scope=tenant:mercy_hospital"))
+        .header(
+            "authorization",
+            format!("Bearer {}", writer["token"].as_str().unwrap()),
+        )
+        .json(&json!({"value": "#000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(write.status(), 200);
+
+    // Revoked: refused and the attempt audited.
+    let revoked = api
+        .client
+        .delete(api.url(&format!("/tokens/{}", created["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let refused = app
+        .get(api.url("/effective?user=dr_house"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let events = app::backend::audit::list(
+        &api.state.db,
+        &app::backend::audit::AuditFilter {
+            limit: Some(3),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions[0], "token.revoked_use");
+    assert!(actions.contains(&"token.revoke"));
+    let garbage = app
+        .get(api.url("/me"))
+        .header("authorization", "Bearer strata_nonsense")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 401);
+}

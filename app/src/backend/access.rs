@@ -1,48 +1,27 @@
 //! What the policy needs to know about a scope, and turning its decision into a service
 //! answer. Entry points ask [`crate::domain::policy::decide`] through these before any service.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
 use super::AppState;
-use super::entity::{department, tenant, user};
 use super::error::ServiceError;
 use super::resolution::ContextSpec;
-use crate::domain::name::Slug;
 use crate::domain::policy::{Action, Decision, Principal, Target, decide};
 use crate::domain::scope::Scope;
 
-/// The policy's view of `scope`: for a user scope, that user's tenant and department.
+/// The policy's view of `scope`: for a user scope, that user's tenant and department, read
+/// from the in-memory snapshots (no database round trip).
 pub async fn target(state: &AppState, scope: &Scope) -> Result<Target, ServiceError> {
-    let Scope::User { user: slug } = scope else {
+    let Scope::User { user } = scope else {
         return Ok(Target::scope(scope.clone()));
     };
-    let row = user::Entity::find()
-        .filter(user::Column::Slug.eq(slug.as_str()))
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| ServiceError::NotFound(format!("user {slug} was not found")))?;
-    let tenant = match row.tenant_id {
-        Some(id) => tenant::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .map(|t| t.slug),
-        None => None,
-    };
-    let department = match row.department_id {
-        Some(id) => department::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .map(|d| d.slug),
-        None => None,
-    };
-    let parse = |what, s: String| {
-        Slug::parse(what, &s)
-            .map_err(|e| ServiceError::Database(sea_orm::DbErr::Custom(e.to_string())))
-    };
+    let snapshot = state
+        .snapshots
+        .for_user(user)
+        .ok_or_else(|| ServiceError::NotFound(format!("user {user} was not found")))?;
+    let department = snapshot.users.get(user).and_then(|p| p.department.clone());
     Ok(Target {
         scope: scope.clone(),
-        user_tenant: tenant.map(|t| parse("tenant", t)).transpose()?,
-        user_department: department.map(|d| parse("department", d)).transpose()?,
+        user_tenant: snapshot.tenant.clone(),
+        user_department: department,
     })
 }
 

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table. They stay inside the backend: services map them to
 //! domain types before anything crosses into a server function, the API or the CLI.
 
+pub mod api_token;
 pub mod audit_event;
 pub mod audit_head;
 pub mod config_key;

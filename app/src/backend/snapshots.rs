@@ -80,6 +80,11 @@ impl Snapshots {
         Ok(())
     }
 
+    /// The audit head the installed snapshots were loaded at: moves with every change.
+    pub fn loaded_head(&self) -> i64 {
+        self.loaded_head.load(Ordering::SeqCst)
+    }
+
     /// Reloads when another process changed the database since the last load; returns
     /// whether it did. One small query when nothing changed.
     pub async fn reload_if_changed<C: ConnectionTrait>(

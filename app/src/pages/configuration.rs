@@ -14,10 +14,10 @@ pub async fn scope_entries(
     reveal: Option<bool>,
 ) -> Result<Vec<EntryView>, WireError> {
     use crate::auth::server::{current_principal, service_error, with_status};
-    use crate::backend::{AppState, access, entries};
+    use crate::backend::{access, entries};
     use crate::domain::policy::{Action, decide};
     let principal = current_principal().await.map_err(with_status)?;
-    let state = expect_context::<AppState>();
+    let state = crate::auth::server::state().map_err(with_status)?;
     let scope = parse_scope(&scope)?;
     let target = access::target(&state, &scope)
         .await
@@ -59,10 +59,10 @@ pub async fn save_entry(
     reason: Option<String>,
 ) -> Result<EntryView, WireError> {
     use crate::auth::server::{client, current_principal, service_error, with_status};
-    use crate::backend::{AppState, access, entries};
+    use crate::backend::{access, entries};
     use crate::domain::policy::{Action, decide};
     let principal = current_principal().await.map_err(with_status)?;
-    let state = expect_context::<AppState>();
+    let state = crate::auth::server::state().map_err(with_status)?;
     let scope = parse_scope(&scope)?;
     let key = parse_key(&key)?;
     let target = access::target(&state, &scope)
@@ -104,10 +104,10 @@ pub async fn remove_entry(
     reason: Option<String>,
 ) -> Result<(), WireError> {
     use crate::auth::server::{client, current_principal, service_error, with_status};
-    use crate::backend::{AppState, access, entries};
+    use crate::backend::{access, entries};
     use crate::domain::policy::{Action, decide};
     let principal = current_principal().await.map_err(with_status)?;
-    let state = expect_context::<AppState>();
+    let state = crate::auth::server::state().map_err(with_status)?;
     let scope = parse_scope(&scope)?;
     let key = parse_key(&key)?;
     let target = access::target(&state, &scope)

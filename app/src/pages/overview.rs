@@ -10,9 +10,9 @@ use crate::health::DatabaseStatus;
 #[server(prefix = "/fn", endpoint = "check_database")]
 pub async fn check_database() -> Result<DatabaseStatus, WireError> {
     use crate::auth::server::{current_principal, with_status};
-    use crate::backend::{AppState, health};
+    use crate::backend::health;
     current_principal().await.map_err(with_status)?;
-    let state = expect_context::<AppState>();
+    let state = crate::auth::server::state().map_err(with_status)?;
     health::database_status(&state.db).await.map_err(|err| {
         tracing::warn!(error = %err, "database status check failed");
         with_status(WireError::Unavailable)

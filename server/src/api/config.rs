@@ -91,13 +91,14 @@ fn etag(version: u64, spec: &ContextSpec, reveal: bool) -> String {
 
 pub async fn effective(
     State(state): State<ServerState>,
-    Caller(principal): Caller,
+    caller: Caller,
     RawQuery(query): RawQuery,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let principal = &caller.principal;
     let (spec, reveal) = context(query.as_deref())?;
-    access::authorize_context(&state.app, &principal, &spec, reveal).await?;
+    access::authorize_context(&state.app, principal, &spec, reveal).await?;
     let version = resolution::snapshot_version(&state.app, &spec)?;
     let tag = etag(version, &spec, reveal);
     let matches = headers
@@ -108,10 +109,27 @@ pub async fn effective(
         // Nothing resolved or serialised: the configuration is unchanged.
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
-    let body = resolution::with_effective(&state.app, &spec, |resolved, _| {
-        serde_json::to_vec(&EffectiveView { resolved, reveal })
-    })?
-    .map_err(|e| ApiError(internal(e)))?;
+    let cached = if reveal {
+        None
+    } else {
+        state.effective_cache.get(&tag)
+    };
+    let body = match cached {
+        Some(body) => body,
+        None => {
+            let body: axum::body::Bytes =
+                resolution::with_effective(&state.app, &spec, |resolved, _| {
+                    serde_json::to_vec(&EffectiveView { resolved, reveal })
+                })?
+                .map_err(|e| ApiError(internal(e)))?
+                .into();
+            if !reveal {
+                // Revealed secrets are never kept.
+                state.effective_cache.put(tag.clone(), body.clone());
+            }
+            body
+        }
+    };
     if reveal {
         let actor = client(&headers, address, principal.user.to_string());
         resolution::audit_reveal(&state.app, &actor, &spec, None).await?;
@@ -130,13 +148,13 @@ pub async fn effective(
 
 pub async fn chain(
     State(state): State<ServerState>,
-    Caller(principal): Caller,
+    caller: Caller,
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let key = ConfigKey::parse(&key).map_err(|e| invalid(format!("key: {e}")))?;
     let (spec, reveal) = context(query.as_deref())?;
-    access::authorize_context(&state.app, &principal, &spec, reveal).await?;
+    access::authorize_context(&state.app, &caller.principal, &spec, reveal).await?;
     Ok(Json(resolution::chain(&state.app, &key, &spec, reveal)?))
 }
 
@@ -165,12 +183,12 @@ fn params(query: ScopeParams) -> Result<ScopeQuery, ApiError> {
 
 pub async fn list_entries(
     State(state): State<ServerState>,
-    Caller(principal): Caller,
+    caller: Caller,
     query: ScopeParams,
 ) -> Result<Json<Vec<EntryView>>, ApiError> {
     let scope = scope(&params(query)?)?;
     let target = access::target(&state.app, &scope).await?;
-    access::enforce(decide(&principal, &Action::Read(&target)), || {
+    access::enforce(decide(&caller.principal, &Action::Read(&target)), || {
         access::describe(&scope)
     })?;
     Ok(Json(entries::list(&state.app, &scope, false).await?))
@@ -187,13 +205,15 @@ pub struct PutEntry {
 
 pub async fn put_entry(
     State(state): State<ServerState>,
-    Caller(principal): Caller,
+    caller: Caller,
     Path(key): Path<String>,
     query: ScopeParams,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     Body(body): Body<PutEntry>,
 ) -> Result<Json<EntryView>, ApiError> {
+    caller.writing()?;
+    let principal = &caller.principal;
     let scope = scope(&params(query)?)?;
     let key = ConfigKey::parse(&key).map_err(|e| invalid(format!("key: {e}")))?;
     let target = access::target(&state.app, &scope).await?;
@@ -202,7 +222,7 @@ pub async fn put_entry(
         target: &target,
         user_editable: def.user_editable,
     };
-    access::enforce(decide(&principal, &action), || access::describe(&scope))?;
+    access::enforce(decide(principal, &action), || access::describe(&scope))?;
     let actor = client(&headers, address, principal.user.to_string());
     let request = SetEntry {
         key,
@@ -217,12 +237,14 @@ pub async fn put_entry(
 
 pub async fn delete_entry(
     State(state): State<ServerState>,
-    Caller(principal): Caller,
+    caller: Caller,
     Path(key): Path<String>,
     query: ScopeParams,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
+    caller.writing()?;
+    let principal = &caller.principal;
     let query = params(query)?;
     let scope = scope(&query)?;
     let key = ConfigKey::parse(&key).map_err(|e| invalid(format!("key: {e}")))?;
@@ -232,7 +254,7 @@ pub async fn delete_entry(
         target: &target,
         user_editable: def.user_editable,
     };
-    access::enforce(decide(&principal, &action), || access::describe(&scope))?;
+    access::enforce(decide(principal, &action), || access::describe(&scope))?;
     let actor = client(&headers, address, principal.user.to_string());
     entries::unset_entry(&state.app, &actor, &key, &scope, query.expect_version, None).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -241,7 +263,7 @@ pub async fn delete_entry(
 /// Key definitions in the document format; sensitive defaults masked.
 pub async fn keys(
     State(state): State<ServerState>,
-    Caller(_): Caller,
+    _caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     let loaded = state::load(&state.app.db, &state.app.secrets)
         .await

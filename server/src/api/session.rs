@@ -14,14 +14,33 @@ use tower_sessions::Session;
 use app::auth::server::{begin, principal_of};
 use app::backend::accounts::{self, LoginError};
 use app::backend::audit::Actor;
+use app::backend::tokens;
 use app::domain::policy::Principal;
 use app::error::WireError;
 
 use super::error::{ApiError, Body, internal};
 use crate::http::ServerState;
 
-/// The authenticated caller (the console's session cookie).
-pub struct Caller(pub Principal);
+/// The authenticated caller: `Authorization: Bearer strata_…`, or the console's session.
+pub struct Caller {
+    pub principal: Principal,
+    /// A read-only token may not change anything.
+    pub can_write: bool,
+    pub via_token: bool,
+}
+
+impl Caller {
+    /// Refuses a token without the `write` scope.
+    pub fn writing(&self) -> Result<(), ApiError> {
+        if self.can_write {
+            Ok(())
+        } else {
+            Err(ApiError(WireError::Forbidden(
+                "this token may only read (scope read)".into(),
+            )))
+        }
+    }
+}
 
 impl FromRequestParts<ServerState> for Caller {
     type Rejection = ApiError;
@@ -30,10 +49,38 @@ impl FromRequestParts<ServerState> for Caller {
         parts: &mut Parts,
         state: &ServerState,
     ) -> Result<Self, Self::Rejection> {
+        let bearer = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if let Some(token) = bearer {
+            let address = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0);
+            let actor = client(&parts.headers, address, "token".into());
+            return match tokens::authenticate(&state.app, token, &actor).await? {
+                Some(found) => Ok(Caller {
+                    principal: found.principal,
+                    can_write: found.can_write,
+                    via_token: true,
+                }),
+                None => Err(ApiError(WireError::Unauthenticated(
+                    "the token is not valid (unknown, expired or revoked)".into(),
+                ))),
+            };
+        }
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, m)| ApiError(internal(m)))?;
-        Ok(Caller(principal_of(&state.app, &session).await?))
+        let principal = principal_of(&state.app, &session).await?;
+        Ok(Caller {
+            principal,
+            can_write: true,
+            via_token: false,
+        })
     }
 }
 
@@ -127,9 +174,67 @@ pub async fn delete(session: Session) -> Result<StatusCode, ApiError> {
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn me(
+pub async fn me(State(state): State<ServerState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    Ok(Json(user_json(&state, &caller.principal).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    scopes: Vec<String>,
+    expires_in_days: Option<u32>,
+}
+
+fn session_only(caller: &Caller) -> Result<(), ApiError> {
+    if caller.via_token {
+        return Err(ApiError(WireError::Forbidden(
+            "tokens are managed from a signed-in session".into(),
+        )));
+    }
+    Ok(())
+}
+
+pub async fn create_token(
     State(state): State<ServerState>,
-    Caller(principal): Caller,
+    caller: Caller,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+    Body(body): Body<NewToken>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    session_only(&caller)?;
+    let actor = client(&headers, address, caller.principal.user.to_string());
+    let (id, token) = tokens::create(
+        &state.app,
+        &actor,
+        &caller.principal,
+        &body.name,
+        &body.scopes,
+        body.expires_in_days,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id, "token": token}))))
+}
+
+pub async fn list_tokens(
+    State(state): State<ServerState>,
+    caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(user_json(&state, &principal).await?))
+    session_only(&caller)?;
+    Ok(Json(json!(
+        tokens::list(&state.app, &caller.principal).await?
+    )))
+}
+
+pub async fn revoke_token(
+    State(state): State<ServerState>,
+    caller: Caller,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    session_only(&caller)?;
+    let actor = client(&headers, address, caller.principal.user.to_string());
+    tokens::revoke(&state.app, &actor, &caller.principal, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

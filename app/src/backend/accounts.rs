@@ -223,20 +223,13 @@ pub async fn login(
 }
 
 async fn audit_login(state: &AppState, actor: &Actor, action: &str) -> Result<(), sea_orm::DbErr> {
-    let tx = state.db.begin().await?;
-    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
-    audit
-        .append(
-            &tx,
-            actor,
-            AuditRecord {
-                action: action.into(),
-                ..Default::default()
-            },
-        )
-        .await?;
-    audit.finish(&tx).await?;
-    tx.commit().await
+    let event = AuditRecord {
+        action: action.into(),
+        ..Default::default()
+    };
+    super::audit::record(&state.db, actor, event)
+        .await
+        .map(|_| ())
 }
 
 /// A user's display name.

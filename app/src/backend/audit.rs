@@ -112,6 +112,22 @@ impl AuditWriter {
     }
 }
 
+/// Appends one event in a transaction of its own, for events that accompany no other change
+/// (sign-ins, secret reveals).
+pub async fn record(
+    db: &sea_orm::DatabaseConnection,
+    actor: &Actor,
+    record: AuditRecord,
+) -> Result<i64, DbErr> {
+    use sea_orm::TransactionTrait;
+    let tx = db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
+    let id = audit.append(&tx, actor, record).await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
 /// An event as listed (CLI, API, console).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {

@@ -470,23 +470,14 @@ pub async fn audit_scope_reveal(
     scope: &Scope,
 ) -> Result<(), ServiceError> {
     let ids = scope_ids(&state.db, scope).await?;
-    let tx = state.db.begin().await?;
-    let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
-    audit
-        .append(
-            &tx,
-            actor,
-            AuditRecord {
-                action: "secret.reveal".into(),
-                level: Some(scope.level().as_str().into()),
-                scope: scope.id(),
-                tenant: ids.audit_tenant,
-                department: ids.audit_department,
-                ..Default::default()
-            },
-        )
-        .await?;
-    audit.finish(&tx).await?;
-    tx.commit().await?;
+    let event = AuditRecord {
+        action: "secret.reveal".into(),
+        level: Some(scope.level().as_str().into()),
+        scope: scope.id(),
+        tenant: ids.audit_tenant,
+        department: ids.audit_department,
+        ..Default::default()
+    };
+    super::audit::record(&state.db, actor, event).await?;
     Ok(())
 }

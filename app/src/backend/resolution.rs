@@ -1,11 +1,10 @@
 //! Resolving contexts from the snapshots: effective configurations and chains. Reads never go
 //! to the database; revealing secrets is audited.
 
-use sea_orm::TransactionTrait;
 use serde_json::Value;
 
 use super::AppState;
-use super::audit::{Actor, AuditWriter};
+use super::audit::{self, Actor};
 use super::error::ServiceError;
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::name::{ConfigKey, Slug};
@@ -146,8 +145,6 @@ pub async fn audit_reveal(
     spec: &ContextSpec,
     key: Option<&ConfigKey>,
 ) -> Result<(), ServiceError> {
-    let tx = state.db.begin().await?;
-    let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
     let tenant = match spec {
         ContextSpec::WhatIf { tenant, .. } => Some(tenant.to_string()),
         ContextSpec::User(u) => state
@@ -155,20 +152,13 @@ pub async fn audit_reveal(
             .for_user(u)
             .and_then(|s| s.tenant.as_ref().map(ToString::to_string)),
     };
-    audit
-        .append(
-            &tx,
-            actor,
-            AuditRecord {
-                action: "secret.reveal".into(),
-                tenant,
-                key: key.map(ToString::to_string),
-                new_value: Some(spec.describe()),
-                ..Default::default()
-            },
-        )
-        .await?;
-    audit.finish(&tx).await?;
-    tx.commit().await?;
+    let event = AuditRecord {
+        action: "secret.reveal".into(),
+        tenant,
+        key: key.map(ToString::to_string),
+        new_value: Some(spec.describe()),
+        ..Default::default()
+    };
+    audit::record(&state.db, actor, event).await?;
     Ok(())
 }

@@ -237,21 +237,12 @@ pub async fn authenticate(
         return Ok(None);
     };
     if row.revoked_at.is_some() {
-        let tx = state.db.begin().await?;
-        let mut audit = AuditWriter::begin(&tx, now).await?;
-        audit
-            .append(
-                &tx,
-                client,
-                AuditRecord {
-                    action: "token.revoked_use".into(),
-                    new_value: Some(json!({"id": row.id, "name": row.name}).to_string()),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        audit.finish(&tx).await?;
-        tx.commit().await?;
+        let event = AuditRecord {
+            action: "token.revoked_use".into(),
+            new_value: Some(json!({"id": row.id, "name": row.name}).to_string()),
+            ..Default::default()
+        };
+        super::audit::record(&state.db, client, event).await?;
         return Ok(None);
     }
     if row.expires_at.is_some_and(|at| at <= now) {

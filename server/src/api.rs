@@ -1,6 +1,7 @@
 //! The HTTP API `/api/v1` of ../shared/API.md: thin handlers over the same services and
 //! policy as the console. Errors answer `{"error": {"code", "message"}}` with their status.
 
+mod audit;
 mod config;
 mod error;
 mod session;
@@ -66,6 +67,8 @@ pub fn routes() -> Router<ServerState> {
             axum::routing::put(config::put_entry).delete(config::delete_entry),
         )
         .route("/keys", get(config::keys))
+        .route("/audit", get(audit::list))
+        .route("/audit/verify", get(audit::verify))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

@@ -548,7 +548,7 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                     tenant,
                     key_prefix: key,
                     limit,
-                    before_id: None,
+                    ..Default::default()
                 },
             )
             .await?;

@@ -28,7 +28,7 @@ async fn start() -> Api {
     app::backend::demo::load(&state, &Actor::named("tests"))
         .await
         .unwrap();
-    for user in ["mercy_admin", "dr_house", "root"] {
+    for user in ["mercy_admin", "dr_house", "root", "medical_head"] {
         accounts::set_password(
             &state,
             &Actor::named("tests"),
@@ -574,4 +574,116 @@ async fn tokens_act_as_their_creator_narrowed_to_their_scopes() {
         .await
         .unwrap();
     assert_eq!(garbage.status(), 401);
+}
+
+#[tokio::test]
+async fn the_audit_shows_each_admin_only_their_events() {
+    let api = start().await;
+    api.sign_in("root").await;
+    let (status, first) = api.get("/audit?limit=5").await;
+    assert_eq!(status, 200);
+    let events = first["events"].as_array().unwrap();
+    assert_eq!(events.len(), 5);
+    let ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    assert_eq!(first["next_before_id"], ids[4]);
+    let (_, second) = api
+        .get(&format!("/audit?limit=5&before_id={}", ids[4]))
+        .await;
+    assert!(second["events"][0]["id"].as_i64().unwrap() < ids[4]);
+    let (status, verify) = api.get("/audit/verify").await;
+    assert_eq!(status, 200);
+    assert_eq!(verify["ok"], true);
+    assert!(verify["events"].as_i64().unwrap() > 90);
+    let (_, general) = api.get("/audit?tenant=general_hospital&limit=500").await;
+    assert!(!general["events"].as_array().unwrap().is_empty());
+    let (_, filtered) = api.get("/audit?action=user.create&limit=500").await;
+    assert!(
+        filtered["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["action"] == "user.create")
+    );
+
+    let tenant_admin = start_as(&api, "mercy_admin").await;
+    let (_, seen) = tenant_admin.get("/audit?limit=500").await;
+    let seen = seen["events"].as_array().unwrap().clone();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|e| e["tenant"].is_null() || e["tenant"] == "mercy_hospital"),
+        "another tenant's event leaked"
+    );
+    assert!(
+        !serde_json::to_string(&seen)
+            .unwrap()
+            .contains("general_hospital")
+    );
+    let (status, _) = tenant_admin.get("/audit/verify").await;
+    assert_eq!(status, 403);
+
+    let dept_admin = start_as(&api, "medical_head").await;
+    let (_, seen) = dept_admin.get("/audit?limit=500").await;
+    for e in seen["events"].as_array().unwrap() {
+        match e["level"].as_str() {
+            Some("department") | Some("user") if !e["tenant"].is_null() => {
+                assert_eq!(e["department"], "medical", "{e}")
+            }
+            Some("group") => panic!("a department admin saw a group event: {e}"),
+            _ => {}
+        }
+        assert!(
+            e["tenant"].is_null() || e["tenant"] == "mercy_hospital",
+            "{e}"
+        );
+    }
+
+    for bad in [
+        "/audit?since=yesterday",
+        "/audit?limit=0",
+        "/audit?colour=blue",
+    ] {
+        let (status, body) = api.get(bad).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_error(&body, "invalid_input");
+    }
+}
+
+/// Another signed-in client on the same server.
+async fn start_as(api: &Api, user: &str) -> Api2 {
+    let other = Api2 {
+        base: api.base.clone(),
+        client: reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap(),
+    };
+    let response = other
+        .client
+        .post(format!("{}/session", other.base))
+        .json(&json!({"username": user, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    other
+}
+
+struct Api2 {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Api2 {
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
 }

@@ -138,6 +138,7 @@ pub struct AuditEntry {
     pub level: Option<String>,
     pub scope: Option<String>,
     pub tenant: Option<String>,
+    pub department: Option<String>,
     pub key: Option<String>,
     pub old_value: Option<String>,
     pub new_value: Option<String>,
@@ -153,6 +154,11 @@ pub struct AuditEntry {
 pub struct AuditFilter {
     pub tenant: Option<String>,
     pub key_prefix: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// RFC 3339 times, compared as stored (UTC, fixed width).
+    pub since: Option<String>,
+    pub until: Option<String>,
     pub limit: Option<u64>,
     pub before_id: Option<i64>,
 }
@@ -168,6 +174,18 @@ pub async fn list<C: ConnectionTrait>(
     }
     if let Some(prefix) = &filter.key_prefix {
         query = query.filter(audit_event::Column::Key.starts_with(prefix.as_str()));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_event::Column::Actor.eq(actor.as_str()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(audit_event::Column::Action.eq(action.as_str()));
+    }
+    if let Some(since) = &filter.since {
+        query = query.filter(audit_event::Column::At.gte(since.as_str()));
+    }
+    if let Some(until) = &filter.until {
+        query = query.filter(audit_event::Column::At.lt(until.as_str()));
     }
     if let Some(before) = filter.before_id {
         query = query.filter(audit_event::Column::Id.lt(before));
@@ -187,6 +205,7 @@ pub async fn list<C: ConnectionTrait>(
             level: m.level,
             scope: m.scope,
             tenant: m.tenant,
+            department: m.department,
             key: m.key,
             old_value: m.old_value,
             new_value: m.new_value,
@@ -244,4 +263,38 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Result<usize, ChainBre
         records.iter().map(|(r, p, h)| (r, p.as_str(), h.as_str())),
         (head.last_id, &head.last_hash),
     ))
+}
+
+/// Events newest first that `visible` lets through, at most `limit`, reading in pages so that
+/// filtering by visibility still fills a page; also the id to continue before when the page
+/// is full.
+pub async fn list_visible<C: ConnectionTrait>(
+    db: &C,
+    filter: &AuditFilter,
+    limit: usize,
+    visible: impl Fn(&AuditEntry) -> bool,
+) -> Result<(Vec<AuditEntry>, Option<i64>), DbErr> {
+    let mut out = Vec::with_capacity(limit);
+    let mut page = AuditFilter {
+        limit: Some((limit as u64).max(50) * 2),
+        ..filter.clone()
+    };
+    loop {
+        let batch = list(db, &page).await?;
+        let exhausted = batch.len() < page.limit.unwrap_or(0) as usize;
+        for event in batch {
+            page.before_id = Some(event.id);
+            if visible(&event) {
+                out.push(event);
+                if out.len() == limit {
+                    // More may follow; a request from here answers empty if none do.
+                    let next = out.last().map(|e| e.id);
+                    return Ok((out, next));
+                }
+            }
+        }
+        if exhausted {
+            return Ok((out, None));
+        }
+    }
 }

@@ -4,6 +4,7 @@
 use super::AppState;
 use super::error::ServiceError;
 use super::resolution::ContextSpec;
+use crate::domain::name::ConfigKey;
 use crate::domain::policy::{Action, Decision, Principal, Target, decide};
 use crate::domain::scope::Scope;
 
@@ -46,6 +47,42 @@ pub fn describe(scope: &Scope) -> String {
     }
 }
 
+/// Whether `principal` may read `scope` and, with `reveal`, see its secrets.
+pub async fn authorize_read(
+    state: &AppState,
+    principal: &Principal,
+    scope: &Scope,
+    reveal: bool,
+) -> Result<(), ServiceError> {
+    let target = target(state, scope).await?;
+    enforce(decide(principal, &Action::Read(&target)), || {
+        describe(scope)
+    })?;
+    if reveal {
+        enforce(decide(principal, &Action::Reveal(&target)), || {
+            describe(scope)
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether `principal` may set, lock or remove `key` at `scope` (a key marked
+/// `user_editable` may be changed by its user at their own level).
+pub async fn authorize_write(
+    state: &AppState,
+    principal: &Principal,
+    scope: &Scope,
+    key: &ConfigKey,
+) -> Result<(), ServiceError> {
+    let target = target(state, scope).await?;
+    let (_, def) = super::entries::find_key(&state.db, &state.secrets, key).await?;
+    let action = Action::Write {
+        target: &target,
+        user_editable: def.user_editable,
+    };
+    enforce(decide(principal, &action), || describe(scope))
+}
+
 /// Whether `principal` may resolve `spec` (read every scope in it) and, with `reveal`, see
 /// its secrets.
 pub async fn authorize_context(
@@ -80,15 +117,7 @@ pub async fn authorize_context(
         }
     };
     for scope in &scopes {
-        let target = target(state, scope).await?;
-        enforce(decide(principal, &Action::Read(&target)), || {
-            describe(scope)
-        })?;
-        if reveal {
-            enforce(decide(principal, &Action::Reveal(&target)), || {
-                describe(scope)
-            })?;
-        }
+        authorize_read(state, principal, scope, reveal).await?;
     }
     Ok(())
 }

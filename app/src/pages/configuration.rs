@@ -15,24 +15,13 @@ pub async fn scope_entries(
 ) -> Result<Vec<EntryView>, WireError> {
     use crate::auth::server::{current_principal, service_error, with_status};
     use crate::backend::{access, entries};
-    use crate::domain::policy::{Action, decide};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
     let scope = parse_scope(&scope)?;
-    let target = access::target(&state, &scope)
+    let reveal = reveal.unwrap_or(false);
+    access::authorize_read(&state, &principal, &scope, reveal)
         .await
         .map_err(service_error)?;
-    access::enforce(decide(&principal, &Action::Read(&target)), || {
-        access::describe(&scope)
-    })
-    .map_err(service_error)?;
-    let reveal = reveal.unwrap_or(false);
-    if reveal {
-        access::enforce(decide(&principal, &Action::Reveal(&target)), || {
-            access::describe(&scope)
-        })
-        .map_err(service_error)?;
-    }
     let listed = entries::list(&state, &scope, reveal)
         .await
         .map_err(service_error)?;
@@ -60,22 +49,12 @@ pub async fn save_entry(
 ) -> Result<EntryView, WireError> {
     use crate::auth::server::{client, current_principal, service_error, with_status};
     use crate::backend::{access, entries};
-    use crate::domain::policy::{Action, decide};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
     let scope = parse_scope(&scope)?;
     let key = parse_key(&key)?;
-    let target = access::target(&state, &scope)
+    access::authorize_write(&state, &principal, &scope, &key)
         .await
-        .map_err(service_error)?;
-    let (_, def) = entries::find_key(&state.db, &state.secrets, &key)
-        .await
-        .map_err(service_error)?;
-    let action = Action::Write {
-        target: &target,
-        user_editable: def.user_editable,
-    };
-    access::enforce(decide(&principal, &action), || access::describe(&scope))
         .map_err(service_error)?;
     let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
     let actor = crate::backend::audit::Actor {
@@ -105,22 +84,12 @@ pub async fn remove_entry(
 ) -> Result<(), WireError> {
     use crate::auth::server::{client, current_principal, service_error, with_status};
     use crate::backend::{access, entries};
-    use crate::domain::policy::{Action, decide};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
     let scope = parse_scope(&scope)?;
     let key = parse_key(&key)?;
-    let target = access::target(&state, &scope)
+    access::authorize_write(&state, &principal, &scope, &key)
         .await
-        .map_err(service_error)?;
-    let (_, def) = entries::find_key(&state.db, &state.secrets, &key)
-        .await
-        .map_err(service_error)?;
-    let action = Action::Write {
-        target: &target,
-        user_editable: def.user_editable,
-    };
-    access::enforce(decide(&principal, &action), || access::describe(&scope))
         .map_err(service_error)?;
     let actor = crate::backend::audit::Actor {
         name: principal.user.to_string(),

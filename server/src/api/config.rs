@@ -12,7 +12,6 @@ use app::backend::resolution::{self, ContextSpec};
 use app::backend::{access, state};
 use app::domain::document::key_doc;
 use app::domain::name::{ConfigKey, Slug};
-use app::domain::policy::{Action, decide};
 use app::domain::resolve::EffectiveView;
 use app::domain::scope::Scope;
 use app::domain::value::MASK;
@@ -187,10 +186,7 @@ pub async fn list_entries(
     query: ScopeParams,
 ) -> Result<Json<Vec<EntryView>>, ApiError> {
     let scope = scope(&params(query)?)?;
-    let target = access::target(&state.app, &scope).await?;
-    access::enforce(decide(&caller.principal, &Action::Read(&target)), || {
-        access::describe(&scope)
-    })?;
+    access::authorize_read(&state.app, &caller.principal, &scope, false).await?;
     Ok(Json(entries::list(&state.app, &scope, false).await?))
 }
 
@@ -216,13 +212,7 @@ pub async fn put_entry(
     let principal = &caller.principal;
     let scope = scope(&params(query)?)?;
     let key = ConfigKey::parse(&key).map_err(|e| invalid(format!("key: {e}")))?;
-    let target = access::target(&state.app, &scope).await?;
-    let (_, def) = entries::find_key(&state.app.db, &state.app.secrets, &key).await?;
-    let action = Action::Write {
-        target: &target,
-        user_editable: def.user_editable,
-    };
-    access::enforce(decide(principal, &action), || access::describe(&scope))?;
+    access::authorize_write(&state.app, principal, &scope, &key).await?;
     let actor = client(&headers, address, principal.user.to_string());
     let request = SetEntry {
         key,
@@ -248,13 +238,7 @@ pub async fn delete_entry(
     let query = params(query)?;
     let scope = scope(&query)?;
     let key = ConfigKey::parse(&key).map_err(|e| invalid(format!("key: {e}")))?;
-    let target = access::target(&state.app, &scope).await?;
-    let (_, def) = entries::find_key(&state.app.db, &state.app.secrets, &key).await?;
-    let action = Action::Write {
-        target: &target,
-        user_editable: def.user_editable,
-    };
-    access::enforce(decide(principal, &action), || access::describe(&scope))?;
+    access::authorize_write(&state.app, principal, &scope, &key).await?;
     let actor = client(&headers, address, principal.user.to_string());
     entries::unset_entry(&state.app, &actor, &key, &scope, query.expect_version, None).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -175,6 +175,20 @@ pub fn store_value(secrets: &SecretBox, def: &KeyDefinition, value: &Value) -> (
     }
 }
 
+/// The inverse of [`store_value`]: the plaintext of a stored value of key `key_name`.
+pub fn read_stored(
+    secrets: &SecretBox,
+    key_name: &str,
+    stored: &str,
+    encrypted: bool,
+) -> Result<Value, String> {
+    if encrypted {
+        secrets.open(key_name, stored).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_str(stored).map_err(|_| "the stored value is not valid JSON".into())
+    }
+}
+
 /// How the audit shows a value: the JSON, or for a secret the mask and a keyed fingerprint.
 pub fn audit_value(secrets: &SecretBox, def: &KeyDefinition, value: &Value) -> String {
     if def.sensitive {
@@ -189,19 +203,9 @@ fn stored_plaintext(
     def: &KeyDefinition,
     row: &entry::Model,
 ) -> Result<Value, ServiceError> {
-    let value = if row.encrypted {
-        secrets.open(def.key.as_str(), &row.value).map_err(|e| {
-            ServiceError::Database(sea_orm::DbErr::Custom(format!("entry {}: {e}", row.id)))
-        })?
-    } else {
-        serde_json::from_str(&row.value).map_err(|_| {
-            ServiceError::Database(sea_orm::DbErr::Custom(format!(
-                "entry {} holds invalid JSON",
-                row.id
-            )))
-        })?
-    };
-    Ok(value)
+    read_stored(secrets, def.key.as_str(), &row.value, row.encrypted).map_err(|e| {
+        ServiceError::Database(sea_orm::DbErr::Custom(format!("entry {}: {e}", row.id)))
+    })
 }
 
 pub fn view(def: &KeyDefinition, value: &Value, row: &entry::Model, reveal: bool) -> EntryView {

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::crypto::SecretBox;
 use super::entity::{config_key, department, entry, group, tenant, user, user_group, user_trait};
+use super::entries::read_stored;
 use crate::domain::document::Catalog;
 use crate::domain::key::{Constraints, KeyDefinition, KeyType};
 use crate::domain::level::Level;
@@ -95,15 +96,12 @@ pub fn key_definition(
     let constraints: Constraints =
         serde_json::from_str(&row.constraints).map_err(|_| bad("constraints"))?;
     let levels: Vec<Level> = serde_json::from_str(&row.levels).map_err(|_| bad("levels"))?;
-    let default = match (&row.default_value, row.default_encrypted) {
-        (None, _) => None,
-        (Some(sealed), true) => Some(
-            secrets
-                .open(&row.name, sealed)
-                .map_err(|e| corrupt(format!("key {}: default: {e}", row.name)))?,
-        ),
-        (Some(text), false) => Some(serde_json::from_str(text).map_err(|_| bad("default"))?),
-    };
+    let default = row
+        .default_value
+        .as_deref()
+        .map(|stored| read_stored(secrets, &row.name, stored, row.default_encrypted))
+        .transpose()
+        .map_err(|e| corrupt(format!("key {}: default: {e}", row.name)))?;
     Ok(KeyDefinition {
         key,
         key_type,
@@ -247,16 +245,9 @@ pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loa
             },
         };
         let def = key_name.get(&e.key_id).ok_or_else(missing)?;
-        let (value, sealed) = if e.encrypted {
-            let value = secrets
-                .open(def.key.as_str(), &e.value)
-                .map_err(|err| corrupt(format!("entry {} ({}): {err}", e.id, def.key)))?;
-            (value, Some(e.value))
-        } else {
-            let value = serde_json::from_str(&e.value)
-                .map_err(|_| corrupt(format!("entry {} holds invalid JSON", e.id)))?;
-            (value, None)
-        };
+        let value = read_stored(secrets, def.key.as_str(), &e.value, e.encrypted)
+            .map_err(|err| corrupt(format!("entry {} ({}): {err}", e.id, def.key)))?;
+        let sealed = e.encrypted.then_some(e.value);
         entries.push(EntryRow {
             id: e.id,
             key_id: e.key_id,

@@ -1,12 +1,17 @@
 //! What the policy needs to know about a scope, and turning its decision into a service
 //! answer. Entry points ask [`crate::domain::policy::decide`] through these before any service.
 
+use std::collections::BTreeSet;
+
 use super::AppState;
 use super::error::ServiceError;
 use super::resolution::ContextSpec;
-use crate::domain::name::ConfigKey;
+use super::revert::Revert;
+use crate::domain::document::{UserDoc, user_target};
+use crate::domain::name::{ConfigKey, Slug};
 use crate::domain::policy::{Action, Decision, Principal, Target, decide};
 use crate::domain::scope::Scope;
+use crate::domain::traits::Trait;
 
 /// The policy's view of `scope`: for a user scope, that user's tenant and department, read
 /// from the in-memory snapshots (no database round trip).
@@ -120,4 +125,87 @@ pub async fn authorize_context(
         authorize_read(state, principal, scope, reveal).await?;
     }
     Ok(())
+}
+
+/// Whether `principal` may do `action`, which names no scope (key registry, tenants, import).
+pub fn authorize(principal: &Principal, action: &Action<'_>) -> Result<(), ServiceError> {
+    enforce(decide(principal, action), || "it".into())
+}
+
+/// Whether `principal` may create, change or delete the departments, groups and users of
+/// `tenant` (`None`: platform users).
+pub fn authorize_directory(
+    principal: &Principal,
+    tenant: Option<&Slug>,
+) -> Result<(), ServiceError> {
+    enforce(
+        decide(principal, &Action::ManageDirectory { tenant }),
+        || match tenant {
+            Some(t) => format!("tenant {t}"),
+            None => "it".into(),
+        },
+    )
+}
+
+fn parse_traits(names: &[String]) -> BTreeSet<Trait> {
+    names.iter().filter_map(|n| n.parse().ok()).collect()
+}
+
+/// Whether `principal` may turn user `before` (`None`: create) into `after` (`None`:
+/// delete): manage the directory of both tenants, and grant or take away any trait that
+/// changes.
+pub fn authorize_user_change(
+    principal: &Principal,
+    before: Option<&UserDoc>,
+    after: Option<&UserDoc>,
+) -> Result<(), ServiceError> {
+    let tenant = |u: &UserDoc| {
+        u.tenant
+            .as_deref()
+            .and_then(|t| Slug::parse("tenant", t).ok())
+    };
+    for user in before.iter().chain(after.iter()) {
+        authorize_directory(principal, tenant(user).as_ref())?;
+    }
+    let traits = |u: Option<&UserDoc>| u.map(|u| parse_traits(&u.traits)).unwrap_or_default();
+    let changed: BTreeSet<Trait> = traits(before)
+        .symmetric_difference(&traits(after))
+        .copied()
+        .collect();
+    if !changed.is_empty() {
+        let place = after.or(before).and_then(tenant);
+        enforce(
+            decide(
+                principal,
+                &Action::GrantTraits {
+                    tenant: place.as_ref(),
+                    traits: &changed,
+                },
+            ),
+            || "the user".into(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Whether `principal` may see user `user` of the directory.
+pub fn authorize_read_user(principal: &Principal, user: &UserDoc) -> Result<(), ServiceError> {
+    let target = user_target(user)
+        .ok_or_else(|| ServiceError::NotFound(format!("user {} was not found", user.id)))?;
+    enforce(decide(principal, &Action::Read(&target)), || {
+        format!("user {}", user.id)
+    })
+}
+
+/// Whether `principal` may revert the event behind `revert`: see the event and write the
+/// entry it changed.
+pub async fn authorize_revert(
+    state: &AppState,
+    principal: &Principal,
+    revert: &Revert,
+) -> Result<(), ServiceError> {
+    enforce(decide(principal, &Action::ReadEvent(&revert.place)), || {
+        format!("audit event {}", revert.event_id)
+    })?;
+    authorize_write(state, principal, &revert.scope, &revert.key).await
 }

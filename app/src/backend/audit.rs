@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::entity::{audit_event, audit_head};
 use crate::domain::audit_chain::{self, AuditRecord, ChainBreak};
+use crate::domain::level::Level;
+use crate::domain::name::Slug;
+use crate::domain::policy::EventPlace;
 
 /// Who made a change, and from where.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,7 +132,7 @@ pub async fn record(
 }
 
 /// An event as listed (CLI, API, console).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: String,
@@ -148,6 +151,26 @@ pub struct AuditEntry {
     pub batch_id: Option<String>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// Where an event happened, as the policy sees it (who may read the event).
+pub fn place(level: Option<&str>, tenant: Option<&str>, department: Option<&str>) -> EventPlace {
+    let slug = |s: Option<&str>| s.and_then(|v| Slug::parse("id", v).ok());
+    EventPlace {
+        level: level.and_then(|l| l.parse::<Level>().ok()),
+        tenant: slug(tenant),
+        department: slug(department),
+    }
+}
+
+impl AuditEntry {
+    pub fn place(&self) -> EventPlace {
+        place(
+            self.level.as_deref(),
+            self.tenant.as_deref(),
+            self.department.as_deref(),
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -27,7 +27,7 @@ use crate::domain::policy::Principal;
 pub const PREFIX: &str = "strata_";
 
 /// A token's rights, as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenView {
     pub id: i64,
     pub name: String,

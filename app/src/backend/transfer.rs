@@ -26,7 +26,7 @@ use crate::domain::key::KeyDefinition;
 use crate::domain::name::Slug;
 use crate::domain::scope::Scope;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
@@ -50,12 +50,31 @@ impl ImportReport {
     }
 }
 
+/// How a document is applied: as an import (events share a batch id and a summary event
+/// closes the batch), or as one edit of the directory or key registry (plain events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Import { dry_run: bool },
+    Edit,
+}
+
 /// Validates `doc` and, when it is valid and `dry_run` is false, applies it.
 pub async fn import(
     state: &AppState,
     actor: &Actor,
     doc: &Document,
     dry_run: bool,
+) -> Result<ImportReport, ServiceError> {
+    apply(state, actor, doc, Mode::Import { dry_run }).await
+}
+
+/// Validates `doc` and applies it in one transaction unless it has problems (then nothing is
+/// written and the report lists them) or it is a dry run.
+pub async fn apply(
+    state: &AppState,
+    actor: &Actor,
+    doc: &Document,
+    mode: Mode,
 ) -> Result<ImportReport, ServiceError> {
     let now = chrono::Utc::now();
     let tx = state.db.begin().await?;
@@ -77,12 +96,12 @@ pub async fn import(
         actor,
         audit,
         now,
-        batch: uuid::Uuid::new_v4().to_string(),
+        batch: matches!(mode, Mode::Import { .. }).then(|| uuid::Uuid::new_v4().to_string()),
         report: ImportReport::default(),
     };
     apply.run(&loaded, &plan).await?;
     let Apply {
-        audit,
+        mut audit,
         mut report,
         batch,
         ..
@@ -93,12 +112,11 @@ pub async fn import(
         report.unchanged = 0;
         return Ok(report);
     }
-    if dry_run {
+    if mode == (Mode::Import { dry_run: true }) {
         tx.rollback().await?;
         return Ok(report);
     }
-    let mut audit = audit;
-    if report.created + report.updated > 0 {
+    if batch.is_some() && report.created + report.updated > 0 {
         audit
             .append(
                 &tx,
@@ -106,7 +124,7 @@ pub async fn import(
                 AuditRecord {
                     action: "import".into(),
                     new_value: Some(json!({"created": report.created, "updated": report.updated, "unchanged": report.unchanged}).to_string()),
-                    batch_id: Some(batch),
+                    batch_id: batch,
                     ..Default::default()
                 },
             )
@@ -114,7 +132,9 @@ pub async fn import(
     }
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.snapshots.reload(&state.db, &state.secrets).await?;
+    if report.created + report.updated > 0 {
+        state.snapshots.reload(&state.db, &state.secrets).await?;
+    }
     Ok(report)
 }
 
@@ -124,14 +144,14 @@ struct Apply<'a> {
     actor: &'a Actor,
     audit: AuditWriter,
     now: chrono::DateTime<chrono::Utc>,
-    batch: String,
+    batch: Option<String>,
     report: ImportReport,
 }
 
 impl Apply<'_> {
     async fn event(&mut self, record: AuditRecord) -> Result<(), ServiceError> {
         let record = AuditRecord {
-            batch_id: Some(self.batch.clone()),
+            batch_id: self.batch.clone(),
             ..record
         };
         self.audit.append(self.tx, self.actor, record).await?;

@@ -17,6 +17,7 @@ use super::traits::Trait;
 pub const FORMAT: &str = "strata/v1";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Document {
     pub format: String,
@@ -31,6 +32,7 @@ pub struct Document {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyDoc {
     pub key: String,
@@ -39,8 +41,10 @@ pub struct KeyDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<f64>))]
     pub min: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<f64>))]
     pub max: Option<Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<u32>,
@@ -61,6 +65,7 @@ pub struct KeyDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TenantDoc {
     pub id: String,
@@ -74,6 +79,7 @@ pub struct TenantDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentDoc {
     pub id: String,
@@ -81,6 +87,7 @@ pub struct DepartmentDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupDoc {
     pub id: String,
@@ -90,6 +97,7 @@ pub struct GroupDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserDoc {
     pub id: String,
@@ -107,6 +115,7 @@ pub struct UserDoc {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntryDoc {
     pub level: String,
@@ -126,6 +135,7 @@ pub struct EntryDoc {
 
 /// One thing wrong with a document, at its JSON path (`entries[3].value`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Problem {
     pub path: String,
     pub message: String,
@@ -645,6 +655,10 @@ pub fn key_doc(def: &KeyDefinition, default: Option<Value>) -> KeyDoc {
         user_editable: Some(def.user_editable),
     }
 }
+
+mod visibility;
+
+pub use visibility::user_target;
 
 #[cfg(test)]
 mod tests;

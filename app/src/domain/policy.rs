@@ -82,8 +82,9 @@ pub enum Action<'a> {
     ManageKeys,
     /// Create, rename or delete tenants.
     ManageTenants,
-    /// Create, change or delete departments, groups and users of a tenant.
-    ManageDirectory { tenant: &'a Slug },
+    /// Create, change or delete departments, groups and users of a tenant (`None`: the
+    /// platform users, who belong to no tenant).
+    ManageDirectory { tenant: Option<&'a Slug> },
     /// Grant traits to a user of `tenant` (none: a platform user).
     GrantTraits {
         tenant: Option<&'a Slug>,
@@ -91,7 +92,9 @@ pub enum Action<'a> {
     },
     /// See one audit event.
     ReadEvent(&'a EventPlace),
-    /// Check the whole audit chain, import documents, export the platform.
+    /// Import a document (it may touch keys, tenants and every level).
+    Import,
+    /// Check the whole audit chain.
     Operate,
 }
 
@@ -249,7 +252,7 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
                 forbidden("revealing secrets needs the secrets_read trait")
             }
         }
-        Action::ManageKeys | Action::ManageTenants | Action::Operate => {
+        Action::ManageKeys | Action::ManageTenants | Action::Import | Action::Operate => {
             if p.is_super() && (p.has(Trait::ConfigWrite) || matches!(action, Action::Operate)) {
                 Decision::Allow
             } else {
@@ -258,11 +261,21 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
                         "only super admins with config_write manage the key registry"
                     }
                     Action::ManageTenants => "only super admins with config_write manage tenants",
+                    Action::Import => "only super admins with config_write import documents",
                     _ => "only super admins may do this",
                 })
             }
         }
-        Action::ManageDirectory { tenant } => {
+        Action::ManageDirectory { tenant: None } => {
+            if p.is_super() && p.has(Trait::ConfigWrite) {
+                Decision::Allow
+            } else {
+                forbidden("only super admins with config_write manage platform users")
+            }
+        }
+        Action::ManageDirectory {
+            tenant: Some(tenant),
+        } => {
             if !p.is_super() && p.tenant.as_ref() != Some(*tenant) {
                 Decision::NotFound
             } else if p.has(Trait::ConfigWrite) && (p.is_super() || p.tenant_admin_of(Some(tenant)))

@@ -328,8 +328,14 @@ fn table() -> Vec<Row> {
         row("manage tenants", &[&[SA, CW]], false, |p| {
             decide(p, &Action::ManageTenants)
         }),
-        row("operate (verify, import, export)", &[&[SA]], false, |p| {
+        row("operate (verify the chain)", &[&[SA]], false, |p| {
             decide(p, &Action::Operate)
+        }),
+        row("import a document", &[&[SA, CW]], false, |p| {
+            decide(p, &Action::Import)
+        }),
+        row("manage platform users", &[&[SA, CW]], false, |p| {
+            decide(p, &Action::ManageDirectory { tenant: None })
         }),
         row(
             "manage own tenant's directory",
@@ -339,7 +345,7 @@ fn table() -> Vec<Row> {
                 decide(
                     p,
                     &Action::ManageDirectory {
-                        tenant: &slug("t1"),
+                        tenant: Some(&slug("t1")),
                     },
                 )
             },
@@ -352,7 +358,7 @@ fn table() -> Vec<Row> {
                 decide(
                     p,
                     &Action::ManageDirectory {
-                        tenant: &slug("t2"),
+                        tenant: Some(&slug("t2")),
                     },
                 )
             },

@@ -3,12 +3,17 @@
 
 mod audit;
 mod config;
+mod directory;
 mod error;
 mod session;
+mod transfer;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::http::ServerState;
 
@@ -47,28 +52,111 @@ impl EffectiveCache {
 /// Request bodies above this are refused with 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-pub fn routes() -> Router<ServerState> {
-    Router::new()
-        .route(
-            "/session",
-            axum::routing::post(session::create).delete(session::delete),
-        )
-        .route("/me", get(session::me))
-        .route(
-            "/tokens",
-            get(session::list_tokens).post(session::create_token),
-        )
-        .route("/tokens/{id}", axum::routing::delete(session::revoke_token))
-        .route("/effective", get(config::effective))
-        .route("/chain/{key}", get(config::chain))
-        .route("/entries", get(config::list_entries))
-        .route(
-            "/entries/{key}",
-            axum::routing::put(config::put_entry).delete(config::delete_entry),
-        )
-        .route("/keys", get(config::keys))
-        .route("/audit", get(audit::list))
-        .route("/audit/verify", get(audit::verify))
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Strata",
+        description = "Hierarchical, multi-tenant configuration. Authenticate with the console's \
+            session cookie (`POST /api/v1/session`) or `Authorization: Bearer strata_…`. Errors \
+            answer `{\"error\": {\"code\", \"message\"}}`; another tenant's objects answer 404."
+    ),
+    modifiers(&Security),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "session", description = "Signing in, the caller, API tokens"),
+        (name = "configuration", description = "Effective values, chains, entries, keys"),
+        (name = "directory", description = "Tenants, departments, groups, users"),
+        (name = "audit", description = "The audit history"),
+        (name = "transfer", description = "Whole documents in and out"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            utoipa::openapi::security::SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("strata_…")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            utoipa::openapi::security::SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                "strata_session",
+            ))),
+        );
+    }
+}
+
+/// The API routes (under `/api/v1`) and the health checks, with the OpenAPI document that
+/// the same registrations produce: a handler cannot be routed without being documented.
+pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(session::create, session::delete))
+        .routes(routes!(session::me))
+        .routes(routes!(session::list_tokens, session::create_token))
+        .routes(routes!(session::revoke_token))
+        .routes(routes!(config::effective))
+        .routes(routes!(config::chain))
+        .routes(routes!(config::list_entries))
+        .routes(routes!(config::put_entry, config::delete_entry))
+        .routes(routes!(config::keys))
+        .routes(routes!(config::put_key, config::delete_key))
+        .routes(routes!(directory::list_tenants, directory::create_tenant))
+        .routes(routes!(
+            directory::get_tenant,
+            directory::update_tenant,
+            directory::delete_tenant
+        ))
+        .routes(routes!(
+            directory::list_departments,
+            directory::create_department
+        ))
+        .routes(routes!(
+            directory::update_department,
+            directory::delete_department
+        ))
+        .routes(routes!(directory::list_groups, directory::create_group))
+        .routes(routes!(directory::update_group, directory::delete_group))
+        .routes(routes!(directory::list_users, directory::create_user))
+        .routes(routes!(
+            directory::get_user,
+            directory::update_user,
+            directory::delete_user
+        ))
+        .routes(routes!(directory::set_password))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::revert))
+        .routes(routes!(transfer::import))
+        .routes(routes!(transfer::export))
+        .routes(routes!(openapi))
         .fallback(error::not_found)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .routes(routes!(crate::http::healthz))
+        .routes(routes!(crate::http::readyz))
+        .split_for_parts();
+    (router, api)
+}
+
+/// The document is built once, at start-up, from the route registrations.
+#[utoipa::path(get, path = "/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "This OpenAPI 3 document", body = Object)))]
+async fn openapi(axum::extract::State(state): axum::extract::State<ServerState>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        state.openapi.clone(),
+    )
+        .into_response()
 }

@@ -35,6 +35,8 @@ pub struct ServerState {
     pub leptos: LeptosOptions,
     /// Serialised effective configurations by ETag (the API's hottest answer).
     pub effective_cache: std::sync::Arc<crate::api::EffectiveCache>,
+    /// The OpenAPI document of the routes below, serialised once.
+    pub openapi: axum::body::Bytes,
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -57,10 +59,15 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
 /// Builds the whole application. Tests call this with their own database.
 pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> Router {
     app.session_max_age = settings.session_max_age;
+    let (api, openapi) = crate::api::routes();
     let state = ServerState {
         app,
         leptos,
         effective_cache: Default::default(),
+        openapi: openapi
+            .to_json()
+            .expect("the OpenAPI document serialises")
+            .into(),
     };
     let routes = generate_route_list(App);
     // One context recipe for pages and server functions alike: the services, and the nonce
@@ -86,10 +93,8 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
         )));
 
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
         .route("/fn/{*name}", get(server_fn).post(server_fn))
-        .nest("/api/v1", crate::api::routes())
+        .merge(api)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())
@@ -137,11 +142,18 @@ async fn server_fn(State(state): State<ServerState>, request: Request<Body>) -> 
     handle_server_fns_with_context(move || provide_context(state.app.clone()), request).await
 }
 
-async fn healthz() -> &'static str {
+/// 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+    responses((status = 200, description = "The process runs", body = String)))]
+pub async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<ServerState>) -> (StatusCode, &'static str) {
+/// 200 when the database answers, else 503.
+#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+    responses((status = 200, description = "The database answers", body = String),
+        (status = 503, description = "The database does not answer", body = String)))]
+pub async fn readyz(State(state): State<ServerState>) -> (StatusCode, &'static str) {
     if health::is_ready(&state.app.db).await {
         (StatusCode::OK, "ready")
     } else {

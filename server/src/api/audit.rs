@@ -1,21 +1,22 @@
 //! `GET /api/v1/audit` (only events the caller may see) and `GET /api/v1/audit/verify`.
 
 use axum::Json;
-use axum::extract::{Query, State};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 
 use app::backend::audit::{self, AuditEntry, AuditFilter};
-use app::domain::level::Level;
-use app::domain::name::Slug;
-use app::domain::policy::{Action, Decision, EventPlace, decide};
+use app::backend::{access, revert};
+use app::domain::policy::{Action, Decision, decide};
 use app::error::WireError;
+use app::views::EntryView;
 
-use super::error::{ApiError, internal};
-use super::session::Caller;
+use super::error::{ApiError, ErrorBody, OptionalBody, internal};
+use super::session::{Caller, ClientAddr, client};
 use crate::http::ServerState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     tenant: Option<String>,
@@ -28,14 +29,22 @@ pub struct AuditQuery {
     before_id: Option<i64>,
 }
 
-/// Where an event happened, for the policy.
-fn place(event: &AuditEntry) -> EventPlace {
-    let slug = |s: &Option<String>| s.as_deref().and_then(|v| Slug::parse("id", v).ok());
-    EventPlace {
-        level: event.level.as_deref().and_then(|l| l.parse::<Level>().ok()),
-        tenant: slug(&event.tenant),
-        department: slug(&event.department),
-    }
+/// A page of events.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    events: Vec<AuditEntry>,
+    /// Pass as `before_id` for the next page; null when there is none.
+    next_before_id: Option<i64>,
+}
+
+/// The chain check.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Verified {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    events: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_broken: Option<i64>,
 }
 
 fn time(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
@@ -53,11 +62,14 @@ fn time(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
     ))
 }
 
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "Events newest first, only those the caller may see", body = AuditPage),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list(
     State(state): State<ServerState>,
     caller: Caller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let Query(q) = query
         .map_err(|e| ApiError(WireError::InvalidInput(format!("query: {}", e.body_text()))))?;
     let limit = q.limit.unwrap_or(50);
@@ -78,18 +90,24 @@ pub async fn list(
     };
     let principal = &caller.principal;
     let visible = |event: &AuditEntry| {
-        decide(principal, &Action::ReadEvent(&place(event))) == Decision::Allow
+        decide(principal, &Action::ReadEvent(&event.place())) == Decision::Allow
     };
     let (events, next) = audit::list_visible(&state.app.db, &filter, limit, visible)
         .await
         .map_err(|e| ApiError(internal(e)))?;
-    Ok(Json(json!({"events": events, "next_before_id": next})))
+    Ok(Json(AuditPage {
+        events,
+        next_before_id: next,
+    }))
 }
 
+#[utoipa::path(get, path = "/audit/verify", tag = "audit",
+    responses((status = 200, description = "`{\"ok\": true, \"events\": N}` or `{\"ok\": false, \"first_broken\": ID}`", body = Verified),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn verify(
     State(state): State<ServerState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Verified>, ApiError> {
     if let Decision::Forbidden(reason) = decide(&caller.principal, &Action::Operate) {
         return Err(ApiError(WireError::Forbidden(reason)));
     }
@@ -97,9 +115,51 @@ pub async fn verify(
         .await
         .map_err(|e| ApiError(internal(e)))?
     {
-        Ok(events) => Ok(Json(json!({"ok": true, "events": events}))),
-        Err(broken) => Ok(Json(
-            json!({"ok": false, "first_broken": broken.first_broken()}),
-        )),
+        Ok(events) => Ok(Json(Verified {
+            ok: true,
+            events: Some(events),
+            first_broken: None,
+        })),
+        Err(broken) => Ok(Json(Verified {
+            ok: false,
+            events: None,
+            first_broken: Some(broken.first_broken()),
+        })),
     }
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevertRequest {
+    /// Recorded with the new change, after "revert of event N".
+    reason: Option<String>,
+}
+
+#[utoipa::path(post, path = "/audit/{id}/revert", tag = "audit",
+    params(("id" = i64, Path, description = "The audit event of an entry change")),
+    request_body(content = Option<RevertRequest>, description = "Optional; an empty body is fine"),
+    responses((status = 200, description = "The entry as restored", body = EntryView),
+        (status = 204, description = "The event created the entry, so reverting removed it"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The entry changed since the event; `current` holds it", body = ErrorBody),
+        (status = 422, description = "The event is not an entry change", body = ErrorBody)))]
+pub async fn revert(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+    OptionalBody(body): OptionalBody<RevertRequest>,
+) -> Result<Response, ApiError> {
+    caller.writing()?;
+    let plan = revert::plan(&state.app, id).await?;
+    access::authorize_revert(&state.app, &caller.principal, &plan).await?;
+    let actor = client(&headers, address, caller.principal.user.to_string());
+    Ok(
+        match revert::apply(&state.app, &actor, &plan, body.reason).await? {
+            Some(entry) => Json(entry).into_response(),
+            None => StatusCode::NO_CONTENT.into_response(),
+        },
+    )
 }

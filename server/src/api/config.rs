@@ -7,24 +7,22 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use app::backend::directory::{self, Doomed};
 use app::backend::entries::{self, SetEntry};
 use app::backend::resolution::{self, ContextSpec};
 use app::backend::{access, state};
-use app::domain::document::key_doc;
+use app::domain::document::{KeyDoc, key_doc};
 use app::domain::name::{ConfigKey, Slug};
+use app::domain::policy::Action;
 use app::domain::resolve::EffectiveView;
 use app::domain::scope::Scope;
 use app::domain::value::MASK;
-use app::error::WireError;
 use app::views::EntryView;
 
-use super::error::{ApiError, Body, internal};
+use super::directory::{DeleteParams, DeleteQuery, delete_reason};
+use super::error::{ApiError, Body, ErrorBody, internal, invalid};
 use super::session::{Caller, ClientAddr, client};
 use crate::http::ServerState;
-
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError(WireError::InvalidInput(message.into()))
-}
 
 fn slug(what: &'static str, value: &str) -> Result<Slug, ApiError> {
     Slug::parse(what, value).map_err(|e| invalid(format!("{what}: {e}")))
@@ -88,6 +86,18 @@ fn etag(version: u64, spec: &ContextSpec, reveal: bool) -> String {
     format!("\"v{version}-{:016x}\"", h.finish())
 }
 
+#[utoipa::path(get, path = "/effective", tag = "configuration",
+    params(("user" = Option<String>, Query, description = "A real user: their tenant, department and groups"),
+        ("tenant" = Option<String>, Query, description = "What-if context: the tenant"),
+        ("department" = Option<String>, Query, description = "What-if context: a department of the tenant"),
+        ("group" = Option<Vec<String>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
+        ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited)"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
+    responses((status = 200, description = "Every key with its effective value and source, as `strata resolve --format json`: `{key: {value, level, scope}}`", body = Object,
+            headers(("ETag" = String, description = "Changes whenever anything in the context's chain changes"))),
+        (status = 304, description = "Unchanged since the given ETag"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn effective(
     State(state): State<ServerState>,
     caller: Caller,
@@ -145,6 +155,15 @@ pub async fn effective(
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/chain/{key}", tag = "configuration",
+    params(("key" = String, Path, description = "Dotted key name"), ("user" = Option<String>, Query, description = "A real user: their tenant, department and groups"),
+        ("tenant" = Option<String>, Query, description = "What-if context: the tenant"),
+        ("department" = Option<String>, Query, description = "What-if context: a department of the tenant"),
+        ("group" = Option<Vec<String>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
+        ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited)")),
+    responses((status = 200, description = "The candidates from general to specific, as `strata chain --format json`: `[{level, scope, value, state}]`", body = [Object]),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn chain(
     State(state): State<ServerState>,
     caller: Caller,
@@ -180,6 +199,11 @@ fn params(query: ScopeParams) -> Result<ScopeQuery, ApiError> {
         .map_err(|e| invalid(format!("query: {}", e.body_text())))
 }
 
+#[utoipa::path(get, path = "/entries", tag = "configuration",
+    params(("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
+    responses((status = 200, description = "The entries set at the scope, sensitive values masked", body = [EntryView]),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_entries(
     State(state): State<ServerState>,
     caller: Caller,
@@ -190,7 +214,7 @@ pub async fn list_entries(
     Ok(Json(entries::list(&state.app, &scope, false).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutEntry {
     value: Value,
@@ -199,6 +223,14 @@ pub struct PutEntry {
     reason: Option<String>,
 }
 
+#[utoipa::path(put, path = "/entries/{key}", tag = "configuration",
+    params(("key" = String, Path, description = "Dotted key name"), ("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
+    request_body = PutEntry,
+    responses((status = 200, description = "The entry as stored", body = EntryView),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "It changed since `expect_version`; `current` holds it", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_entry(
     State(state): State<ServerState>,
     caller: Caller,
@@ -225,6 +257,12 @@ pub async fn put_entry(
     Ok(Json(entries::set_entry(&state.app, &actor, request).await?))
 }
 
+#[utoipa::path(delete, path = "/entries/{key}", tag = "configuration",
+    params(("key" = String, Path, description = "Dotted key name"), ("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`"),
+        ("expect_version" = Option<i64>, Query, description = "Refuse with 409 unless the entry is at this version")),
+    responses((status = 204, description = "Removed"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn delete_entry(
     State(state): State<ServerState>,
     caller: Caller,
@@ -244,25 +282,89 @@ pub async fn delete_entry(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A key definition as shown: a sensitive default masked.
+fn shown(mut doc: KeyDoc) -> KeyDoc {
+    if doc.sensitive == Some(true) && doc.default.is_some() {
+        doc.default = Some(json!(MASK));
+    }
+    doc
+}
+
 /// Key definitions in the document format; sensitive defaults masked.
+#[utoipa::path(get, path = "/keys", tag = "configuration",
+    responses((status = 200, description = "Every key definition", body = [KeyDoc]),
+        (status = 401, body = ErrorBody)))]
 pub async fn keys(
     State(state): State<ServerState>,
     _caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<KeyDoc>>, ApiError> {
     let loaded = state::load(&state.app.db, &state.app.secrets)
         .await
         .map_err(|e| ApiError(internal(e)))?;
-    let docs: Vec<Value> = loaded
-        .keys
-        .iter()
-        .map(|k| {
-            let default = k
-                .def
-                .default
-                .clone()
-                .map(|d| if k.def.sensitive { json!(MASK) } else { d });
-            json!(key_doc(&k.def, default))
-        })
-        .collect();
-    Ok(Json(Value::Array(docs)))
+    Ok(Json(
+        loaded
+            .keys
+            .iter()
+            .map(|k| shown(key_doc(&k.def, k.def.default.clone())))
+            .collect(),
+    ))
+}
+
+#[utoipa::path(put, path = "/keys/{key}", tag = "configuration",
+    params(("key" = String, Path, description = "Dotted key name")),
+    request_body(content = KeyDoc, description = "A key definition as in the document format; `key` may be left out"),
+    responses((status = 200, description = "The definition was replaced", body = KeyDoc),
+        (status = 201, description = "The key was defined", body = KeyDoc),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, description = "Invalid, or existing entries would no longer fit", body = ErrorBody)))]
+pub async fn put_key(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(key): Path<String>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+    Body(mut body): Body<Value>,
+) -> Result<(StatusCode, Json<KeyDoc>), ApiError> {
+    caller.writing()?;
+    let key = ConfigKey::parse(&key).map_err(|e| invalid(format!("key: {e}")))?;
+    access::authorize(&caller.principal, &Action::ManageKeys)?;
+    if let Value::Object(fields) = &mut body {
+        fields
+            .entry("key")
+            .or_insert_with(|| Value::String(key.to_string()));
+    }
+    let doc: KeyDoc = serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        invalid(format!("{path}: {}", e.into_inner()))
+    })?;
+    let actor = client(&headers, address, caller.principal.user.to_string());
+    let (doc, created) = directory::define_key(&state.app, &actor, &key, doc).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(shown(doc))))
+}
+
+#[utoipa::path(delete, path = "/keys/{key}", tag = "configuration",
+    params(("key" = String, Path, description = "Dotted key name"), DeleteQuery),
+    responses((status = 204, description = "The key and all its entries are removed, in one transaction"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn delete_key(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(key): Path<String>,
+    query: DeleteParams,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    caller.writing()?;
+    let reason = delete_reason(query)?;
+    let key = ConfigKey::parse(&key).map_err(|e| invalid(format!("key: {e}")))?;
+    access::authorize(&caller.principal, &Action::ManageKeys)?;
+    let actor = client(&headers, address, caller.principal.user.to_string());
+    directory::delete(&state.app, &actor, &Doomed::Key(key), reason).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

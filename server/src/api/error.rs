@@ -4,14 +4,39 @@ use axum::Json;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 use app::backend::error::ServiceError;
 use app::error::WireError;
+use app::views::EntryView;
 
 #[derive(Debug)]
 pub struct ApiError(pub WireError);
+
+/// Every refusal's body: `{"error": {"code", "message"}}`, and for a conflict the entry as
+/// it is now (`current`, null when it no longer exists).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = true)]
+    current: Option<Option<EntryView>>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid_input`, `unauthenticated`, `forbidden`, `not_found`, `conflict`,
+    /// `payload_too_large`, `rate_limited`, `unavailable` or `internal`.
+    code: String,
+    /// What was wrong, naming the field for invalid input.
+    message: String,
+}
+
+/// A 422 naming the field and what is wrong with it.
+pub fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError(WireError::InvalidInput(message.into()))
+}
 
 impl From<WireError> for ApiError {
     fn from(err: WireError) -> Self {
@@ -43,10 +68,16 @@ impl IntoResponse for ApiError {
         let err = self.0;
         let status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut body = json!({"error": {"code": err.code(), "message": err.to_string()}});
-        if let WireError::Conflict { current, .. } = &err {
-            body["current"] = json!(current);
-        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: err.code().into(),
+                message: err.to_string(),
+            },
+            current: match &err {
+                WireError::Conflict { current, .. } => Some(current.as_deref().cloned()),
+                _ => None,
+            },
+        };
         let mut headers = HeaderMap::new();
         if status == StatusCode::UNAUTHORIZED {
             headers.insert(
@@ -65,30 +96,52 @@ pub async fn not_found() -> ApiError {
 /// A JSON body: unknown fields and wrong types are 422 naming the field; over 1 MiB is 413.
 pub struct Body<T>(pub T);
 
+/// Like [`Body`], but an empty body stands for `T::default()`.
+pub struct OptionalBody<T>(pub T);
+
+async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, ApiError> {
+    match axum::body::Bytes::from_request(req, state).await {
+        Ok(bytes) => Ok(bytes),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError(WireError::PayloadTooLarge(format!(
+                "the request body is larger than {} bytes",
+                super::BODY_LIMIT
+            ))))
+        }
+        Err(rejection) => Err(ApiError(WireError::InvalidInput(rejection.body_text()))),
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if path == "." {
+            format!("body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        };
+        ApiError(WireError::InvalidInput(message))
+    })
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = match axum::body::Bytes::from_request(req, state).await {
-            Ok(bytes) => bytes,
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(ApiError(WireError::PayloadTooLarge(format!(
-                    "the request body is larger than {} bytes",
-                    super::BODY_LIMIT
-                ))));
-            }
-            Err(rejection) => return Err(ApiError(WireError::InvalidInput(rejection.body_text()))),
-        };
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(Body).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let message = if path == "." {
-                format!("body: {inner}")
-            } else {
-                format!("{path}: {inner}")
-            };
-            ApiError(WireError::InvalidInput(message))
-        })
+        parse(&bytes(req, state).await?).map(Body)
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(T::default()));
+        }
+        parse(&bytes).map(OptionalBody)
     }
 }

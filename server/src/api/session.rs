@@ -7,18 +7,17 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use app::auth::server::{begin, principal_of};
 use app::backend::accounts::{self, LoginError};
 use app::backend::audit::Actor;
-use app::backend::tokens;
+use app::backend::tokens::{self, TokenView};
 use app::domain::policy::Principal;
 use app::error::WireError;
 
-use super::error::{ApiError, Body, internal};
+use super::error::{ApiError, Body, ErrorBody, internal};
 use crate::http::ServerState;
 
 /// The authenticated caller: `Authorization: Bearer strata_…`, or the console's session.
@@ -112,27 +111,55 @@ pub fn client(headers: &HeaderMap, address: Option<SocketAddr>, name: String) ->
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     username: String,
     password: String,
 }
 
-async fn user_json(state: &ServerState, p: &Principal) -> Result<Value, ApiError> {
+/// The signed-in user.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    id: String,
+    name: Option<String>,
+    tenant: Option<String>,
+    department: Option<String>,
+    groups: Vec<String>,
+    traits: Vec<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignedIn {
+    user: Me,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    id: i64,
+    /// `strata_…`; shown once, stored only as a hash.
+    token: String,
+}
+
+async fn me_of(state: &ServerState, p: &Principal) -> Result<Me, ApiError> {
     let name = accounts::display_name(&state.app.db, p.user.as_str())
         .await
         .map_err(internal)?;
-    Ok(json!({
-        "id": p.user,
-        "name": name,
-        "tenant": p.tenant,
-        "department": p.department,
-        "groups": p.groups,
-        "traits": p.traits,
-    }))
+    Ok(Me {
+        id: p.user.to_string(),
+        name,
+        tenant: p.tenant.as_ref().map(ToString::to_string),
+        department: p.department.as_ref().map(ToString::to_string),
+        groups: p.groups.iter().map(ToString::to_string).collect(),
+        traits: p.traits.iter().map(|t| t.as_str().to_owned()).collect(),
+    })
 }
 
+#[utoipa::path(post, path = "/session", tag = "session", security(()), request_body = Credentials,
+    responses((status = 200, description = "Signed in; the session cookie is set", body = SignedIn),
+        (status = 401, description = "Wrong username or password (the same answer for both)", body = ErrorBody),
+        (status = 403, description = "The account may not use the console", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody)))]
 pub async fn create(
     State(state): State<ServerState>,
     session: Session,
@@ -151,7 +178,8 @@ pub async fn create(
     {
         Ok(principal) => {
             begin(&state.app, &session, &principal).await?;
-            Ok(Json(json!({"user": user_json(&state, &principal).await?})).into_response())
+            let user = me_of(&state, &principal).await?;
+            Ok(Json(SignedIn { user }).into_response())
         }
         Err(LoginError::Invalid) => Err(ApiError(WireError::Unauthenticated(
             LoginError::Invalid.to_string(),
@@ -169,19 +197,24 @@ pub async fn create(
     }
 }
 
+#[utoipa::path(delete, path = "/session", tag = "session",
+    responses((status = 204, description = "Signed out; the session is deleted")))]
 pub async fn delete(session: Session) -> Result<StatusCode, ApiError> {
     session.flush().await.map_err(|e| ApiError(internal(e)))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn me(State(state): State<ServerState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    Ok(Json(user_json(&state, &caller.principal).await?))
+#[utoipa::path(get, path = "/me", tag = "session",
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+pub async fn me(State(state): State<ServerState>, caller: Caller) -> Result<Json<Me>, ApiError> {
+    Ok(Json(me_of(&state, &caller.principal).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,
+    /// `["read"]` or `["read", "write"]`.
     scopes: Vec<String>,
     expires_in_days: Option<u32>,
 }
@@ -195,13 +228,18 @@ fn session_only(caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
+#[utoipa::path(post, path = "/tokens", tag = "session", request_body = NewToken,
+    responses((status = 201, description = "The token, shown this once", body = CreatedToken),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "Tokens are managed from a signed-in session", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<ServerState>,
     caller: Caller,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     Body(body): Body<NewToken>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     session_only(&caller)?;
     let actor = client(&headers, address, caller.principal.user.to_string());
     let (id, token) = tokens::create(
@@ -213,19 +251,24 @@ pub async fn create_token(
         body.expires_in_days,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id, "token": token}))))
+    Ok((StatusCode::CREATED, Json(CreatedToken { id, token })))
 }
 
+#[utoipa::path(get, path = "/tokens", tag = "session",
+    responses((status = 200, description = "The caller's own tokens, never their secrets", body = [TokenView]),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<ServerState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<TokenView>>, ApiError> {
     session_only(&caller)?;
-    Ok(Json(json!(
-        tokens::list(&state.app, &caller.principal).await?
-    )))
+    Ok(Json(tokens::list(&state.app, &caller.principal).await?))
 }
 
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "session",
+    params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<ServerState>,
     caller: Caller,

@@ -1,0 +1,71 @@
+//! `POST /api/v1/import` and `GET /api/v1/export`: whole documents, through the same import
+//! engine as `strata import` and cut to what the caller may see on the way out.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+
+use app::backend::transfer::{self, ImportReport};
+use app::backend::{access, directory};
+use app::domain::document::Document;
+use app::domain::policy::Action;
+
+use super::error::{ApiError, Body, ErrorBody, invalid};
+use super::session::{Caller, ClientAddr, client};
+use crate::http::ServerState;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// Validate and count, write nothing.
+    dry_run: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/import", tag = "transfer", params(ImportQuery),
+    request_body(content = Document, description = "A strata/v1 document"),
+    responses((status = 200, description = "Applied (or, with dry_run, what would be)", body = ImportReport),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 422, description = "Nothing was written: `errors` lists every problem with its JSON path (beside `error`)", body = ImportReport)))]
+pub async fn import(
+    State(state): State<ServerState>,
+    caller: Caller,
+    query: Result<Query<ImportQuery>, axum::extract::rejection::QueryRejection>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+    Body(doc): Body<Document>,
+) -> Result<Response, ApiError> {
+    caller.writing()?;
+    let Query(query) = query.map_err(|e| invalid(format!("query: {}", e.body_text())))?;
+    access::authorize(&caller.principal, &Action::Import)?;
+    let actor = client(&headers, address, caller.principal.user.to_string());
+    let dry_run = query.dry_run.unwrap_or(false);
+    let report = transfer::import(&state.app, &actor, &doc, dry_run).await?;
+    if report.errors.is_empty() {
+        return Ok(Json(report).into_response());
+    }
+    let first = &report.errors[0];
+    let mut body = json!(report);
+    body["error"] = json!({
+        "code": "invalid_input",
+        "message": format!("{} problem(s); nothing was written. First: {}: {}",
+            report.errors.len(), first.path, first.message),
+    });
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+}
+
+#[utoipa::path(get, path = "/export", tag = "transfer",
+    responses((status = 200, description = "What the caller may read, as a document that import accepts; sensitive values encrypted", body = Document),
+        (status = 401, body = ErrorBody)))]
+pub async fn export(
+    State(state): State<ServerState>,
+    caller: Caller,
+) -> Result<Json<Document>, ApiError> {
+    Ok(Json(
+        directory::visible(&state.app, &caller.principal).await?,
+    ))
+}

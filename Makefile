@@ -14,6 +14,7 @@ export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION := 132.0.0
+OPENAPI_VALIDATOR_VERSION := 0.9.0
 
 SITE := $(CURDIR)/target/site
 PKG := $(SITE)/pkg
@@ -23,7 +24,7 @@ STRATA := $(CARGO_TARGET_DIR)/release/strata
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 
-.PHONY: help run test tools site server lint unit-test pg-test e2e browser bench clean
+.PHONY: help run test tools site server lint unit-test pg-test api-doc e2e browser bench clean
 
 help:
 	@echo "make run   build the release site and serve the console on http://127.0.0.1:3000"
@@ -36,7 +37,7 @@ run: site server
 	"$(STRATA)" demo --if-empty
 	STRATA_SITE_ROOT="$(SITE)" "$(STRATA)" serve
 
-test: lint unit-test pg-test e2e
+test: lint unit-test pg-test api-doc e2e
 
 ## Build tools, installed once into the cache when missing or of the wrong version.
 tools:
@@ -46,6 +47,9 @@ tools:
 		|| cargo install --root "$(TOOLS)" wasm-bindgen-cli --version "=$(WASM_BINDGEN_VERSION)" --force
 	@[ -x "$(TOOLS)/node_modules/.bin/wasm-opt" ] \
 		|| npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund "binaryen@$(BINARYEN_VERSION)"
+	@[ -x "$(TOOLS)/venv/bin/openapi-spec-validator" ] \
+		|| { python3 -m venv "$(TOOLS)/venv" \
+			&& "$(TOOLS)/venv/bin/pip" install --quiet "openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION)"; }
 
 ## The browser half: wasm, its JS glue and the CSS, in the layout Leptos expects.
 site: tools
@@ -59,6 +63,11 @@ site: tools
 
 server:
 	cargo build -p server --release --bin strata
+
+## The OpenAPI document the server serves, checked by an independent validator.
+api-doc: tools server
+	"$(STRATA)" openapi > "$(CARGO_TARGET_DIR)/openapi.json"
+	"$(TOOLS)/venv/bin/openapi-spec-validator" "$(CARGO_TARGET_DIR)/openapi.json"
 
 lint:
 	cargo fmt --all -- --check

@@ -87,6 +87,8 @@ pub enum Command {
     },
     /// Create or upgrade the database schema.
     Migrate,
+    /// Print the OpenAPI 3 document of the HTTP API (as served at /api/v1/openapi.json).
+    Openapi,
     /// Import a strata/v1 document (FILE, or - for standard input); all or nothing.
     Import {
         file: String,
@@ -353,6 +355,16 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                 settings.addr = addr;
             }
             crate::http::serve(settings).await
+        }
+        Command::Openapi => {
+            let document = crate::api::routes().1;
+            println!(
+                "{}",
+                document
+                    .to_pretty_json()
+                    .map_err(|e| CliError::Service(e.to_string()))?
+            );
+            Ok(())
         }
         Command::Migrate => {
             let database = db::connect(&settings.database_url).await?;

@@ -877,6 +877,22 @@ async fn the_openapi_document_covers_every_route() {
     assert_eq!(status, 404);
     assert_eq!(message(&body), "no such API route");
 
+    // Query parameters are documented where clients send them.
+    for (path, name) in [
+        ("/api/v1/audit", "before_id"),
+        ("/api/v1/import", "dry_run"),
+        ("/api/v1/effective", "user"),
+    ] {
+        let method = if path.ends_with("import") {
+            "post"
+        } else {
+            "get"
+        };
+        let parameters = paths[path][method]["parameters"].as_array().unwrap();
+        let parameter = parameters.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!(parameter["in"], "query", "{path} {name}");
+    }
+
     // Schemas are named and referenced.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [

@@ -41,6 +41,20 @@ async fn migrate_brings_a_new_database_up_to_date() {
 }
 
 #[test]
+fn openapi_prints_the_served_document_without_a_database() {
+    let output = strata().arg("openapi").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/effective"]["get"].is_object());
+    assert!(doc["paths"]["/healthz"]["get"].is_object());
+}
+
+#[test]
 fn a_bad_setting_stops_with_one_line_and_exit_code_2() {
     let output = strata()
         .env("STRATA_ADDR", "localhost")

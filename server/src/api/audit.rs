@@ -17,6 +17,7 @@ use super::session::{Caller, ClientAddr, client};
 use crate::http::ServerState;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     tenant: Option<String>,
@@ -64,7 +65,7 @@ fn time(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
 
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "Events newest first, only those the caller may see", body = AuditPage),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn list(
     State(state): State<ServerState>,
     caller: Caller,
@@ -103,7 +104,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/audit/verify", tag = "audit",
     responses((status = 200, description = "`{\"ok\": true, \"events\": N}` or `{\"ok\": false, \"first_broken\": ID}`", body = Verified),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody)))]
 pub async fn verify(
     State(state): State<ServerState>,
     caller: Caller,
@@ -140,8 +141,8 @@ pub struct RevertRequest {
     request_body(content = Option<RevertRequest>, description = "Optional; an empty body is fine"),
     responses((status = 200, description = "The entry as restored", body = EntryView),
         (status = 204, description = "The event created the entry, so reverting removed it"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 409, description = "The entry changed since the event; `current` holds it", body = ErrorBody),
         (status = 422, description = "The event is not an entry change", body = ErrorBody)))]
 pub async fn revert(

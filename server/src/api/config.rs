@@ -96,8 +96,8 @@ fn etag(version: u64, spec: &ContextSpec, reveal: bool) -> String {
     responses((status = 200, description = "Every key with its effective value and source, as `strata resolve --format json`: `{key: {value, level, scope}}`", body = Object,
             headers(("ETag" = String, description = "Changes whenever anything in the context's chain changes"))),
         (status = 304, description = "Unchanged since the given ETag"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn effective(
     State(state): State<ServerState>,
     caller: Caller,
@@ -162,8 +162,8 @@ pub async fn effective(
         ("group" = Option<Vec<String>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
         ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited)")),
     responses((status = 200, description = "The candidates from general to specific, as `strata chain --format json`: `[{level, scope, value, state}]`", body = [Object]),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn chain(
     State(state): State<ServerState>,
     caller: Caller,
@@ -202,8 +202,8 @@ fn params(query: ScopeParams) -> Result<ScopeQuery, ApiError> {
 #[utoipa::path(get, path = "/entries", tag = "configuration",
     params(("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
     responses((status = 200, description = "The entries set at the scope, sensitive values masked", body = [EntryView]),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn list_entries(
     State(state): State<ServerState>,
     caller: Caller,
@@ -227,10 +227,10 @@ pub struct PutEntry {
     params(("key" = String, Path, description = "Dotted key name"), ("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
     request_body = PutEntry,
     responses((status = 200, description = "The entry as stored", body = EntryView),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 409, description = "It changed since `expect_version`; `current` holds it", body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn put_entry(
     State(state): State<ServerState>,
     caller: Caller,
@@ -260,9 +260,9 @@ pub async fn put_entry(
 #[utoipa::path(delete, path = "/entries/{key}", tag = "configuration",
     params(("key" = String, Path, description = "Dotted key name"), ("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`"),
         ("expect_version" = Option<i64>, Query, description = "Refuse with 409 unless the entry is at this version")),
-    responses((status = 204, description = "Removed"), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204, description = "Removed"), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn delete_entry(
     State(state): State<ServerState>,
     caller: Caller,
@@ -293,7 +293,7 @@ fn shown(mut doc: KeyDoc) -> KeyDoc {
 /// Key definitions in the document format; sensitive defaults masked.
 #[utoipa::path(get, path = "/keys", tag = "configuration",
     responses((status = 200, description = "Every key definition", body = [KeyDoc]),
-        (status = 401, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody)))]
 pub async fn keys(
     State(state): State<ServerState>,
     _caller: Caller,
@@ -315,7 +315,7 @@ pub async fn keys(
     request_body(content = KeyDoc, description = "A key definition as in the document format; `key` may be left out"),
     responses((status = 200, description = "The definition was replaced", body = KeyDoc),
         (status = 201, description = "The key was defined", body = KeyDoc),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 422, description = "Invalid, or existing entries would no longer fit", body = ErrorBody)))]
 pub async fn put_key(
     State(state): State<ServerState>,
@@ -350,8 +350,8 @@ pub async fn put_key(
 #[utoipa::path(delete, path = "/keys/{key}", tag = "configuration",
     params(("key" = String, Path, description = "Dotted key name"), DeleteQuery),
     responses((status = 204, description = "The key and all its entries are removed, in one transaction"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn delete_key(
     State(state): State<ServerState>,
     caller: Caller,

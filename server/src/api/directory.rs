@@ -27,6 +27,7 @@ fn slug(what: &'static str, value: &str) -> Result<Slug, ApiError> {
 
 /// Optional comment recorded with a delete.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteQuery {
     /// Recorded in the audit event.
@@ -51,7 +52,7 @@ async fn readable(state: &ServerState, caller: &Caller, scope: Scope) -> Result<
 
 #[utoipa::path(get, path = "/tenants", tag = "directory",
     responses((status = 200, description = "The tenants the caller may read, with the departments and groups they may read", body = [TenantDoc]),
-        (status = 401, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody)))]
 pub async fn list_tenants(
     State(state): State<ServerState>,
     caller: Caller,
@@ -65,9 +66,9 @@ pub async fn list_tenants(
 
 #[utoipa::path(post, path = "/tenants", tag = "directory", request_body = TenantDoc,
     responses((status = 201, description = "Created, with any departments and groups it lists", body = TenantDoc),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 409, description = "The tenant exists", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn create_tenant(
     State(state): State<ServerState>,
     caller: Caller,
@@ -84,8 +85,8 @@ pub async fn create_tenant(
 
 #[utoipa::path(get, path = "/tenants/{t}", tag = "directory",
     params(("t" = String, Path, description = "Tenant id")),
-    responses((status = 200, body = TenantDoc), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = TenantDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn get_tenant(
     State(state): State<ServerState>,
     caller: Caller,
@@ -109,9 +110,9 @@ pub async fn get_tenant(
 #[utoipa::path(patch, path = "/tenants/{t}", tag = "directory",
     params(("t" = String, Path, description = "Tenant id")),
     request_body(content = Object, description = "`{\"name\"?, \"plan\"?}`"),
-    responses((status = 200, body = TenantDoc), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = TenantDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn update_tenant(
     State(state): State<ServerState>,
     caller: Caller,
@@ -140,8 +141,8 @@ pub async fn update_tenant(
 #[utoipa::path(delete, path = "/tenants/{t}", tag = "directory",
     params(("t" = String, Path, description = "Tenant id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its departments, groups, users and entries, in one transaction"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn delete_tenant(
     State(state): State<ServerState>,
     caller: Caller,
@@ -188,7 +189,7 @@ async fn manageable(state: &ServerState, caller: &Caller, t: &str) -> Result<Slu
 #[utoipa::path(get, path = "/tenants/{t}/departments", tag = "directory",
     params(("t" = String, Path, description = "Tenant id")),
     responses((status = 200, description = "The departments the caller may read", body = [DepartmentDoc]),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn list_departments(
     State(state): State<ServerState>,
     caller: Caller,
@@ -208,9 +209,9 @@ pub async fn list_departments(
 
 #[utoipa::path(post, path = "/tenants/{t}/departments", tag = "directory",
     params(("t" = String, Path, description = "Tenant id")), request_body = DepartmentDoc,
-    responses((status = 201, body = DepartmentDoc), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = DepartmentDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn create_department(
     State(state): State<ServerState>,
     caller: Caller,
@@ -228,9 +229,9 @@ pub async fn create_department(
 #[utoipa::path(patch, path = "/tenants/{t}/departments/{d}", tag = "directory",
     params(("t" = String, Path, description = "Tenant id"), ("d" = String, Path, description = "Department id")),
     request_body(content = Object, description = "`{\"name\"}`"),
-    responses((status = 200, body = DepartmentDoc), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = DepartmentDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn update_department(
     State(state): State<ServerState>,
     caller: Caller,
@@ -250,8 +251,8 @@ pub async fn update_department(
 #[utoipa::path(delete, path = "/tenants/{t}/departments/{d}", tag = "directory",
     params(("t" = String, Path, description = "Tenant id"), ("d" = String, Path, description = "Department id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its entries; its users keep no department"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn delete_department(
     State(state): State<ServerState>,
     caller: Caller,
@@ -272,7 +273,7 @@ pub async fn delete_department(
 #[utoipa::path(get, path = "/tenants/{t}/groups", tag = "directory",
     params(("t" = String, Path, description = "Tenant id")),
     responses((status = 200, description = "The groups the caller may read", body = [GroupDoc]),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn list_groups(
     State(state): State<ServerState>,
     caller: Caller,
@@ -292,9 +293,9 @@ pub async fn list_groups(
 
 #[utoipa::path(post, path = "/tenants/{t}/groups", tag = "directory",
     params(("t" = String, Path, description = "Tenant id")), request_body = GroupDoc,
-    responses((status = 201, body = GroupDoc), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, description = "Created", body = GroupDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn create_group(
     State(state): State<ServerState>,
     caller: Caller,
@@ -312,9 +313,9 @@ pub async fn create_group(
 #[utoipa::path(patch, path = "/tenants/{t}/groups/{g}", tag = "directory",
     params(("t" = String, Path, description = "Tenant id"), ("g" = String, Path, description = "Group id")),
     request_body(content = Object, description = "`{\"name\"?, \"priority\"?}`"),
-    responses((status = 200, body = GroupDoc), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = GroupDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn update_group(
     State(state): State<ServerState>,
     caller: Caller,
@@ -334,8 +335,8 @@ pub async fn update_group(
 #[utoipa::path(delete, path = "/tenants/{t}/groups/{g}", tag = "directory",
     params(("t" = String, Path, description = "Tenant id"), ("g" = String, Path, description = "Group id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its entries and memberships"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn delete_group(
     State(state): State<ServerState>,
     caller: Caller,
@@ -364,7 +365,7 @@ async fn visible_user(state: &ServerState, caller: &Caller, u: &str) -> Result<U
 
 #[utoipa::path(get, path = "/users", tag = "directory",
     responses((status = 200, description = "The users the caller may read", body = [UserDoc]),
-        (status = 401, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody)))]
 pub async fn list_users(
     State(state): State<ServerState>,
     caller: Caller,
@@ -378,9 +379,9 @@ pub async fn list_users(
 
 #[utoipa::path(post, path = "/users", tag = "directory", request_body = UserDoc,
     responses((status = 201, description = "Created without a password", body = UserDoc),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 409, description = "Conflict", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn create_user(
     State(state): State<ServerState>,
     caller: Caller,
@@ -397,8 +398,8 @@ pub async fn create_user(
 
 #[utoipa::path(get, path = "/users/{u}", tag = "directory",
     params(("u" = String, Path, description = "User id")),
-    responses((status = 200, body = UserDoc), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = UserDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn get_user(
     State(state): State<ServerState>,
     caller: Caller,
@@ -410,9 +411,9 @@ pub async fn get_user(
 #[utoipa::path(patch, path = "/users/{u}", tag = "directory",
     params(("u" = String, Path, description = "User id")),
     request_body(content = Object, description = "Any fields of a user but `id`"),
-    responses((status = 200, body = UserDoc), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = UserDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn update_user(
     State(state): State<ServerState>,
     caller: Caller,
@@ -437,8 +438,8 @@ pub async fn update_user(
 #[utoipa::path(delete, path = "/users/{u}", tag = "directory",
     params(("u" = String, Path, description = "User id"), DeleteQuery),
     responses((status = 204, description = "Deleted with their entries, memberships and tokens"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn delete_user(
     State(state): State<ServerState>,
     caller: Caller,
@@ -470,8 +471,8 @@ pub struct NewPassword {
 #[utoipa::path(put, path = "/users/{u}/password", tag = "directory",
     params(("u" = String, Path, description = "User id")), request_body = NewPassword,
     responses((status = 204, description = "The password is replaced"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn set_password(
     State(state): State<ServerState>,
     caller: Caller,

@@ -205,7 +205,7 @@ pub async fn delete(session: Session) -> Result<StatusCode, ApiError> {
 }
 
 #[utoipa::path(get, path = "/me", tag = "session",
-    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = Me), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody)))]
 pub async fn me(State(state): State<ServerState>, caller: Caller) -> Result<Json<Me>, ApiError> {
     Ok(Json(me_of(&state, &caller.principal).await?))
 }
@@ -230,9 +230,9 @@ fn session_only(caller: &Caller) -> Result<(), ApiError> {
 
 #[utoipa::path(post, path = "/tokens", tag = "session", request_body = NewToken,
     responses((status = 201, description = "The token, shown this once", body = CreatedToken),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "Tokens are managed from a signed-in session", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<ServerState>,
     caller: Caller,
@@ -256,7 +256,7 @@ pub async fn create_token(
 
 #[utoipa::path(get, path = "/tokens", tag = "session",
     responses((status = 200, description = "The caller's own tokens, never their secrets", body = [TokenView]),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody)))]
 pub async fn list_tokens(
     State(state): State<ServerState>,
     caller: Caller,
@@ -267,8 +267,8 @@ pub async fn list_tokens(
 
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "session",
     params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Revoked"), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<ServerState>,
     caller: Caller,

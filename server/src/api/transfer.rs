@@ -19,6 +19,7 @@ use super::session::{Caller, ClientAddr, client};
 use crate::http::ServerState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// Validate and count, write nothing.
@@ -28,8 +29,8 @@ pub struct ImportQuery {
 #[utoipa::path(post, path = "/import", tag = "transfer", params(ImportQuery),
     request_body(content = Document, description = "A strata/v1 document"),
     responses((status = 200, description = "Applied (or, with dry_run, what would be)", body = ImportReport),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 413, body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Nothing was written: `errors` lists every problem with its JSON path (beside `error`)", body = ImportReport)))]
 pub async fn import(
     State(state): State<ServerState>,
@@ -60,7 +61,7 @@ pub async fn import(
 
 #[utoipa::path(get, path = "/export", tag = "transfer",
     responses((status = 200, description = "What the caller may read, as a document that import accepts; sensitive values encrypted", body = Document),
-        (status = 401, body = ErrorBody)))]
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody)))]
 pub async fn export(
     State(state): State<ServerState>,
     caller: Caller,

@@ -714,6 +714,18 @@ async fn import_and_export() {
         "{own}"
     );
 
+    // Revealing needs secrets_read and is audited; sealed otherwise.
+    assert!(!whole.to_string().contains("phx_live_mercy_77c41d09e3"));
+    let (status, body) = dr_house.get("/export?reveal=true").await;
+    assert_eq!(status, 403, "{body}");
+    let (status, revealed) = mercy_admin.get("/export?reveal=true").await;
+    assert_eq!(status, 200, "{revealed}");
+    assert!(revealed.to_string().contains("phx_live_mercy_77c41d09e3"));
+    assert!(!revealed.to_string().contains("general_hospital"));
+    let event = last_event(&server, "secret.reveal").await;
+    assert_eq!(event["actor"], "mercy_admin");
+    assert_eq!(event["new_value"], "export");
+
     // Import: the whole export back changes nothing.
     let events = server.count("audit_events").await;
     let (status, report) = root.post("/import", whole.clone()).await;

@@ -42,9 +42,32 @@ async fn current(state: &AppState) -> Result<Document, ServiceError> {
     transfer::export(&state.db, &state.secrets, false).await
 }
 
-/// What `principal` may see of the platform (secrets sealed): the export and directory lists.
+/// What `principal` may see of the platform (secrets sealed): the directory lists.
 pub async fn visible(state: &AppState, principal: &Principal) -> Result<Document, ServiceError> {
     Ok(current(state).await?.visible_to(principal))
+}
+
+/// What `principal` may see as a document; with `reveal` (authorized by the caller) the
+/// secrets in plaintext, which is audited.
+pub async fn export(
+    state: &AppState,
+    actor: &Actor,
+    principal: &Principal,
+    reveal: bool,
+) -> Result<Document, ServiceError> {
+    let doc = transfer::export(&state.db, &state.secrets, reveal)
+        .await?
+        .visible_to(principal);
+    if reveal {
+        let event = AuditRecord {
+            action: "secret.reveal".into(),
+            new_value: Some("export".into()),
+            tenant: principal.tenant.as_ref().map(ToString::to_string),
+            ..Default::default()
+        };
+        super::audit::record(&state.db, actor, event).await?;
+    }
+    Ok(doc)
 }
 
 /// Problems of a one-item document, with the item's own path dropped so that the message

@@ -13,6 +13,7 @@ use app::backend::transfer::{self, ImportReport};
 use app::backend::{access, directory};
 use app::domain::document::Document;
 use app::domain::policy::Action;
+use app::domain::scope::Scope;
 
 use super::error::{ApiError, Body, ErrorBody, invalid};
 use super::session::{Caller, ClientAddr, client};
@@ -59,14 +60,34 @@ pub async fn import(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
 }
 
-#[utoipa::path(get, path = "/export", tag = "transfer",
-    responses((status = 200, description = "What the caller may read, as a document that import accepts; sensitive values encrypted", body = Document),
-        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody)))]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// Sensitive values in plaintext instead of encrypted (needs secrets_read; audited).
+    reveal: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/export", tag = "transfer", params(ExportQuery),
+    responses((status = 200, description = "What the caller may read, as a document that import accepts; sensitive values encrypted unless revealed", body = Document),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "Revealing needs secrets_read", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn export(
     State(state): State<ServerState>,
     caller: Caller,
+    query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
 ) -> Result<Json<Document>, ApiError> {
+    let Query(query) = query.map_err(|e| invalid(format!("query: {}", e.body_text())))?;
+    let reveal = query.reveal.unwrap_or(false);
+    if reveal {
+        // The document holds only scopes the caller may read; revealing them needs secrets_read.
+        access::authorize_read(&state.app, &caller.principal, &Scope::Global, true).await?;
+    }
+    let actor = client(&headers, address, caller.principal.user.to_string());
     Ok(Json(
-        directory::visible(&state.app, &caller.principal).await?,
+        directory::export(&state.app, &actor, &caller.principal, reveal).await?,
     ))
 }

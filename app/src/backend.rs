@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod demo;
 pub mod directory;
+pub mod editor;
 pub mod entity;
 pub mod entries;
 pub mod error;

@@ -3,6 +3,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::editor::{Label, Origin};
+use crate::domain::key::{Constraints, KeyType};
+use crate::domain::level::Level;
+use crate::domain::resolve::CandidateState;
+
 /// An entry as shown: sensitive values are masked unless revealed.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -13,4 +18,83 @@ pub struct EntryView {
     pub version: i64,
     pub updated_at: String,
     pub updated_by: String,
+}
+
+/// The configuration editor at one scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditorView {
+    /// The scope in its API form (`tenant:mercy_hospital`).
+    pub scope: String,
+    pub level: Level,
+    /// How the page names the scope (`tenant mercy_hospital`).
+    pub title: String,
+    pub levels: Vec<LevelChoice>,
+    /// Whether the viewer may reveal secrets here.
+    pub can_reveal: bool,
+    pub revealed: bool,
+    pub rows: Vec<EditorRow>,
+    /// The key whose recent changes were asked for.
+    pub expanded: Option<String>,
+    /// The expanded key's recent changes at this scope, newest first.
+    pub history: Vec<HistoryLine>,
+}
+
+/// One level of the level selector: the scopes of it the viewer may see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelChoice {
+    pub level: Level,
+    pub scopes: Vec<String>,
+    /// Why the level cannot be chosen (nothing visible at it).
+    pub unavailable: Option<String>,
+    /// Why the viewer may only read at this level.
+    pub read_only: Option<String>,
+}
+
+/// One key at the editor's scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EditorRow {
+    pub key: String,
+    pub description: String,
+    pub category: String,
+    pub key_type: KeyType,
+    pub constraints: Constraints,
+    pub sensitive: bool,
+    /// The key's definition allows entries at this level.
+    pub allowed_here: bool,
+    /// The entry at this scope (its value masked unless revealed).
+    pub here: Option<EntryHere>,
+    /// The effective value for this scope (masked unless revealed).
+    pub effective: Option<Value>,
+    pub label: Label,
+    /// General to specific, as the resolution engine gives it.
+    pub chain: Vec<ChainStep>,
+    /// Why the viewer may not change this key here; none when they may.
+    pub refusal: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryHere {
+    pub value: Value,
+    pub locked: bool,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainStep {
+    pub origin: Origin,
+    pub value: Value,
+    pub locked: bool,
+    pub state: CandidateState,
+}
+
+/// A past change of one entry, as the editor lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryLine {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub reason: Option<String>,
 }

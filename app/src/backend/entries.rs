@@ -374,6 +374,38 @@ pub async fn set_entry(
     Ok(view(&def, &request.value, &row, false))
 }
 
+/// Locks or unlocks the entry at `scope`, keeping its value (which the caller may not have
+/// seen in plaintext).
+pub async fn set_lock(
+    state: &AppState,
+    actor: &Actor,
+    key: &ConfigKey,
+    scope: &Scope,
+    locked: bool,
+    expect_version: Option<i64>,
+    reason: Option<String>,
+) -> Result<EntryView, ServiceError> {
+    let (key_id, def) = find_key(&state.db, &state.secrets, key).await?;
+    let ids = scope_ids(&state.db, scope).await?;
+    let row = find_entry(&state.db, key_id, scope, &ids)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::NotFound(format!(
+                "{key} has no entry at {scope}; set a value before locking it"
+            ))
+        })?;
+    let value = stored_plaintext(&state.secrets, &def, &row)?;
+    let request = SetEntry {
+        key: key.clone(),
+        scope: scope.clone(),
+        value,
+        locked: Some(locked),
+        expect_version: expect_version.or(Some(row.version)),
+        reason,
+    };
+    set_entry(state, actor, request).await
+}
+
 /// Removes one entry; removing what is not there is a not-found error.
 pub async fn unset_entry(
     state: &AppState,

@@ -53,6 +53,12 @@ impl Snapshots {
         map.get(&tenant.cloned()).cloned()
     }
 
+    /// Every tenant's snapshot (and the platform users'), by tenant.
+    pub fn all(&self) -> Vec<Arc<Snapshot>> {
+        let map = self.by_tenant.read().expect("snapshot lock poisoned");
+        map.values().cloned().collect()
+    }
+
     /// The snapshot holding `user`, if the user exists.
     pub fn for_user(&self, user: &Slug) -> Option<Arc<Snapshot>> {
         let tenant = self

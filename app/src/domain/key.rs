@@ -31,6 +31,32 @@ impl KeyType {
         }
     }
 
+    /// A value typed into a form field, read as this type: text for strings and enums, a
+    /// number or boolean when the text is one (else the text, which validation then refuses
+    /// naming the type), JSON for json keys.
+    pub fn value_from_text(self, text: &str) -> Result<Value, String> {
+        let trimmed = text.trim();
+        Ok(match self {
+            KeyType::String | KeyType::Enum => Value::String(text.to_owned()),
+            KeyType::Integer => trimmed
+                .parse::<i64>()
+                .map_or_else(|_| Value::String(text.to_owned()), Value::from),
+            KeyType::Float => trimmed
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map_or_else(|| Value::String(text.to_owned()), Value::Number),
+            KeyType::Boolean => match trimmed {
+                "true" | "on" => Value::Bool(true),
+                "false" | "off" => Value::Bool(false),
+                _ => Value::String(text.to_owned()),
+            },
+            KeyType::Json => {
+                serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?
+            }
+        })
+    }
+
     fn is_number(self) -> bool {
         matches!(self, KeyType::Integer | KeyType::Float)
     }
@@ -428,5 +454,26 @@ mod tests {
                 .check()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn form_text_is_read_as_the_key_type() {
+        let rows: Vec<(KeyType, &str, Result<Value, ()>)> = vec![
+            (KeyType::String, "123", Ok(json!("123"))),
+            (KeyType::Enum, "sip", Ok(json!("sip"))),
+            (KeyType::Integer, " 42 ", Ok(json!(42))),
+            (KeyType::Integer, "4.5", Ok(json!("4.5"))),
+            (KeyType::Float, "2.5", Ok(json!(2.5))),
+            (KeyType::Float, "fast", Ok(json!("fast"))),
+            (KeyType::Boolean, "true", Ok(json!(true))),
+            (KeyType::Boolean, "off", Ok(json!(false))),
+            (KeyType::Boolean, "maybe", Ok(json!("maybe"))),
+            (KeyType::Json, "[1, 2]", Ok(json!([1, 2]))),
+            (KeyType::Json, "[1, 2", Err(())),
+        ];
+        for (key_type, text, expected) in rows {
+            let got = key_type.value_from_text(text).map_err(|_| ());
+            assert_eq!(got, expected, "{key_type:?} {text:?}");
+        }
     }
 }

@@ -186,7 +186,7 @@ pub struct Resolved<'a> {
     pub source: Source<'a>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CandidateState {
     Applied,
@@ -416,6 +416,28 @@ impl Snapshot {
             push(Scope::User { user: u.clone() });
         }
         Ok(layers)
+    }
+
+    /// The layers from the global level down to `scope` (inclusive), general → specific: what
+    /// an entry at `scope` sits on. A user scope takes the user's whole chain.
+    pub fn layers_down_to(&self, scope: &Scope) -> Result<Vec<&Layer>, ContextError> {
+        let context = match scope {
+            Scope::Global => return Ok(vec![self.global.as_ref()]),
+            Scope::Tenant { .. } => Context::WhatIf {
+                department: None,
+                groups: Vec::new(),
+            },
+            Scope::Department { department, .. } => Context::WhatIf {
+                department: Some(department.clone()),
+                groups: Vec::new(),
+            },
+            Scope::Group { group, .. } => Context::WhatIf {
+                department: None,
+                groups: vec![group.clone()],
+            },
+            Scope::User { user } => Context::User(user.clone()),
+        };
+        self.chain_layers(&context)
     }
 
     /// Effective configuration of `context`.

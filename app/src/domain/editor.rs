@@ -1,0 +1,215 @@
+//! What the editor says about a key at one scope, read off the key's chain from the
+//! resolution engine (nothing here re-implements precedence).
+//!
+//! Rule: with an entry at the scope, the key is "Locked by" the applied entry when a more
+//! general lock wins over it, "Overridden" when it sits over a more general entry, and "Set
+//! here" otherwise. Without one, it is "Locked by" the applied entry when that is locked (an
+//! entry here would be ignored), "Inherited from" the applied source (perhaps the default),
+//! or not set at all.
+
+use serde::{Deserialize, Serialize};
+
+use super::resolve::{Candidate, CandidateState, Source};
+use super::scope::Scope;
+
+/// Where a value comes from, as the console names it (`tenant mercy_hospital`, `default`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// `default` or a level name.
+    pub level: String,
+    pub scope: Option<String>,
+}
+
+impl Origin {
+    fn of(source: &Source<'_>) -> Option<Origin> {
+        Some(Origin {
+            level: source.level_name()?.to_owned(),
+            scope: source.scope_id().map(str::to_owned),
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.scope {
+            Some(scope) => format!("{} {scope}", self.level),
+            None => self.level.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Label {
+    SetHere,
+    Overridden,
+    Inherited(Origin),
+    LockedBy(Origin),
+    NotSet,
+}
+
+impl Label {
+    /// The words on the badge.
+    pub fn text(&self) -> String {
+        match self {
+            Label::SetHere => "Set here".into(),
+            Label::Overridden => "Overridden".into(),
+            Label::Inherited(origin) => format!("Inherited from {}", origin.describe()),
+            Label::LockedBy(origin) => format!("Locked by {}", origin.describe()),
+            Label::NotSet => "Not set".into(),
+        }
+    }
+
+    /// A short class name for styling (`set-here`, `inherited`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Label::SetHere => "set-here",
+            Label::Overridden => "overridden",
+            Label::Inherited(_) => "inherited",
+            Label::LockedBy(_) => "locked",
+            Label::NotSet => "not-set",
+        }
+    }
+}
+
+fn is_at(candidate: &Candidate<'_>, scope: &Scope) -> bool {
+    match candidate.source {
+        Source::Entry { level, scope: id } => {
+            level == scope.level() && id.map(str::to_owned) == scope.id()
+        }
+        _ => false,
+    }
+}
+
+/// The label of a key at `scope`, given its chain for the layers down to `scope`.
+pub fn label(chain: &[Candidate<'_>], scope: &Scope) -> Label {
+    let applied = chain.iter().find(|c| c.state == CandidateState::Applied);
+    let here = chain.iter().position(|c| is_at(c, scope));
+    match (here, applied) {
+        (Some(i), _) if chain[i].state == CandidateState::IgnoredLocked => applied
+            .and_then(|a| Origin::of(&a.source))
+            .map_or(Label::SetHere, Label::LockedBy),
+        (Some(i), _) => {
+            let over_entry = chain[..i]
+                .iter()
+                .any(|c| matches!(c.source, Source::Entry { .. }));
+            if over_entry {
+                Label::Overridden
+            } else {
+                Label::SetHere
+            }
+        }
+        (None, Some(a)) => match Origin::of(&a.source) {
+            Some(origin) if a.locked => Label::LockedBy(origin),
+            Some(origin) => Label::Inherited(origin),
+            None => Label::NotSet,
+        },
+        (None, None) => Label::NotSet,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+    use crate::domain::level::Level;
+
+    fn entry(
+        level: Level,
+        scope: Option<&'static str>,
+        locked: bool,
+        state: CandidateState,
+    ) -> Candidate<'static> {
+        static VALUE: Value = Value::Null;
+        Candidate {
+            source: Source::Entry { level, scope },
+            value: &VALUE,
+            locked,
+            state,
+        }
+    }
+
+    fn default(state: CandidateState) -> Candidate<'static> {
+        static VALUE: Value = Value::Bool(true);
+        Candidate {
+            source: Source::Default,
+            value: &VALUE,
+            locked: false,
+            state,
+        }
+    }
+
+    fn origin(level: &str, scope: Option<&str>) -> Origin {
+        Origin {
+            level: level.into(),
+            scope: scope.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn labels_follow_the_chain() {
+        use CandidateState::{Applied as A, IgnoredLocked as I, Overridden as O};
+        let tenant: Scope = "tenant:t".parse().unwrap();
+        let department: Scope = "department:t/d".parse().unwrap();
+        let rows: Vec<(&str, Vec<Candidate<'static>>, &Scope, Label)> = vec![
+            ("nothing anywhere", vec![], &tenant, Label::NotSet),
+            (
+                "only the default",
+                vec![default(A)],
+                &tenant,
+                Label::Inherited(origin("default", None)),
+            ),
+            (
+                "set here over the default only",
+                vec![default(O), entry(Level::Tenant, Some("t"), false, A)],
+                &tenant,
+                Label::SetHere,
+            ),
+            (
+                "set here over a global entry",
+                vec![
+                    entry(Level::Global, None, false, O),
+                    entry(Level::Tenant, Some("t"), false, A),
+                ],
+                &tenant,
+                Label::Overridden,
+            ),
+            (
+                "inherited from the tenant",
+                vec![default(O), entry(Level::Tenant, Some("t"), false, A)],
+                &department,
+                Label::Inherited(origin("tenant", Some("t"))),
+            ),
+            (
+                "a tenant lock above an entry here",
+                vec![
+                    entry(Level::Tenant, Some("t"), true, A),
+                    entry(Level::Department, Some("t/d"), false, I),
+                ],
+                &department,
+                Label::LockedBy(origin("tenant", Some("t"))),
+            ),
+            (
+                "a tenant lock, nothing here",
+                vec![default(O), entry(Level::Tenant, Some("t"), true, A)],
+                &department,
+                Label::LockedBy(origin("tenant", Some("t"))),
+            ),
+            (
+                "locked here is still set here",
+                vec![default(O), entry(Level::Tenant, Some("t"), true, A)],
+                &tenant,
+                Label::SetHere,
+            ),
+        ];
+        for (name, chain, scope, expected) in rows {
+            assert_eq!(label(&chain, scope), expected, "{name}");
+        }
+        assert_eq!(
+            Label::LockedBy(origin("tenant", Some("t"))).text(),
+            "Locked by tenant t"
+        );
+        assert_eq!(
+            Label::Inherited(origin("default", None)).text(),
+            "Inherited from default"
+        );
+    }
+}

@@ -113,8 +113,17 @@ pub mod server {
     }
 
     /// Sets the response status that belongs to `err` (server functions answer 500 otherwise).
+    /// A plain form post (no JavaScript) keeps the redirect back to its page, which carries
+    /// the error in its URL instead.
     pub fn with_status(err: WireError) -> WireError {
-        if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        let form_post = leptos::prelude::use_context::<http::request::Parts>().is_some_and(|p| {
+            p.headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        });
+        if !form_post
+            && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
             && let Ok(status) = http::StatusCode::from_u16(err.status())
         {
             response.set_status(status);

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -33,6 +33,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Every route renders in `SsrMode::Async`: the server waits for the page's data and sends
+/// complete HTML, so the console reads and works with JavaScript switched off (streamed
+/// out-of-order fragments would need a script to land).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -43,12 +46,12 @@ pub fn App() -> impl IntoView {
         <Router>
             <ConsoleLayout>
                 <Routes fallback=NotFoundPage>
-                    <Route path=StaticSegment("") view=OverviewPage/>
-                    <Route path=StaticSegment("configuration") view=ConfigurationPage/>
-                    <Route path=StaticSegment("preview") view=PreviewPage/>
-                    <Route path=StaticSegment("audit") view=AuditPage/>
-                    <Route path=StaticSegment("directory") view=DirectoryPage/>
-                    <Route path=StaticSegment("login") view=LoginPage/>
+                    <Route path=StaticSegment("") ssr=SsrMode::Async view=OverviewPage/>
+                    <Route path=StaticSegment("configuration") ssr=SsrMode::Async view=ConfigurationPage/>
+                    <Route path=StaticSegment("preview") ssr=SsrMode::Async view=PreviewPage/>
+                    <Route path=StaticSegment("audit") ssr=SsrMode::Async view=AuditPage/>
+                    <Route path=StaticSegment("directory") ssr=SsrMode::Async view=DirectoryPage/>
+                    <Route path=StaticSegment("login") ssr=SsrMode::Async view=LoginPage/>
                 </Routes>
             </ConsoleLayout>
         </Router>

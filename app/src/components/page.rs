@@ -2,6 +2,9 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::error::WireError;
 
 #[component]
 pub fn PageHeader(title: &'static str, lede: &'static str) -> impl IntoView {
@@ -23,4 +26,20 @@ pub fn Planned(children: Children) -> impl IntoView {
             {children()}
         </div>
     }
+}
+
+/// The error a form post carried back when it ran without JavaScript (the server function
+/// redirects back here with it in `__err`).
+pub fn posted_error() -> Option<WireError> {
+    use base64::Engine;
+    let query = use_query_map();
+    let raw = query.read_untracked().get("__err")?;
+    let decoded = base64::engine::general_purpose::URL_SAFE
+        .decode(raw.as_bytes())
+        .ok();
+    Some(
+        decoded
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_else(|| WireError::Transport("the last change was refused".into())),
+    )
 }

@@ -4,16 +4,20 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::auth::Login;
+use crate::components::page::posted_error;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
+    // Without JavaScript a refusal comes back in the URL.
+    let posted = posted_error().map(|e| e.to_string());
     let error = move || {
         login
             .value()
             .get()
             .and_then(|r| r.err())
             .map(|e| e.to_string())
+            .or_else(|| posted.clone())
     };
 
     view! {

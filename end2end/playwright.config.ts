@@ -15,10 +15,20 @@ const baseURL = `http://127.0.0.1:${port}`;
 // would otherwise lock the address out of the main server).
 export const shortSessionsURL = `http://127.0.0.1:${port + 1}`;
 
-function server(name: string, serverPort: number, extra: Record<string, string> = {}) {
+// A third server holding the demo organisation, whose admins sign in with DEMO_PASSWORD.
+export const demoURL = `http://127.0.0.1:${port + 2}`;
+export const DEMO_PASSWORD = "e2e-demo-password";
+const DEMO_ADMINS = ["root", "mercy_admin", "medical_head"];
+
+function server(
+  name: string,
+  serverPort: number,
+  extra: Record<string, string> = {},
+  prepare = "",
+) {
   const dataDir = mkdtempSync(join(tmpdir(), `strata-e2e-${name}-`));
   return {
-    command: `"${strata}" serve --addr 127.0.0.1:${serverPort}`,
+    command: `${prepare}exec "${strata}" serve --addr 127.0.0.1:${serverPort}`,
     // Ready means the database answers, not just that the port is open.
     url: `http://127.0.0.1:${serverPort}/readyz`,
     reuseExistingServer: false,
@@ -64,5 +74,18 @@ export default defineConfig({
     trace: "off",
     screenshot: "only-on-failure",
   },
-  webServer: [server("main", port), server("short", port + 1, { STRATA_SESSION_IDLE_SECONDS: "5" })],
+  webServer: [
+    server("main", port),
+    server("short", port + 1, { STRATA_SESSION_IDLE_SECONDS: "5" }),
+    server(
+      "demo",
+      port + 2,
+      {},
+      `"${strata}" demo && ` +
+        DEMO_ADMINS.map(
+          (user) =>
+            `printf '%s' '${DEMO_PASSWORD}' | "${strata}" admin set-password ${user} --password-stdin && `,
+        ).join(""),
+    ),
+  ],
 });

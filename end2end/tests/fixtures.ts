@@ -44,3 +44,22 @@ export async function signIn(page: Page, base = "", password = ADMIN_PASSWORD) {
 export function refusedWith(...statuses: number[]): RegExp {
   return new RegExp(`^Failed to load resource: the server responded with a status of (${statuses.join("|")}) `);
 }
+
+/** Signs in as `user` of the demo server (see playwright.config.ts) and waits for the console. */
+export async function signInAs(page: Page, base: string, user: string, password: string) {
+  await page.goto(`${base}/login`);
+  await waitForHydration(page);
+  await page.getByLabel("User name").fill(user);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("signed-in-as")).toHaveText(user);
+}
+
+/** Full-page screenshots for review, under end2end/output (never committed). */
+export async function screenshots(page: Page, name: string) {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: `output/screenshots/${name}-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}

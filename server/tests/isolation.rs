@@ -192,6 +192,50 @@ async fn another_tenant_is_not_found_and_refusals_write_nothing() {
     )
     .await;
     assert_eq!(status, 403, "{body}");
+    // The editor and the lock action answer alike.
+    let (status, _) = call(
+        &server,
+        &mercy,
+        "editor",
+        &[("scope", "tenant:general_hospital")],
+    )
+    .await;
+    assert_eq!(status, 404);
+    let lock = |scope: &'static str| {
+        vec![
+            ("scope", scope),
+            ("key", "fax.backend.provider"),
+            ("locked", "true"),
+        ]
+    };
+    let (status, _) = call(
+        &server,
+        &mercy,
+        "lock_entry",
+        &lock("tenant:general_hospital"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = call(&server, &mercy, "lock_entry", &lock("global")).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, editor) = call(&server, &mercy, "editor", &[("scope", "global")]).await;
+    assert_eq!(status, 200, "{editor}");
+    let provider = editor["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "fax.backend.provider")
+        .unwrap();
+    assert_eq!(
+        provider["refusal"], "only super admins change the global level",
+        "{provider}"
+    );
+    let levels = editor["levels"].as_array().unwrap();
+    let tenant_level = levels.iter().find(|l| l["level"] == "tenant").unwrap();
+    assert_eq!(
+        tenant_level["scopes"],
+        serde_json::json!(["tenant:mercy_hospital"])
+    );
     assert_eq!(
         written(&server.state).await,
         before,

@@ -1,10 +1,58 @@
-//! The Configuration section.
+//! The Configuration section: the per-level editor. The page is driven by its URL
+//! (`?scope=tenant:T&q=…&key=…&reveal=true`), and every change is a form posting to a server
+//! function, so it all works without JavaScript; with it, changes apply in place.
+
+mod row;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
-use crate::components::page::{PageHeader, Planned};
+use crate::components::page::{PageHeader, posted_error};
+use crate::domain::level::Level;
 use crate::error::WireError;
-use crate::views::EntryView;
+use crate::views::{EditorRow, EditorView, EntryView, LevelChoice};
+
+use row::KeyRow;
+
+/// The editor at `scope` (default: the most general scope the viewer administers); with
+/// `reveal`, sensitive values in plaintext (needs `secrets_read`; audited); `key` names the
+/// key whose recent history to include.
+#[server(prefix = "/fn", endpoint = "editor")]
+pub async fn editor(
+    scope: Option<String>,
+    reveal: Option<bool>,
+    key: Option<String>,
+) -> Result<EditorView, WireError> {
+    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::backend::{access, editor, entries};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let scope = match scope.filter(|s| !s.is_empty()) {
+        Some(text) => parse_scope(&text)?,
+        None => editor::home_scope(&principal),
+    };
+    let key = key
+        .filter(|k| !k.is_empty())
+        .map(|k| parse_key(&k))
+        .transpose()?;
+    let reveal = reveal.unwrap_or(false);
+    access::authorize_read(&state, &principal, &scope, reveal)
+        .await
+        .map_err(service_error)?;
+    let view = editor::view(&state, &principal, &scope, reveal, key.as_ref())
+        .await
+        .map_err(service_error)?;
+    if view.revealed {
+        let actor = crate::backend::audit::Actor {
+            name: principal.user.to_string(),
+            ..client().await
+        };
+        entries::audit_scope_reveal(&state, &actor, &scope)
+            .await
+            .map_err(service_error)?;
+    }
+    Ok(view)
+}
 
 /// The entries set at one scope (`global`, `tenant:T`, `department:T/D`, `group:T/G`, `user:U`);
 /// with `reveal`, sensitive values in plaintext (needs `secrets_read`; audited).
@@ -37,13 +85,12 @@ pub async fn scope_entries(
     Ok(listed)
 }
 
-/// Sets one entry; `value` is JSON (a bare word that is not JSON is taken as a string).
+/// Sets one entry; `value` is the form's text, read as the key's type (JSON for json keys).
 #[server(prefix = "/fn", endpoint = "save_entry")]
 pub async fn save_entry(
     scope: String,
     key: String,
     value: String,
-    locked: Option<bool>,
     expect_version: Option<i64>,
     reason: Option<String>,
 ) -> Result<EntryView, WireError> {
@@ -56,7 +103,13 @@ pub async fn save_entry(
     access::authorize_write(&state, &principal, &scope, &key)
         .await
         .map_err(service_error)?;
-    let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+    let (_, def) = entries::find_key(&state.db, &state.secrets, &key)
+        .await
+        .map_err(service_error)?;
+    let value = def
+        .key_type
+        .value_from_text(&value)
+        .map_err(|e| with_status(WireError::InvalidInput(format!("value: key {key}: {e}"))))?;
     let actor = crate::backend::audit::Actor {
         name: principal.user.to_string(),
         ..client().await
@@ -65,11 +118,39 @@ pub async fn save_entry(
         key,
         scope,
         value,
-        locked,
+        locked: None,
         expect_version,
         reason: reason.filter(|r| !r.trim().is_empty()),
     };
     entries::set_entry(&state, &actor, request)
+        .await
+        .map_err(service_error)
+}
+
+/// Locks (`locked` = true) or unlocks the entry at `scope`, keeping its value.
+#[server(prefix = "/fn", endpoint = "lock_entry")]
+pub async fn lock_entry(
+    scope: String,
+    key: String,
+    locked: bool,
+    expect_version: Option<i64>,
+    reason: Option<String>,
+) -> Result<EntryView, WireError> {
+    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::backend::{access, entries};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let scope = parse_scope(&scope)?;
+    let key = parse_key(&key)?;
+    access::authorize_write(&state, &principal, &scope, &key)
+        .await
+        .map_err(service_error)?;
+    let actor = crate::backend::audit::Actor {
+        name: principal.user.to_string(),
+        ..client().await
+    };
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    entries::set_lock(&state, &actor, &key, &scope, locked, expect_version, reason)
         .await
         .map_err(service_error)
 }
@@ -95,6 +176,7 @@ pub async fn remove_entry(
         name: principal.user.to_string(),
         ..client().await
     };
+    let reason = reason.filter(|r| !r.trim().is_empty());
     entries::unset_entry(&state, &actor, &key, &scope, expect_version, reason)
         .await
         .map_err(service_error)
@@ -105,22 +187,235 @@ fn parse_scope(scope: &str) -> Result<crate::domain::scope::Scope, WireError> {
     scope
         .parse()
         .map_err(|e: crate::domain::scope::ScopeError| {
-            crate::auth::server::with_status(WireError::InvalidInput(e.to_string()))
+            crate::auth::server::with_status(WireError::InvalidInput(format!("scope: {e}")))
         })
 }
 
 #[cfg(feature = "ssr")]
 fn parse_key(key: &str) -> Result<crate::domain::name::ConfigKey, WireError> {
     crate::domain::name::ConfigKey::parse(key)
-        .map_err(|e| crate::auth::server::with_status(WireError::InvalidInput(e.to_string())))
+        .map_err(|e| crate::auth::server::with_status(WireError::InvalidInput(format!("key: {e}"))))
 }
+
+/// Bumped after every change made in place, so the editor reloads its data.
+#[derive(Clone, Copy)]
+pub(crate) struct Changes(pub RwSignal<u32>);
 
 #[component]
 pub fn ConfigurationPage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
+    let changes = Changes(RwSignal::new(0));
+    provide_context(changes);
+    let data = Resource::new(
+        move || {
+            (
+                param("scope"),
+                param("reveal").is_some_and(|r| r == "true"),
+                param("key"),
+                changes.0.get(),
+            )
+        },
+        |(scope, reveal, key, _)| editor(scope, Some(reveal), key),
+    );
+    let posted = posted_error();
+
     view! {
-        <PageHeader title="Configuration" lede="Every setting at every level, with where its value comes from."/>
-        <Planned>
-            <p>"The per-level editor with inheritance chains arrives with the configuration engine."</p>
-        </Planned>
+        <PageHeader
+            title="Configuration"
+            lede="Every setting at every level, with where its value comes from."
+        />
+        {posted.map(|err| view! { <p class="error banner" role="alert">{err.to_string()}</p> })}
+        <Suspense fallback=|| view! { <p class="muted">"Loading the editor…"</p> }>
+            {move || data.get().map(|result| match result {
+                Ok(view) => view! { <Editor view search=param("q").unwrap_or_default()/> }.into_any(),
+                Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
     }
+}
+
+/// The editor for one scope: the level and scope pickers, then the keys by category.
+#[component]
+pub fn Editor(view: EditorView, search: String) -> impl IntoView {
+    let EditorView {
+        scope,
+        level,
+        title,
+        levels,
+        can_reveal,
+        revealed,
+        rows,
+        expanded,
+        history,
+    } = view;
+    let search = RwSignal::new(search);
+    let current = levels.iter().find(|l| l.level == level).cloned();
+    let read_only = current.as_ref().and_then(|l| l.read_only.clone());
+    let scope_options = current.map(|l| l.scopes).unwrap_or_default();
+    let reveal_href = format!(
+        "/configuration?scope={}&reveal={}",
+        urlencode(&scope),
+        !revealed
+    );
+    let categories = group_by_category(rows);
+    let history = StoredValue::new(history);
+    let scope_for_rows = StoredValue::new(scope.clone());
+
+    view! {
+        <section class="editor" data-scope=scope.clone()>
+            <LevelTabs levels current=level/>
+            <form class="scope-picker" method="get" action="/configuration" role="search">
+                <div class="field">
+                    <label for="scope-select">"Scope"</label>
+                    <select id="scope-select" name="scope">
+                        {scope_options
+                            .into_iter()
+                            .map(|option| {
+                                let selected = option == scope;
+                                view! { <option value=option.clone() selected=selected>{option.clone()}</option> }
+                            })
+                            .collect_view()}
+                    </select>
+                </div>
+                <div class="field">
+                    <label for="key-search">"Search keys"</label>
+                    <input
+                        id="key-search"
+                        name="q"
+                        type="search"
+                        placeholder="Name or description"
+                        prop:value=move || search.get()
+                        on:input=move |ev| search.set(event_target_value(&ev))
+                    />
+                </div>
+                <button type="submit" class="button">"Show"</button>
+            </form>
+            <div class="scope-bar">
+                <h2 data-testid="editor-title">{title}</h2>
+                {can_reveal.then(|| view! {
+                    <a class="button ghost" href=reveal_href data-testid="reveal">
+                        {if revealed { "Hide secrets" } else { "Reveal secrets" }}
+                    </a>
+                })}
+            </div>
+            {read_only.map(|reason| view! {
+                <p class="notice" role="note" data-testid="read-only">"Read-only here: " {reason}</p>
+            })}
+            {categories
+                .into_iter()
+                .map(|(category, rows)| {
+                    let count = rows.len();
+                    let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+                    let keys = StoredValue::new(keys);
+                    let label = if category.is_empty() { "Other".to_owned() } else { category.clone() };
+                    let category = category.to_lowercase();
+                    let visible = move || {
+                        let needle = search.get().to_lowercase();
+                        needle.is_empty()
+                            || keys.with_value(|k| k.iter().any(|k| k.contains(&needle)))
+                            || category.contains(&needle)
+                    };
+                    view! {
+                        <details class="category" open hidden=move || !visible()>
+                            <summary>{label} <span class="count">{count}</span></summary>
+                            <div class="key-list">
+                                {rows
+                                    .into_iter()
+                                    .map(|row| {
+                                        let shown_history = (expanded.as_deref() == Some(row.key.as_str()))
+                                            .then(|| history.get_value());
+                                        view! {
+                                            <KeyRow
+                                                row
+                                                scope=scope_for_rows.get_value()
+                                                search
+                                                history=shown_history
+                                            />
+                                        }
+                                    })
+                                    .collect_view()}
+                            </div>
+                        </details>
+                    }
+                    .into_any()
+                })
+                .collect_view()}
+        </section>
+    }
+    .into_any()
+}
+
+/// Global … User: each level links to its first scope; a level with nothing visible is shown
+/// disabled with the reason, a read-only one says so.
+#[component]
+fn LevelTabs(levels: Vec<LevelChoice>, current: Level) -> impl IntoView {
+    view! {
+        <nav class="level-tabs" aria-label="Levels">
+            <ul>
+                {levels
+                    .into_iter()
+                    .map(|choice| {
+                        let label = choice.level.label();
+                        let testid = format!("level-{}", choice.level.as_str());
+                        let Some(first) = choice.scopes.first().filter(|_| choice.unavailable.is_none()) else {
+                            let reason = choice.unavailable.unwrap_or_default();
+                            let title = reason.clone();
+                            return view! {
+                                <li>
+                                    <span class="level-tab disabled" aria-disabled="true" data-testid=testid title=title>
+                                        {label}
+                                        <small class="reason">{reason}</small>
+                                    </span>
+                                </li>
+                            }
+                            .into_any();
+                        };
+                        let href = format!("/configuration?scope={}", urlencode(first));
+                        let read_only_title = choice.read_only.clone().unwrap_or_default();
+                        let is_current = choice.level == current;
+                        view! {
+                            <li>
+                                <a
+                                    class="level-tab"
+                                    class:current=is_current
+                                    aria-current=is_current.then_some("page")
+                                    href=href
+                                    data-testid=testid
+                                    title=read_only_title
+                                >
+                                    {label}
+                                    {choice.read_only.map(|_| view! { <small class="reason">"read-only"</small> })}
+                                </a>
+                            </li>
+                        }
+                        .into_any()
+                    })
+                    .collect_view()}
+            </ul>
+        </nav>
+    }
+}
+
+fn group_by_category(rows: Vec<EditorRow>) -> Vec<(String, Vec<EditorRow>)> {
+    let mut out: Vec<(String, Vec<EditorRow>)> = Vec::new();
+    for row in rows {
+        match out.last_mut() {
+            Some((category, list)) if *category == row.category => list.push(row),
+            _ => out.push((row.category.clone(), vec![row])),
+        }
+    }
+    out
+}
+
+/// Percent-encodes a query value (scopes hold `:` and `/`).
+pub(crate) fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

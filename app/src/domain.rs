@@ -4,6 +4,7 @@
 
 pub mod audit_chain;
 pub mod document;
+pub mod dotenv;
 pub mod editor;
 pub mod key;
 pub mod level;

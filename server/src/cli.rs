@@ -434,15 +434,7 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
             let map = resolved.as_object().cloned().unwrap_or_default();
             match format {
                 Format::Json => println!("{resolved}"),
-                Format::Env => {
-                    for (name, r) in &map {
-                        if r["value"].is_null() {
-                            continue;
-                        }
-                        let var = name.to_uppercase().replace('.', "_");
-                        println!("{var}={}", shell_quote(&text(&r["value"])));
-                    }
-                }
+                Format::Env => print!("{}", app::domain::dotenv::render(&map)),
                 Format::Table => {
                     let rows: Vec<[String; 3]> = map
                         .iter()
@@ -727,18 +719,6 @@ fn conflict_line(err: ServiceError) -> CliError {
     }
 }
 
-fn shell_quote(value: &str) -> String {
-    if !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./:#@".contains(c))
-    {
-        value.to_owned()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
-    }
-}
-
 fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
     let mut widths = header.map(|h| h.chars().count());
     for row in rows {
@@ -772,13 +752,5 @@ mod tests {
         assert_eq!(parse_value("sip"), serde_json::json!("sip"));
         assert_eq!(parse_value("[1,2]"), serde_json::json!([1, 2]));
         assert_eq!(parse_value("#2E7D99"), serde_json::json!("#2E7D99"));
-    }
-
-    #[test]
-    fn env_values_are_quoted_only_when_needed() {
-        assert_eq!(shell_quote("sip"), "sip");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 }

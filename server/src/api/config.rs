@@ -30,10 +30,19 @@ fn slug(what: &'static str, value: &str) -> Result<Slug, ApiError> {
 
 /// `user=U`, or `tenant=T[&department=D][&group=G…]`, plus `reveal`.
 fn context(query: Option<&str>) -> Result<(ContextSpec, bool), ApiError> {
+    let (spec, reveal, env) = context_and_format(query)?;
+    if env {
+        return Err(invalid("format: only GET /effective offers format=env"));
+    }
+    Ok((spec, reveal))
+}
+
+/// [`context`], plus `format=json|env`: whether `.env` lines were asked for.
+fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
         .map_err(|e| invalid(format!("query: {e}")))?;
-    let (mut user, mut tenant, mut department, mut groups, mut reveal) =
-        (None, None, None, Vec::new(), false);
+    let (mut user, mut tenant, mut department, mut groups, mut reveal, mut env) =
+        (None, None, None, Vec::new(), false, false);
     for (name, value) in pairs {
         match name.as_str() {
             "user" => user = Some(slug("user", &value)?),
@@ -44,6 +53,17 @@ fn context(query: Option<&str>) -> Result<(ContextSpec, bool), ApiError> {
                 reveal = value.parse().map_err(|_| {
                     invalid(format!("reveal: expected true or false, got {value:?}"))
                 })?
+            }
+            "format" => {
+                env = match value.as_str() {
+                    "json" => false,
+                    "env" => true,
+                    _ => {
+                        return Err(invalid(format!(
+                            "format: expected json or env, got {value:?}"
+                        )));
+                    }
+                }
             }
             other => return Err(invalid(format!("{other}: unknown query parameter"))),
         }
@@ -62,11 +82,12 @@ fn context(query: Option<&str>) -> Result<(ContextSpec, bool), ApiError> {
         }
         (None, None) => return Err(invalid("user: a context needs user=U or tenant=T")),
     };
-    Ok((spec, reveal))
+    Ok((spec, reveal, env))
 }
 
-/// A strong ETag naming the snapshot version, the context and whether secrets were shown.
-fn etag(version: u64, spec: &ContextSpec, reveal: bool) -> String {
+/// A strong ETag naming the snapshot version, the context, whether secrets were shown and
+/// the format.
+fn etag(version: u64, spec: &ContextSpec, reveal: bool, env: bool) -> String {
     use std::hash::{Hash, Hasher};
     // FNV-1a: stable across processes (replicas answer alike), unlike the std hasher.
     struct Fnv(u64);
@@ -83,6 +104,7 @@ fn etag(version: u64, spec: &ContextSpec, reveal: bool) -> String {
     let mut h = Fnv(0xcbf29ce484222325);
     spec.describe().hash(&mut h);
     reveal.hash(&mut h);
+    env.hash(&mut h);
     format!("\"v{version}-{:016x}\"", h.finish())
 }
 
@@ -92,6 +114,7 @@ fn etag(version: u64, spec: &ContextSpec, reveal: bool) -> String {
         ("department" = Option<String>, Query, description = "What-if context: a department of the tenant"),
         ("group" = Option<Vec<String>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
         ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited)"),
+        ("format" = Option<String>, Query, description = "`json` (default) or `env`: `NAME=value` lines as `strata resolve --format env` prints them"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses((status = 200, description = "Every key with its effective value and source, as `strata resolve --format json`: `{key: {value, level, scope}}`", body = Object,
             headers(("ETag" = String, description = "Changes whenever anything in the context's chain changes"))),
@@ -106,10 +129,10 @@ pub async fn effective(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let principal = &caller.principal;
-    let (spec, reveal) = context(query.as_deref())?;
+    let (spec, reveal, env) = context_and_format(query.as_deref())?;
     access::authorize_context(&state.app, principal, &spec, reveal).await?;
     let version = resolution::snapshot_version(&state.app, &spec)?;
-    let tag = etag(version, &spec, reveal);
+    let tag = etag(version, &spec, reveal, env);
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -128,7 +151,17 @@ pub async fn effective(
         None => {
             let body: axum::body::Bytes =
                 resolution::with_effective(&state.app, &spec, |resolved, _| {
-                    serde_json::to_vec(&EffectiveView { resolved, reveal })
+                    let view = EffectiveView { resolved, reveal };
+                    if env {
+                        serde_json::to_value(&view).map(|json| {
+                            app::domain::dotenv::render(
+                                json.as_object().unwrap_or(&Default::default()),
+                            )
+                            .into_bytes()
+                        })
+                    } else {
+                        serde_json::to_vec(&view)
+                    }
                 })?
                 .map_err(|e| ApiError(internal(e)))?
                 .into();
@@ -143,12 +176,13 @@ pub async fn effective(
         let actor = client(&headers, address, principal.user.to_string());
         resolution::audit_reveal(&state.app, &actor, &spec, None).await?;
     }
-    let mut response = (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response();
+    let content_type = if env {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    let mut response =
+        (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response();
     if let Ok(value) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, value);
     }

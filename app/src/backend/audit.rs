@@ -176,6 +176,8 @@ impl AuditEntry {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub tenant: Option<String>,
+    /// `global`, `tenant`, `department`, `group` or `user`.
+    pub level: Option<String>,
     pub key_prefix: Option<String>,
     pub actor: Option<String>,
     pub action: Option<String>,
@@ -194,6 +196,9 @@ pub async fn list<C: ConnectionTrait>(
     let mut query = audit_event::Entity::find().order_by_desc(audit_event::Column::Id);
     if let Some(tenant) = &filter.tenant {
         query = query.filter(audit_event::Column::Tenant.eq(tenant.as_str()));
+    }
+    if let Some(level) = &filter.level {
+        query = query.filter(audit_event::Column::Level.eq(level.as_str()));
     }
     if let Some(prefix) = &filter.key_prefix {
         query = query.filter(audit_event::Column::Key.starts_with(prefix.as_str()));
@@ -320,4 +325,35 @@ pub async fn list_visible<C: ConnectionTrait>(
             return Ok((out, None));
         }
     }
+}
+
+/// The events `principal` may see (DESIGN §4), newest first, and where the next page starts.
+pub async fn browse<C: ConnectionTrait>(
+    db: &C,
+    principal: &crate::domain::policy::Principal,
+    filter: &AuditFilter,
+    limit: usize,
+) -> Result<(Vec<AuditEntry>, Option<i64>), DbErr> {
+    use crate::domain::policy::{Action, decide};
+    list_visible(db, filter, limit, |event| {
+        decide(principal, &Action::ReadEvent(&event.place())).is_allowed()
+    })
+    .await
+}
+
+/// A time filter as stored (UTC, fixed width), from RFC 3339 or a form's
+/// `YYYY-MM-DDTHH:MM[:SS]` (taken as UTC).
+pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<String>, String> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let parsed = chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S")
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M"))
+                .map(|t| t.and_utc())
+        })
+        .map_err(|_| format!("{name}: expected a time like 2026-11-22T09:30:00Z, got {value:?}"))?;
+    Ok(Some(parsed.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()))
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,9 @@ use crate::http::ServerState;
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     tenant: Option<String>,
+    /// `global`, `tenant`, `department`, `group` or `user`.
+    level: Option<String>,
+    /// A key prefix.
     key: Option<String>,
     actor: Option<String>,
     action: Option<String>,
@@ -28,6 +31,8 @@ pub struct AuditQuery {
     until: Option<String>,
     limit: Option<usize>,
     before_id: Option<i64>,
+    /// `json` (default) or `csv` (the events only, with a header row).
+    format: Option<String>,
 }
 
 /// A page of events.
@@ -49,18 +54,45 @@ pub struct Verified {
 }
 
 fn time(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(value) = value else { return Ok(None) };
-    let parsed = chrono::DateTime::parse_from_rfc3339(&value).map_err(|_| {
-        ApiError(WireError::InvalidInput(format!(
-            "{name}: expected an RFC 3339 time, got {value:?}"
-        )))
-    })?;
-    Ok(Some(
-        parsed
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-            .to_string(),
-    ))
+    audit::parse_time(name, value.as_deref()).map_err(|m| ApiError(WireError::InvalidInput(m)))
+}
+
+/// Events as CSV: a header row, then one row per event.
+fn csv(events: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
+    let mut out = ::csv::Writer::from_writer(Vec::new());
+    let failed = |e: ::csv::Error| ApiError(internal(e));
+    out.write_record([
+        "id",
+        "at",
+        "actor",
+        "action",
+        "level",
+        "scope",
+        "key",
+        "old_value",
+        "new_value",
+        "reason",
+        "batch_id",
+    ])
+    .map_err(failed)?;
+    for e in events {
+        let field = |v: &Option<String>| v.clone().unwrap_or_default();
+        out.write_record([
+            e.id.to_string(),
+            e.at.clone(),
+            e.actor.clone(),
+            e.action.clone(),
+            field(&e.level),
+            field(&e.scope),
+            field(&e.key),
+            field(&e.old_value),
+            field(&e.new_value),
+            field(&e.reason),
+            field(&e.batch_id),
+        ])
+        .map_err(failed)?;
+    }
+    out.into_inner().map_err(|e| ApiError(internal(e)))
 }
 
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
@@ -70,7 +102,7 @@ pub async fn list(
     State(state): State<ServerState>,
     caller: Caller,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<AuditPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = query
         .map_err(|e| ApiError(WireError::InvalidInput(format!("query: {}", e.body_text()))))?;
     let limit = q.limit.unwrap_or(50);
@@ -79,8 +111,18 @@ pub async fn list(
             "limit: expected 1 to 500, got {limit}"
         ))));
     }
+    let as_csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError(WireError::InvalidInput(format!(
+                "format: expected json or csv, got {other:?}"
+            ))));
+        }
+    };
     let filter = AuditFilter {
         tenant: q.tenant,
+        level: q.level,
         key_prefix: q.key,
         actor: q.actor,
         action: q.action,
@@ -89,17 +131,18 @@ pub async fn list(
         limit: None,
         before_id: q.before_id,
     };
-    let principal = &caller.principal;
-    let visible = |event: &AuditEntry| {
-        decide(principal, &Action::ReadEvent(&event.place())) == Decision::Allow
-    };
-    let (events, next) = audit::list_visible(&state.app.db, &filter, limit, visible)
+    let (events, next) = audit::browse(&state.app.db, &caller.principal, &filter, limit)
         .await
         .map_err(|e| ApiError(internal(e)))?;
+    if as_csv {
+        let body = csv(&events)?;
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response());
+    }
     Ok(Json(AuditPage {
         events,
         next_before_id: next,
-    }))
+    })
+    .into_response())
 }
 
 #[utoipa::path(get, path = "/audit/verify", tag = "audit",

@@ -98,3 +98,67 @@ pub struct HistoryLine {
     pub new_value: Option<String>,
     pub reason: Option<String>,
 }
+
+/// One key's effective value for a context, with its chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewRow {
+    pub key: String,
+    pub category: String,
+    pub sensitive: bool,
+    /// Masked unless revealed; none when unset.
+    pub value: Option<Value>,
+    /// `default` or the level and scope the value comes from; none when unset.
+    pub source: Option<Origin>,
+    pub chain: Vec<ChainStep>,
+}
+
+/// The effective configuration of a context, as the preview shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewSide {
+    /// How the context is named (`user dr_house`, `tenant t, department d`).
+    pub title: String,
+    /// The context as API query parameters (`user=dr_house`), for the download links.
+    pub query: String,
+    pub rows: Vec<PreviewRow>,
+}
+
+/// The preview page: one context, or two side by side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewView {
+    pub a: PreviewSide,
+    pub b: Option<PreviewSide>,
+    pub revealed: bool,
+    /// Users and tenants the viewer may pick from.
+    pub users: Vec<String>,
+    pub tenants: Vec<String>,
+}
+
+/// An audit event as the console's audit browser shows it (secrets already masked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditLine {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub level: Option<String>,
+    pub scope: Option<String>,
+    pub key: Option<String>,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub old_locked: Option<bool>,
+    pub new_locked: Option<bool>,
+    pub reason: Option<String>,
+    pub batch_id: Option<String>,
+    /// An entry change, which can be reverted.
+    pub revertable: bool,
+}
+
+/// A page of the audit browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPageView {
+    pub events: Vec<AuditLine>,
+    /// Where the next (older) page starts.
+    pub next_before_id: Option<i64>,
+    /// The chain check, for those who may run it: the number of events, or the first broken.
+    pub integrity: Option<Result<usize, i64>>,
+}

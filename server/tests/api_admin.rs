@@ -918,3 +918,95 @@ async fn the_openapi_document_covers_every_route() {
         assert!(schemas.contains_key(name), "{name} is missing");
     }
 }
+
+#[tokio::test]
+async fn effective_as_env_and_audit_as_csv() {
+    let server = start(USERS).await;
+    let mercy_admin = server.client_as("mercy_admin").await;
+    let response = mercy_admin
+        .http
+        .get(format!(
+            "{}/effective?user=dr_house&format=env",
+            mercy_admin.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let tag = response.headers()["etag"].to_str().unwrap().to_owned();
+    let body = response.text().await.unwrap();
+    assert!(body.contains("UI_THEME=dark\n"), "{body}");
+    assert!(
+        body.contains("PROVIDERS_PHAXIO_API_KEY='••••••'\n"),
+        "{body}"
+    );
+    let (_, json) = mercy_admin.get("/effective?user=dr_house").await;
+    assert_eq!(json["ui.theme"]["value"], "dark");
+    let json_tag = mercy_admin
+        .http
+        .get(format!("{}/effective?user=dr_house", mercy_admin.base))
+        .send()
+        .await
+        .unwrap()
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(tag, json_tag, "the formats have their own ETags");
+    let (status, body) = mercy_admin.get("/effective?user=dr_house&format=xml").await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = mercy_admin
+        .get("/chain/ui.theme?user=dr_house&format=env")
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    let (status, _) = mercy_admin
+        .put(
+            "/entries/ui.theme?scope=tenant:mercy_hospital",
+            json!({"value": "dark", "reason": "night, mostly"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let response = mercy_admin
+        .http
+        .get(format!(
+            "{}/audit?key=ui.theme&level=tenant&format=csv",
+            mercy_admin.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = response.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id,at,actor,action,level,scope,key,old_value,new_value,reason,batch_id"
+    );
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].contains(",mercy_admin,entry.set,tenant,mercy_hospital,ui.theme,,\"\"\"dark\"\"\",\"night, mostly\","),
+        "{text}"
+    );
+    let (_, page) = mercy_admin.get("/audit?level=user").await;
+    assert!(
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["level"] == "user"),
+        "{page}"
+    );
+}

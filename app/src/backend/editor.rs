@@ -26,6 +26,25 @@ fn shown(value: &Value, sensitive: bool, reveal: bool) -> Value {
     }
 }
 
+/// A chain as the console shows it (values masked unless revealed).
+pub fn steps(chain: &[resolve::Candidate<'_>], sensitive: bool, reveal: bool) -> Vec<ChainStep> {
+    chain
+        .iter()
+        .map(|c| ChainStep {
+            origin: Origin {
+                level: c.source.level_name().unwrap_or("default").to_owned(),
+                scope: match c.source {
+                    Source::Entry { scope, .. } => scope.map(str::to_owned),
+                    _ => None,
+                },
+            },
+            value: shown(c.value, sensitive, reveal),
+            locked: c.locked,
+            state: c.state,
+        })
+        .collect()
+}
+
 /// The scope the editor opens at: the most general one the viewer administers.
 pub fn home_scope(principal: &Principal) -> Scope {
     let has = |t| principal.traits.contains(&t);
@@ -195,21 +214,7 @@ pub async fn view(
                     }),
                 effective: applied.map(|c| shown(c.value, def.sensitive, reveal)),
                 label: label(&chain, scope),
-                chain: chain
-                    .iter()
-                    .map(|c| ChainStep {
-                        origin: Origin {
-                            level: c.source.level_name().unwrap_or("default").to_owned(),
-                            scope: match c.source {
-                                Source::Entry { scope, .. } => scope.map(str::to_owned),
-                                _ => None,
-                            },
-                        },
-                        value: shown(c.value, def.sensitive, reveal),
-                        locked: c.locked,
-                        state: c.state,
-                    })
-                    .collect(),
+                chain: steps(&chain, def.sensitive, reveal),
                 refusal,
             }
         })

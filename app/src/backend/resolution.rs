@@ -7,8 +7,11 @@ use super::AppState;
 use super::audit::{self, Actor};
 use super::error::ServiceError;
 use crate::domain::audit_chain::AuditRecord;
+use crate::domain::editor::Origin;
 use crate::domain::name::{ConfigKey, Slug};
-use crate::domain::resolve::{ChainView, Context, ContextError, Resolved, Snapshot};
+use crate::domain::resolve::{self, ChainView, Context, ContextError, Resolved, Snapshot};
+use crate::domain::value::MASK;
+use crate::views::PreviewRow;
 
 /// Whose configuration: a real user, or a composed what-if context in a tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +42,27 @@ impl ContextSpec {
                     s.push_str(&format!(", group {g}"));
                 }
                 s
+            }
+        }
+    }
+
+    /// The context as API query parameters (`user=U`, `tenant=T&department=D&group=G`).
+    pub fn query(&self) -> String {
+        match self {
+            ContextSpec::User(u) => format!("user={u}"),
+            ContextSpec::WhatIf {
+                tenant,
+                department,
+                groups,
+            } => {
+                let mut q = format!("tenant={tenant}");
+                if let Some(d) = department {
+                    q.push_str(&format!("&department={d}"));
+                }
+                for g in groups {
+                    q.push_str(&format!("&group={g}"));
+                }
+                q
             }
         }
     }
@@ -136,6 +160,51 @@ pub fn chain(
         reveal,
     })
     .map_err(|e| ServiceError::Database(sea_orm::DbErr::Custom(e.to_string())))
+}
+
+/// The effective configuration of `spec` with each key's chain, for the console's preview.
+pub fn preview(
+    state: &AppState,
+    spec: &ContextSpec,
+    reveal: bool,
+) -> Result<Vec<PreviewRow>, ServiceError> {
+    let (snapshot, context) = locate(state, spec)?;
+    let layers = snapshot
+        .chain_layers(&context)
+        .map_err(|e| context_error(e, spec))?;
+    let mut rows: Vec<PreviewRow> = snapshot
+        .keys
+        .defs()
+        .iter()
+        .filter_map(|def| {
+            let idx = snapshot.keys.idx(def.key.as_str())?;
+            let chain = resolve::chain(def, idx, &layers);
+            let applied = chain
+                .iter()
+                .find(|c| c.state == resolve::CandidateState::Applied);
+            Some(PreviewRow {
+                key: def.key.to_string(),
+                category: def.category.clone(),
+                sensitive: def.sensitive,
+                value: applied.map(|c| {
+                    if def.sensitive && !reveal {
+                        Value::String(MASK.into())
+                    } else {
+                        c.value.clone()
+                    }
+                }),
+                source: applied.and_then(|c| {
+                    Some(Origin {
+                        level: c.source.level_name()?.to_owned(),
+                        scope: c.source.scope_id().map(str::to_owned),
+                    })
+                }),
+                chain: super::editor::steps(&chain, def.sensitive, reveal),
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(rows)
 }
 
 /// Records that `actor` revealed the secrets of `spec` (optionally of one key).

@@ -209,3 +209,31 @@ pub async fn authorize_revert(
     })?;
     authorize_write(state, principal, &revert.scope, &revert.key).await
 }
+
+/// Whether `principal` may create, rename or delete tenant `tenant` (another tenant's: not
+/// found; one they may see but not manage: forbidden with the reason).
+pub async fn authorize_tenant_change(
+    state: &AppState,
+    principal: &Principal,
+    tenant: &Slug,
+) -> Result<(), ServiceError> {
+    let scope = Scope::Tenant {
+        tenant: tenant.clone(),
+    };
+    authorize_read(state, principal, &scope, false).await?;
+    authorize(principal, &Action::ManageTenants)
+}
+
+/// Whether `principal` may manage the departments, groups and users of `tenant`, which they
+/// must be able to see.
+pub async fn authorize_directory_change(
+    state: &AppState,
+    principal: &Principal,
+    tenant: &Slug,
+) -> Result<(), ServiceError> {
+    let scope = Scope::Tenant {
+        tenant: tenant.clone(),
+    };
+    authorize_read(state, principal, &scope, false).await?;
+    authorize_directory(principal, Some(tenant))
+}

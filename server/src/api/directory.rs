@@ -123,15 +123,7 @@ pub async fn update_tenant(
 ) -> Result<Json<TenantDoc>, ApiError> {
     caller.writing()?;
     let tenant = slug("tenant", &t)?;
-    readable(
-        &state,
-        &caller,
-        Scope::Tenant {
-            tenant: tenant.clone(),
-        },
-    )
-    .await?;
-    access::authorize(&caller.principal, &Action::ManageTenants)?;
+    access::authorize_tenant_change(&state.app, &caller.principal, &tenant).await?;
     let actor = client(&headers, address, caller.principal.user.to_string());
     Ok(Json(
         directory::update_tenant(&state.app, &actor, &tenant, patch).await?,
@@ -154,15 +146,7 @@ pub async fn delete_tenant(
     caller.writing()?;
     let tenant = slug("tenant", &t)?;
     let reason = delete_reason(query)?;
-    readable(
-        &state,
-        &caller,
-        Scope::Tenant {
-            tenant: tenant.clone(),
-        },
-    )
-    .await?;
-    access::authorize(&caller.principal, &Action::ManageTenants)?;
+    access::authorize_tenant_change(&state.app, &caller.principal, &tenant).await?;
     let actor = client(&headers, address, caller.principal.user.to_string());
     directory::delete(&state.app, &actor, &Doomed::Tenant(tenant), reason).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -174,15 +158,7 @@ pub async fn delete_tenant(
 async fn manageable(state: &ServerState, caller: &Caller, t: &str) -> Result<Slug, ApiError> {
     caller.writing()?;
     let tenant = slug("tenant", t)?;
-    readable(
-        state,
-        caller,
-        Scope::Tenant {
-            tenant: tenant.clone(),
-        },
-    )
-    .await?;
-    access::authorize_directory(&caller.principal, Some(&tenant))?;
+    access::authorize_directory_change(&state.app, &caller.principal, &tenant).await?;
     Ok(tenant)
 }
 

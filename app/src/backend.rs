@@ -13,6 +13,7 @@ pub mod entity;
 pub mod entries;
 pub mod error;
 pub mod health;
+pub mod overview;
 pub mod resolution;
 pub mod revert;
 pub mod sessions;

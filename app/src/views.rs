@@ -162,3 +162,24 @@ pub struct AuditPageView {
     /// The chain check, for those who may run it: the number of events, or the first broken.
     pub integrity: Option<Result<usize, i64>>,
 }
+
+/// One tenant on the overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSummary {
+    pub id: String,
+    pub name: String,
+    pub departments: usize,
+    pub groups: usize,
+    pub users: usize,
+    /// Entries at the tenant's levels (tenant, departments, groups, its users).
+    pub overrides: usize,
+}
+
+/// The overview: each visible tenant's counts, the latest changes, and changes per day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewView {
+    pub tenants: Vec<TenantSummary>,
+    pub latest: Vec<AuditLine>,
+    /// The last 30 days, oldest first: (`YYYY-MM-DD`, events the viewer may see).
+    pub per_day: Vec<(String, usize)>,
+}

@@ -163,6 +163,27 @@ pub fn place(level: Option<&str>, tenant: Option<&str>, department: Option<&str>
     }
 }
 
+impl From<AuditEntry> for crate::views::AuditLine {
+    fn from(e: AuditEntry) -> Self {
+        crate::views::AuditLine {
+            revertable: super::revert::ENTRY_ACTIONS.contains(&e.action.as_str()),
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            level: e.level,
+            scope: e.scope,
+            key: e.key,
+            old_value: e.old_value,
+            new_value: e.new_value,
+            old_locked: e.old_locked,
+            new_locked: e.new_locked,
+            reason: e.reason,
+            batch_id: e.batch_id,
+        }
+    }
+}
+
 impl AuditEntry {
     pub fn place(&self) -> EventPlace {
         place(

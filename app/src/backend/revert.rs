@@ -18,7 +18,7 @@ use crate::domain::scope::Scope;
 use crate::domain::value::MASK;
 
 /// The entry changes an event can be reverted from.
-const ENTRY_ACTIONS: [&str; 4] = ["entry.set", "entry.lock", "entry.unlock", "entry.unset"];
+pub const ENTRY_ACTIONS: [&str; 4] = ["entry.set", "entry.lock", "entry.unlock", "entry.unset"];
 
 /// What reverting one event would do.
 #[derive(Debug, Clone)]

@@ -74,28 +74,7 @@ pub async fn audit_events(query: AuditQuery) -> Result<AuditPageView, WireError>
         None
     };
     Ok(AuditPageView {
-        events: events
-            .into_iter()
-            .map(|e| AuditLine {
-                revertable: matches!(
-                    e.action.as_str(),
-                    "entry.set" | "entry.lock" | "entry.unlock" | "entry.unset"
-                ),
-                id: e.id,
-                at: e.at,
-                actor: e.actor,
-                action: e.action,
-                level: e.level,
-                scope: e.scope,
-                key: e.key,
-                old_value: e.old_value,
-                new_value: e.new_value,
-                old_locked: e.old_locked,
-                new_locked: e.new_locked,
-                reason: e.reason,
-                batch_id: e.batch_id,
-            })
-            .collect(),
+        events: events.into_iter().map(AuditLine::from).collect(),
         next_before_id: next,
         integrity,
     })

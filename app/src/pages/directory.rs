@@ -1,15 +1,663 @@
-//! The Directory section.
+//! The Directory section: tenants, and a tenant's departments, groups (with priority) and
+//! users (department, groups, traits). Every change is a form posting to a server function
+//! over the same directory services and checks as the HTTP API; deleting asks first and says
+//! how many entries go with the item.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
 
-use crate::components::page::{PageHeader, Planned};
+use crate::components::page::{PageHeader, posted_error};
+use crate::domain::document::{TenantDoc, UserDoc};
+use crate::error::WireError;
+use crate::pages::configuration::urlencode;
+
+/// What the browser checks ids against before posting (the server checks again). The `-` is
+/// escaped because browsers compile `pattern` with the `v` flag.
+const SLUG_PATTERN: &str = r"[a-z0-9][a-z0-9_\-]{0,63}";
+
+/// The directory of one tenant as the viewer may see and change it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryView {
+    /// Visible tenants: (id, name).
+    pub tenants: Vec<(String, String)>,
+    pub selected: Option<TenantDoc>,
+    pub users: Vec<UserDoc>,
+    /// Why the viewer may not create or delete tenants; none when they may.
+    pub tenants_refusal: Option<String>,
+    /// Why the viewer may not change this tenant's directory; none when they may.
+    pub refusal: Option<String>,
+    /// The delete being confirmed: (kind, id, entries it would remove).
+    pub confirm: Option<(String, String, usize)>,
+}
+
+#[cfg(feature = "ssr")]
+fn slug(what: &'static str, text: &str) -> Result<crate::domain::name::Slug, WireError> {
+    crate::domain::name::Slug::parse(what, text.trim()).map_err(|e| {
+        crate::auth::server::with_status(WireError::InvalidInput(format!("{what}: {e}")))
+    })
+}
+
+/// Comma-separated names (`doctors, nurses`).
+#[cfg(feature = "ssr")]
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+async fn actor() -> Result<crate::backend::audit::Actor, WireError> {
+    use crate::auth::server::{client, current_principal, with_status};
+    let principal = current_principal().await.map_err(with_status)?;
+    Ok(crate::backend::audit::Actor {
+        name: principal.user.to_string(),
+        ..client().await
+    })
+}
+
+#[server(prefix = "/fn", endpoint = "directory_page")]
+pub async fn directory_page(
+    tenant: Option<String>,
+    confirm: Option<String>,
+) -> Result<DirectoryView, WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::{access, directory};
+    use crate::domain::policy::Action;
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let visible = directory::visible(&state, &principal)
+        .await
+        .map_err(service_error)?;
+    let selected = match tenant.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let t = slug("tenant", &t)?;
+            access::authorize_read(
+                &state,
+                &principal,
+                &crate::domain::scope::Scope::Tenant { tenant: t.clone() },
+                false,
+            )
+            .await
+            .map_err(service_error)?;
+            // A tenant just deleted falls back to the first one left.
+            visible
+                .tenants
+                .iter()
+                .find(|d| d.id == t.as_str())
+                .or(visible.tenants.first())
+                .cloned()
+        }
+        None => visible.tenants.first().cloned(),
+    };
+    let refusal = match &selected {
+        Some(t) => access::authorize_directory_change(&state, &principal, &slug("tenant", &t.id)?)
+            .await
+            .err()
+            .map(|e| e.to_string()),
+        None => None,
+    };
+    let users = visible
+        .users
+        .iter()
+        .filter(|u| {
+            selected
+                .as_ref()
+                .is_some_and(|t| u.tenant.as_deref() == Some(t.id.as_str()))
+        })
+        .cloned()
+        .collect();
+    let confirm = match confirm.filter(|c| !c.is_empty()) {
+        Some(text) => {
+            let (kind, id) = text.split_once(':').unwrap_or(("", ""));
+            let doomed = doomed(kind, selected.as_ref().map(|t| t.id.as_str()), id)?;
+            // Nothing to confirm once the item is gone (deleted a moment ago).
+            directory::entries_held(&state, &doomed)
+                .await
+                .ok()
+                .map(|held| (kind.to_owned(), id.to_owned(), held))
+        }
+        None => None,
+    };
+    Ok(DirectoryView {
+        tenants: visible
+            .tenants
+            .iter()
+            .map(|t| (t.id.clone(), t.name.clone()))
+            .collect(),
+        selected,
+        users,
+        tenants_refusal: access::authorize(&principal, &Action::ManageTenants)
+            .err()
+            .map(|e| e.to_string()),
+        refusal,
+        confirm,
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn doomed(
+    kind: &str,
+    tenant: Option<&str>,
+    id: &str,
+) -> Result<crate::backend::directory::Doomed, WireError> {
+    use crate::backend::directory::Doomed;
+    let tenant = || slug("tenant", tenant.unwrap_or_default());
+    Ok(match kind {
+        "tenant" => Doomed::Tenant(slug("tenant", id)?),
+        "department" => Doomed::Department(tenant()?, slug("department", id)?),
+        "group" => Doomed::Group(tenant()?, slug("group", id)?),
+        "user" => Doomed::User(slug("user", id)?),
+        other => {
+            return Err(crate::auth::server::with_status(WireError::InvalidInput(
+                format!("kind: expected tenant, department, group or user, got {other:?}"),
+            )));
+        }
+    })
+}
+
+/// Creates a tenant (super admins).
+#[server(prefix = "/fn", endpoint = "create_tenant")]
+pub async fn create_tenant(id: String, name: String) -> Result<(), WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::{access, directory};
+    use crate::domain::policy::Action;
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    access::authorize(&principal, &Action::ManageTenants).map_err(service_error)?;
+    let doc = TenantDoc {
+        id: id.trim().to_owned(),
+        name,
+        plan: None,
+        departments: Vec::new(),
+        groups: Vec::new(),
+    };
+    directory::create_tenant(&state, &actor().await?, doc)
+        .await
+        .map(|_| ())
+        .map_err(service_error)
+}
+
+/// Creates or renames a department (`create` says which).
+#[server(prefix = "/fn", endpoint = "save_department")]
+pub async fn save_department(
+    tenant: String,
+    id: String,
+    name: String,
+    create: Option<bool>,
+) -> Result<(), WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::{access, directory};
+    use crate::domain::document::DepartmentDoc;
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let tenant = slug("tenant", &tenant)?;
+    access::authorize_directory_change(&state, &principal, &tenant)
+        .await
+        .map_err(service_error)?;
+    let actor = actor().await?;
+    let result = if create.unwrap_or(false) {
+        let doc = DepartmentDoc {
+            id: id.trim().to_owned(),
+            name,
+        };
+        directory::create_department(&state, &actor, &tenant, doc).await
+    } else {
+        let patch = serde_json::json!({ "name": name });
+        directory::update_department(&state, &actor, &tenant, &slug("department", &id)?, patch)
+            .await
+    };
+    result.map(|_| ()).map_err(service_error)
+}
+
+/// Creates or changes a group (`create` says which).
+#[server(prefix = "/fn", endpoint = "save_group")]
+pub async fn save_group(
+    tenant: String,
+    id: String,
+    name: String,
+    priority: String,
+    create: Option<bool>,
+) -> Result<(), WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::{access, directory};
+    use crate::domain::document::GroupDoc;
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let tenant = slug("tenant", &tenant)?;
+    access::authorize_directory_change(&state, &principal, &tenant)
+        .await
+        .map_err(service_error)?;
+    let priority: i64 = priority.trim().parse().map_err(|_| {
+        with_status(WireError::InvalidInput(format!(
+            "priority: expected a whole number, got {priority:?}"
+        )))
+    })?;
+    let actor = actor().await?;
+    let result = if create.unwrap_or(false) {
+        let doc = GroupDoc {
+            id: id.trim().to_owned(),
+            name,
+            priority,
+        };
+        directory::create_group(&state, &actor, &tenant, doc).await
+    } else {
+        let patch = serde_json::json!({ "name": name, "priority": priority });
+        directory::update_group(&state, &actor, &tenant, &slug("group", &id)?, patch).await
+    };
+    result.map(|_| ()).map_err(service_error)
+}
+
+/// Creates or changes a user of `tenant`; `groups` and `traits` are comma-separated.
+#[server(prefix = "/fn", endpoint = "save_user")]
+pub async fn save_user(
+    tenant: String,
+    id: String,
+    name: String,
+    department: String,
+    groups: String,
+    traits: String,
+    create: Option<bool>,
+) -> Result<(), WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::{access, directory};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let doc = UserDoc {
+        id: id.trim().to_owned(),
+        name,
+        tenant: Some(tenant.trim().to_owned()),
+        department: Some(department.trim().to_owned()).filter(|d| !d.is_empty()),
+        groups: list(&groups),
+        traits: list(&traits),
+        disabled: false,
+    };
+    let actor = actor().await?;
+    let result = if create.unwrap_or(false) {
+        access::authorize_user_change(&principal, None, Some(&doc)).map_err(service_error)?;
+        directory::create_user(&state, &actor, doc).await
+    } else {
+        let user = slug("user", &doc.id)?;
+        let before = directory::user_doc(&state, &user)
+            .await
+            .map_err(service_error)?;
+        access::authorize_read_user(&principal, &before).map_err(service_error)?;
+        let after = UserDoc {
+            disabled: before.disabled,
+            ..doc
+        };
+        access::authorize_user_change(&principal, Some(&before), Some(&after))
+            .map_err(service_error)?;
+        directory::update_user(&state, &actor, after).await
+    };
+    result.map(|_| ()).map_err(service_error)
+}
+
+/// Deletes a tenant, department, group or user and what it holds, after confirmation.
+#[server(prefix = "/fn", endpoint = "delete_item")]
+pub async fn delete_item(kind: String, tenant: String, id: String) -> Result<(), WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::{access, directory};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let doomed = doomed(&kind, Some(tenant.as_str()), &id)?;
+    match &doomed {
+        directory::Doomed::Tenant(t) => {
+            access::authorize_tenant_change(&state, &principal, t).await
+        }
+        directory::Doomed::Department(t, _) | directory::Doomed::Group(t, _) => {
+            access::authorize_directory_change(&state, &principal, t).await
+        }
+        directory::Doomed::User(u) => {
+            let before = directory::user_doc(&state, u)
+                .await
+                .map_err(service_error)?;
+            access::authorize_read_user(&principal, &before).map_err(service_error)?;
+            if *u == principal.user {
+                return Err(with_status(WireError::InvalidInput(
+                    "user: you cannot delete your own account".into(),
+                )));
+            }
+            access::authorize_user_change(&principal, Some(&before), None)
+        }
+        directory::Doomed::Key(_) => unreachable!("the directory deletes no keys"),
+    }
+    .map_err(service_error)?;
+    directory::delete(&state, &actor().await?, &doomed, None)
+        .await
+        .map_err(service_error)
+}
 
 #[component]
 pub fn DirectoryPage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
+    let create_tenant = ServerAction::<CreateTenant>::new();
+    let save_department = ServerAction::<SaveDepartment>::new();
+    let save_group = ServerAction::<SaveGroup>::new();
+    let save_user = ServerAction::<SaveUser>::new();
+    let delete = ServerAction::<DeleteItem>::new();
+    let actions = Actions {
+        create_tenant,
+        save_department,
+        save_group,
+        save_user,
+        delete,
+    };
+    let data = Resource::new(
+        move || {
+            (
+                param("tenant"),
+                param("confirm"),
+                create_tenant.version().get()
+                    + save_department.version().get()
+                    + save_group.version().get()
+                    + save_user.version().get()
+                    + delete.version().get(),
+            )
+        },
+        |(tenant, confirm, _)| directory_page(tenant, confirm),
+    );
+    let posted = posted_error();
+    let failure = move || {
+        [
+            create_tenant.value().get().and_then(Result::err),
+            save_department.value().get().and_then(Result::err),
+            save_group.value().get().and_then(Result::err),
+            save_user.value().get().and_then(Result::err),
+            delete.value().get().and_then(Result::err),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+    };
+
     view! {
         <PageHeader title="Directory" lede="Tenants, departments, groups and users."/>
-        <Planned>
-            <p>"Directory management arrives with accounts and authorization."</p>
-        </Planned>
+        {posted.map(|err| view! { <p class="error banner" role="alert">{err.to_string()}</p> })}
+        {move || failure().map(|err| view! { <p class="error banner" role="alert" data-testid="directory-error">{err.to_string()}</p> })}
+        <Suspense fallback=|| view! { <p class="muted">"Reading the directory…"</p> }>
+            {move || data.get().map(|result| match result {
+                Ok(view) => view! { <Directory view actions/> }.into_any(),
+                Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+            })}
+        </Suspense>
     }
+}
+
+#[derive(Clone, Copy)]
+struct Actions {
+    create_tenant: ServerAction<CreateTenant>,
+    save_department: ServerAction<SaveDepartment>,
+    save_group: ServerAction<SaveGroup>,
+    save_user: ServerAction<SaveUser>,
+    delete: ServerAction<DeleteItem>,
+}
+
+#[component]
+fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
+    let DirectoryView {
+        tenants,
+        selected,
+        users,
+        tenants_refusal,
+        refusal,
+        confirm,
+    } = view;
+    let tenant_id = selected.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+    let locked = refusal.is_some();
+    let here = |extra: &str| format!("/directory?tenant={}&{extra}", urlencode(&tenant_id));
+    let confirm_panel = confirm.map(|(kind, id, held)| {
+        let back = here("");
+        let tenant = tenant_id.clone();
+        let warning = if held == 0 {
+            "It holds no configuration entries.".to_owned()
+        } else {
+            format!("It holds {held} configuration entries; they are removed with it, in the same change.")
+        };
+        view! {
+            <section class="card confirm" role="alertdialog" aria-labelledby="delete-title" data-testid="confirm-delete">
+                <h2 id="delete-title">{format!("Delete {kind} {id}?")}</h2>
+                <p data-testid="held">{warning}</p>
+                <ActionForm action=actions.delete>
+                    <input type="hidden" name="kind" value=kind/>
+                    <input type="hidden" name="tenant" value=tenant/>
+                    <input type="hidden" name="id" value=id/>
+                    <div class="actions">
+                        <button type="submit" class="button danger">"Delete"</button>
+                        <a class="button ghost" href=back>"Cancel"</a>
+                    </div>
+                </ActionForm>
+            </section>
+        }
+    });
+    let Some(tenant) = selected else {
+        return view! {
+            {confirm_panel}
+            <p class="muted">"No tenant is visible to you."</p>
+            <NewTenant refusal=tenants_refusal actions/>
+        }
+        .into_any();
+    };
+    let departments = tenant.departments.clone();
+    let groups = tenant.groups.clone();
+    let (tid_dept, tid_group) = (tenant.id.clone(), tenant.id.clone());
+
+    view! {
+        {confirm_panel}
+        <nav class="level-tabs" aria-label="Tenants">
+            <ul>
+                {tenants
+                    .into_iter()
+                    .map(|(id, name)| {
+                        let current = id == tenant.id;
+                        let href = format!("/directory?tenant={}", urlencode(&id));
+                        view! {
+                            <li>
+                                <a class="level-tab" class:current=current href=href>{name}</a>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </nav>
+        {refusal.clone().map(|r| view! { <p class="notice" role="note" data-testid="directory-read-only">"Read-only: " {r}</p> })}
+        <div class="cards">
+            <article class="card" aria-labelledby="departments-title">
+                <h2 id="departments-title">"Departments"</h2>
+                <ul class="plain" data-testid="departments">
+                    {departments
+                        .into_iter()
+                        .map(|d| {
+                            let delete = here(&format!("confirm=department:{}", urlencode(&d.id)));
+                            let (tid, li_id, code, input_id) =
+                                (tenant.id.clone(), d.id.clone(), d.id.clone(), format!("dept-{}", d.id));
+                            let label_for = input_id.clone();
+                            view! {
+                                <li data-id=li_id>
+                                    <ActionForm action=actions.save_department attr:class="inline-form">
+                                        <fieldset disabled=locked>
+                                            <input type="hidden" name="tenant" value=tid/>
+                                            <input type="hidden" name="id" value=d.id/>
+                                            <code>{code}</code>
+                                            <label class="visually-hidden" for=label_for>"Name"</label>
+                                            <input id=input_id name="name" type="text" value=d.name required/>
+                                            <button type="submit" class="button secondary">"Rename"</button>
+                                            {(!locked).then(|| view! { <a class="text-link" href=delete>"Delete…"</a> })}
+                                        </fieldset>
+                                    </ActionForm>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+                <ActionForm action=actions.save_department attr:class="inline-form">
+                    <fieldset disabled=locked>
+                        <legend>"New department"</legend>
+                        <input type="hidden" name="tenant" value=tid_dept/>
+                        <input type="hidden" name="create" value="true"/>
+                        <label for="new-dept-id">"Id"</label>
+                        <input id="new-dept-id" name="id" type="text" required pattern=SLUG_PATTERN/>
+                        <label for="new-dept-name">"Name"</label>
+                        <input id="new-dept-name" name="name" type="text" required/>
+                        <button type="submit" class="button">"Add department"</button>
+                    </fieldset>
+                </ActionForm>
+            </article>
+            <article class="card" aria-labelledby="groups-title">
+                <h2 id="groups-title">"Groups"</h2>
+                <ul class="plain" data-testid="groups">
+                    {groups
+                        .into_iter()
+                        .map(|g| {
+                            let delete = here(&format!("confirm=group:{}", urlencode(&g.id)));
+                            let (tid, li_id, code) = (tenant.id.clone(), g.id.clone(), g.id.clone());
+                            let (name_id, prio_id) = (format!("group-{}", g.id), format!("prio-{}", g.id));
+                            let (name_for, prio_for) = (name_id.clone(), prio_id.clone());
+                            let priority = g.priority.to_string();
+                            view! {
+                                <li data-id=li_id>
+                                    <ActionForm action=actions.save_group attr:class="inline-form">
+                                        <fieldset disabled=locked>
+                                            <input type="hidden" name="tenant" value=tid/>
+                                            <input type="hidden" name="id" value=g.id/>
+                                            <code>{code}</code>
+                                            <label class="visually-hidden" for=name_for>"Name"</label>
+                                            <input id=name_id name="name" type="text" value=g.name required/>
+                                            <label for=prio_for>"Priority"</label>
+                                            <input id=prio_id name="priority" type="number" step="1" value=priority class="narrow"/>
+                                            <button type="submit" class="button secondary">"Save"</button>
+                                            {(!locked).then(|| view! { <a class="text-link" href=delete>"Delete…"</a> })}
+                                        </fieldset>
+                                    </ActionForm>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+                <ActionForm action=actions.save_group attr:class="inline-form">
+                    <fieldset disabled=locked>
+                        <legend>"New group"</legend>
+                        <input type="hidden" name="tenant" value=tid_group/>
+                        <input type="hidden" name="create" value="true"/>
+                        <label for="new-group-id">"Id"</label>
+                        <input id="new-group-id" name="id" type="text" required pattern=SLUG_PATTERN/>
+                        <label for="new-group-name">"Name"</label>
+                        <input id="new-group-name" name="name" type="text" required/>
+                        <label for="new-group-priority">"Priority"</label>
+                        <input id="new-group-priority" name="priority" type="number" step="1" value="0" class="narrow"/>
+                        <button type="submit" class="button">"Add group"</button>
+                    </fieldset>
+                </ActionForm>
+            </article>
+        </div>
+        <article class="card" aria-labelledby="users-title">
+            <h2 id="users-title">"Users"</h2>
+            <ul class="plain users" data-testid="users">
+                {users
+                    .into_iter()
+                    .map(|u| {
+                        let delete = here(&format!("confirm=user:{}", urlencode(&u.id)));
+                        view! { <UserForm user=Some(u) tenant=tenant.id.clone() locked delete=Some(delete) action=actions.save_user/> }
+                    })
+                    .collect_view()}
+            </ul>
+            <h3>"New user"</h3>
+            <UserForm user=None tenant=tenant.id.clone() locked delete=None action=actions.save_user/>
+        </article>
+        {(tenants_refusal.is_none()).then(|| {
+            let delete = here(&format!("confirm=tenant:{}", urlencode(&tenant.id)));
+            view! {
+                <article class="card" aria-labelledby="tenant-admin-title">
+                    <h2 id="tenant-admin-title">"Tenants"</h2>
+                    <p><a class="text-link" href=delete data-testid="delete-tenant">{format!("Delete tenant {}…", tenant.id)}</a></p>
+                    <NewTenant refusal=None actions/>
+                </article>
+            }
+        })}
+    }
+    .into_any()
+}
+
+#[component]
+fn NewTenant(refusal: Option<String>, actions: Actions) -> impl IntoView {
+    match refusal {
+        Some(_) => ().into_any(),
+        None => view! {
+            <ActionForm action=actions.create_tenant attr:class="inline-form">
+                <fieldset>
+                    <legend>"New tenant"</legend>
+                    <label for="new-tenant-id">"Id"</label>
+                    <input id="new-tenant-id" name="id" type="text" required pattern=SLUG_PATTERN/>
+                    <label for="new-tenant-name">"Name"</label>
+                    <input id="new-tenant-name" name="name" type="text" required/>
+                    <button type="submit" class="button">"Add tenant"</button>
+                </fieldset>
+            </ActionForm>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn UserForm(
+    user: Option<UserDoc>,
+    tenant: String,
+    locked: bool,
+    delete: Option<String>,
+    action: ServerAction<SaveUser>,
+) -> impl IntoView {
+    let create = user.is_none();
+    let user = user.unwrap_or(UserDoc {
+        id: String::new(),
+        name: String::new(),
+        tenant: None,
+        department: None,
+        groups: Vec::new(),
+        traits: Vec::new(),
+        disabled: false,
+    });
+    let prefix = if create {
+        "new-user".to_owned()
+    } else {
+        format!("user-{}", user.id)
+    };
+    let field_id = move |name: &str| format!("{prefix}-{name}");
+    let li_id = user.id.clone();
+    view! {
+        <li class="user-row" data-testid="user" data-id=li_id>
+            <ActionForm action attr:class="inline-form">
+                <fieldset disabled=locked>
+                    <input type="hidden" name="tenant" value=tenant/>
+                    <input type="hidden" name="create" value=create.to_string()/>
+                    {if create {
+                        view! {
+                            <label for=field_id("id")>"Id"</label>
+                            <input id=field_id("id") name="id" type="text" required pattern=SLUG_PATTERN/>
+                        }
+                        .into_any()
+                    } else {
+                        view! {
+                            <input type="hidden" name="id" value=user.id.clone()/>
+                            <code>{user.id.clone()}</code>
+                        }
+                        .into_any()
+                    }}
+                    <label for=field_id("name")>"Name"</label>
+                    <input id=field_id("name") name="name" type="text" value=user.name.clone() required/>
+                    <label for=field_id("department")>"Department"</label>
+                    <input id=field_id("department") name="department" type="text" value=user.department.clone().unwrap_or_default() class="narrow"/>
+                    <label for=field_id("groups")>"Groups"</label>
+                    <input id=field_id("groups") name="groups" type="text" value=user.groups.join(", ")/>
+                    <label for=field_id("traits")>"Traits"</label>
+                    <input id=field_id("traits") name="traits" type="text" value=user.traits.join(", ")/>
+                    <button type="submit" class="button secondary">{if create { "Add user" } else { "Save" }}</button>
+                    {delete.filter(|_| !locked).map(|href| view! { <a class="text-link" href=href>"Delete…"</a> })}
+                </fieldset>
+            </ActionForm>
+        </li>
+    }
+    .into_any()
 }

@@ -1,0 +1,84 @@
+import { test, expect, signInAs, screenshots, waitForHydration } from "./fixtures";
+import { demoURL, DEMO_PASSWORD } from "../playwright.config";
+
+test("a tenant admin manages departments, groups and users; deleting asks first", async ({ page }) => {
+  await signInAs(page, demoURL, "mercy_admin", DEMO_PASSWORD);
+  await page.goto(`${demoURL}/directory`);
+  await waitForHydration(page);
+  await expect(page.getByRole("navigation", { name: "Tenants" }).getByRole("link")).toHaveCount(1);
+
+  await page.getByLabel("Id").first().fill("radiology");
+  await page.locator("#new-dept-name").fill("Radiology");
+  await page.getByRole("button", { name: "Add department" }).click();
+  await expect(page.getByTestId("departments").locator('li[data-id="radiology"]')).toBeVisible();
+
+  await page.locator("#new-group-id").fill("residents");
+  await page.locator("#new-group-name").fill("Residents");
+  await page.locator("#new-group-priority").fill("7");
+  await page.getByRole("button", { name: "Add group" }).click();
+  const residents = page.getByTestId("groups").locator('li[data-id="residents"]');
+  await expect(residents).toBeVisible();
+  await residents.getByLabel("Priority").fill("12");
+  await residents.getByRole("button", { name: "Save" }).click();
+
+  await page.locator("#new-user-id").fill("dr_new");
+  await page.locator("#new-user-name").fill("Dr. New");
+  await page.locator("#new-user-department").fill("radiology");
+  await page.locator("#new-user-groups").fill("residents");
+  await page.getByRole("button", { name: "Add user" }).click();
+  await expect(page.getByTestId("users").locator('li[data-id="dr_new"]')).toBeVisible();
+
+  // Persisted.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(page.getByTestId("groups").locator('li[data-id="residents"]').getByLabel("Priority")).toHaveValue("12");
+  await expect(page.locator("#user-dr_new-department")).toHaveValue("radiology");
+
+  // A value at the department, then deleting it asks and names what goes with it.
+  await page.goto(`${demoURL}/configuration?scope=${encodeURIComponent("department:mercy_hospital/radiology")}`);
+  await waitForHydration(page);
+  const chat = page.locator('[data-testid="key-row"][data-key="features.chat.enabled"]');
+  await chat.getByLabel("Off", { exact: true }).check();
+  await chat.getByRole("button", { name: "Save" }).click();
+  await expect(chat.getByTestId("state")).toHaveText("Set here");
+
+  await page.goto(`${demoURL}/directory`);
+  await waitForHydration(page);
+  await page.getByTestId("departments").locator('li[data-id="radiology"]').getByRole("link", { name: "Delete…" }).click();
+  await waitForHydration(page);
+  await expect(page.getByTestId("held")).toContainText("1 configuration entries");
+  await screenshots(page, "directory-confirm-delete");
+  await page.getByTestId("confirm-delete").getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByTestId("departments").locator('li[data-id="radiology"]')).toHaveCount(0);
+  await page.reload();
+  await expect(page.locator("#user-dr_new-department")).toHaveValue("");
+});
+
+test("a department admin reads the directory but may not change it", async ({ page }) => {
+  await signInAs(page, demoURL, "medical_head", DEMO_PASSWORD);
+  await page.goto(`${demoURL}/directory`);
+  await expect(page.getByTestId("directory-read-only")).toContainText("only tenant admins");
+  await expect(page.getByRole("button", { name: "Add department" })).toBeDisabled();
+  await expect(page.getByTestId("delete-tenant")).toHaveCount(0);
+});
+
+test("a super admin adds and deletes a tenant", async ({ page }) => {
+  await signInAs(page, demoURL, "root", DEMO_PASSWORD);
+  await page.goto(`${demoURL}/directory`);
+  await waitForHydration(page);
+  await page.locator("#new-tenant-id").fill("east_clinic");
+  await page.locator("#new-tenant-name").fill("East Clinic");
+  await page.getByRole("button", { name: "Add tenant" }).click();
+  const tabs = page.getByRole("navigation", { name: "Tenants" });
+  await expect(tabs.getByRole("link", { name: "East Clinic" })).toBeVisible();
+  await tabs.getByRole("link", { name: "East Clinic" }).click();
+  await waitForHydration(page);
+  await page.getByTestId("delete-tenant").click();
+  await waitForHydration(page);
+  await expect(page.getByTestId("held")).toContainText("no configuration entries");
+  await page.getByTestId("confirm-delete").getByRole("button", { name: "Delete" }).click();
+  await expect(page.getByTestId("confirm-delete")).toHaveCount(0);
+  await page.goto(`${demoURL}/directory`);
+  await expect(page.getByRole("navigation", { name: "Tenants" }).getByRole("link", { name: "Mercy Hospital Network" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Tenants" }).getByRole("link", { name: "East Clinic" })).toHaveCount(0);
+});

@@ -9,8 +9,8 @@ use leptos_router::{
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage, login::LoginPage,
-    not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
+    audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage, keys::KeysPage,
+    login::LoginPage, not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
 };
 
 /// The whole document, rendered on the server around [`App`].
@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("preview") ssr=SsrMode::Async view=PreviewPage/>
                     <Route path=StaticSegment("audit") ssr=SsrMode::Async view=AuditPage/>
                     <Route path=StaticSegment("directory") ssr=SsrMode::Async view=DirectoryPage/>
+                    <Route path=StaticSegment("keys") ssr=SsrMode::Async view=KeysPage/>
                     <Route path=StaticSegment("login") ssr=SsrMode::Async view=LoginPage/>
                 </Routes>
             </ConsoleLayout>

@@ -19,7 +19,11 @@ test("a tenant admin manages departments, groups and users; deleting asks first"
   const residents = page.getByTestId("groups").locator('li[data-id="residents"]');
   await expect(residents).toBeVisible();
   await residents.getByLabel("Priority").fill("12");
-  await residents.getByRole("button", { name: "Save" }).click();
+  // The page reloads its data after a change; wait for that before using the next form.
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/fn/directory_page")),
+    residents.getByRole("button", { name: "Save" }).click(),
+  ]);
 
   await page.locator("#new-user-id").fill("dr_new");
   await page.locator("#new-user-name").fill("Dr. New");

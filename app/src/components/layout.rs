@@ -7,12 +7,13 @@ use leptos_router::hooks::use_location;
 use crate::auth::{Logout, whoami};
 
 /// The console's sections, in navigation order.
-const SECTIONS: [(&str, &str); 5] = [
+const SECTIONS: [(&str, &str); 6] = [
     ("/", "Overview"),
     ("/configuration", "Configuration"),
     ("/preview", "Preview"),
     ("/audit", "Audit"),
     ("/directory", "Directory"),
+    ("/keys", "Keys"),
 ];
 
 #[component]

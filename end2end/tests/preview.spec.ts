@@ -60,3 +60,18 @@ test.describe("refused previews", () => {
     await expect(page.getByRole("alert")).toContainText("not found");
   });
 });
+
+test("a super admin previews a what-if context of groups", async ({ page }) => {
+  await signInAs(page, demoURL, "root", DEMO_PASSWORD);
+  await page.goto(`${demoURL}/preview`);
+  await waitForHydration(page);
+  await page.getByLabel("Tenant").first().fill("mercy_hospital");
+  await page.getByLabel("Groups (comma-separated)").first().fill("doctors, emergency_doctors");
+  await page.getByRole("button", { name: "Preview" }).click();
+  await expect(page.getByTestId("title-a")).toContainText("tenant mercy_hospital, group doctors, group emergency_doctors");
+  // Emergency doctors (priority 20) win over doctors (10).
+  const urgency = line(page, "notifications.urgency");
+  await expect(urgency.getByTestId("value")).toHaveText("high");
+  await expect(urgency.getByTestId("source")).toHaveText("group mercy_hospital/emergency_doctors");
+  await screenshots(page, "preview-super-admin");
+});

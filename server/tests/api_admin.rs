@@ -581,6 +581,16 @@ async fn reverting_an_entry_change() {
     assert_eq!(status, 403, "{body}");
     let (status, _) = root.post("/audit/999999/revert", json!({})).await;
     assert_eq!(status, 404);
+    assert_eq!(footprint(&server).await, before);
+    // Another tenant's event is not found, whatever it is: nothing about it is said.
+    let password = last_event(&server, "user.password").await;
+    assert_eq!(password["tenant"], "mercy_hospital", "{password}");
+    let before = footprint(&server).await;
+    let (status, body) = general_admin
+        .post(&format!("/audit/{}/revert", password["id"]), json!({}))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(!message(&body).contains("user.password"), "{body}");
     let (status, body) = root
         .post(&format!("/audit/{changed}/revert"), json!({"why": 1}))
         .await;

@@ -197,6 +197,21 @@ pub fn authorize_read_user(principal: &Principal, user: &UserDoc) -> Result<(), 
     })
 }
 
+/// Whether `principal` may see audit event `event_id` (else it is not found, as if it did not
+/// exist).
+pub fn authorize_read_event(
+    principal: &Principal,
+    event_id: i64,
+    place: &crate::domain::policy::EventPlace,
+) -> Result<(), ServiceError> {
+    match decide(principal, &Action::ReadEvent(place)) {
+        Decision::Allow => Ok(()),
+        _ => Err(ServiceError::NotFound(format!(
+            "audit event {event_id} was not found"
+        ))),
+    }
+}
+
 /// Whether `principal` may revert the event behind `revert`: see the event and write the
 /// entry it changed.
 pub async fn authorize_revert(
@@ -204,9 +219,7 @@ pub async fn authorize_revert(
     principal: &Principal,
     revert: &Revert,
 ) -> Result<(), ServiceError> {
-    enforce(decide(principal, &Action::ReadEvent(&revert.place)), || {
-        format!("audit event {}", revert.event_id)
-    })?;
+    authorize_read_event(principal, revert.event_id, &revert.place)?;
     authorize_write(state, principal, &revert.scope, &revert.key).await
 }
 

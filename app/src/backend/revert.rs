@@ -39,6 +39,20 @@ fn corrupt(event_id: i64, what: &str) -> ServiceError {
     )))
 }
 
+/// Where event `event_id` happened, so that whether the caller may see it is asked before
+/// anything else about it is said.
+pub async fn place(state: &AppState, event_id: i64) -> Result<EventPlace, ServiceError> {
+    let row = audit_event::Entity::find_by_id(event_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("audit event {event_id} was not found")))?;
+    Ok(super::audit::place(
+        row.level.as_deref(),
+        row.tenant.as_deref(),
+        row.department.as_deref(),
+    ))
+}
+
 /// Reads event `event_id` and works out the state it replaced.
 pub async fn plan(state: &AppState, event_id: i64) -> Result<Revert, ServiceError> {
     let row = audit_event::Entity::find_by_id(event_id)

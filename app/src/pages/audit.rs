@@ -88,6 +88,9 @@ pub async fn revert_event(id: i64, reason: Option<String>) -> Result<Option<Entr
     use crate::backend::{access, revert};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
+    // Whether the event is theirs to see comes first: a refusal says nothing about it.
+    let place = revert::place(&state, id).await.map_err(service_error)?;
+    access::authorize_read_event(&principal, id, &place).map_err(service_error)?;
     let plan = revert::plan(&state, id).await.map_err(service_error)?;
     access::authorize_revert(&state, &principal, &plan)
         .await

@@ -197,6 +197,9 @@ pub async fn revert(
     OptionalBody(body): OptionalBody<RevertRequest>,
 ) -> Result<Response, ApiError> {
     caller.writing()?;
+    // Whether the event is theirs to see comes first: a refusal says nothing about it.
+    let place = revert::place(&state.app, id).await?;
+    access::authorize_read_event(&caller.principal, id, &place)?;
     let plan = revert::plan(&state.app, id).await?;
     access::authorize_revert(&state.app, &caller.principal, &plan).await?;
     let actor = client(&headers, address, caller.principal.user.to_string());

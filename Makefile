@@ -69,7 +69,7 @@ api-doc: tools server
 	"$(STRATA)" openapi > "$(CARGO_TARGET_DIR)/openapi.json"
 	"$(TOOLS)/venv/bin/openapi-spec-validator" "$(CARGO_TARGET_DIR)/openapi.json"
 
-lint:
+lint: tools
 	cargo fmt --all -- --check
 	cargo clippy -p app -p server -p migrations --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings

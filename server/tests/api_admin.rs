@@ -527,8 +527,19 @@ async fn users_and_passwords() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    let before = footprint(&server).await;
     let (status, body) = mercy_admin.delete("/users/mercy_admin").await;
     assert_eq!(status, 422, "{body}");
+    assert!(message(&body).contains("own account"), "{body}");
+    let (status, body) = mercy_admin
+        .patch("/users/mercy_admin", json!({"disabled": true}))
+        .await;
+    assert_eq!(status, 422, "disabling oneself: {body}");
+    assert!(message(&body).starts_with("disabled:"), "{body}");
+    assert_eq!(footprint(&server).await, before, "refusals write nothing");
+    let (status, me) = mercy_admin.get("/users/mercy_admin").await;
+    assert_eq!(status, 200, "{me}");
+    assert_ne!(me["disabled"], json!(true), "still enabled: {me}");
     let entries = server.count("entries").await;
     let (status, body) = mercy_admin.delete("/users/dr_new").await;
     assert_eq!(status, 204, "{body}");

@@ -167,6 +167,22 @@ pub fn authorize_user_change(
     for user in before.iter().chain(after.iter()) {
         authorize_directory(principal, tenant(user).as_ref())?;
     }
+    // Admins would lock themselves out; another admin has to do it.
+    if let Some(me) = before.filter(|u| u.id == principal.user.as_str()) {
+        match after {
+            None => {
+                return Err(ServiceError::Invalid(
+                    "user: you cannot delete your own account".into(),
+                ));
+            }
+            Some(after) if after.disabled && !me.disabled => {
+                return Err(ServiceError::Invalid(
+                    "disabled: you cannot disable your own account".into(),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     let traits = |u: Option<&UserDoc>| u.map(|u| parse_traits(&u.traits)).unwrap_or_default();
     let changed: BTreeSet<Trait> = traits(before)
         .symmetric_difference(&traits(after))

@@ -429,9 +429,6 @@ pub async fn delete_user(
     let before = visible_user(&state, &caller, &u).await?;
     access::authorize_user_change(&caller.principal, Some(&before), None)?;
     let user = slug("user", &u)?;
-    if user == caller.principal.user {
-        return Err(invalid("user: you cannot delete your own account"));
-    }
     let actor = client(&headers, address, caller.principal.user.to_string());
     directory::delete(&state.app, &actor, &Doomed::User(user), reason).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -185,6 +185,14 @@ pub mod server {
         }
     }
 
+    /// `principal` acting from this request's client, as the audit records them.
+    pub async fn actor(principal: &Principal) -> Actor {
+        Actor {
+            name: principal.user.to_string(),
+            ..client().await
+        }
+    }
+
     pub async fn start_session(principal: &Principal) -> Result<(), WireError> {
         let state = state()?;
         begin(&state, &session().await?, principal).await

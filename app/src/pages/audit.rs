@@ -84,7 +84,7 @@ pub async fn audit_events(query: AuditQuery) -> Result<AuditPageView, WireError>
 /// changed since.
 #[server(prefix = "/fn", endpoint = "revert_event")]
 pub async fn revert_event(id: i64, reason: Option<String>) -> Result<Option<EntryView>, WireError> {
-    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, revert};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
@@ -95,10 +95,7 @@ pub async fn revert_event(id: i64, reason: Option<String>) -> Result<Option<Entr
     access::authorize_revert(&state, &principal, &plan)
         .await
         .map_err(service_error)?;
-    let actor = crate::backend::audit::Actor {
-        name: principal.user.to_string(),
-        ..client().await
-    };
+    let actor = actor(&principal).await;
     revert::apply(&state, &actor, &plan, reason)
         .await
         .map_err(service_error)

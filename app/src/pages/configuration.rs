@@ -23,7 +23,7 @@ pub async fn editor(
     reveal: Option<bool>,
     key: Option<String>,
 ) -> Result<EditorView, WireError> {
-    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, editor, entries};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
@@ -43,10 +43,7 @@ pub async fn editor(
         .await
         .map_err(service_error)?;
     if view.revealed {
-        let actor = crate::backend::audit::Actor {
-            name: principal.user.to_string(),
-            ..client().await
-        };
+        let actor = actor(&principal).await;
         entries::audit_scope_reveal(&state, &actor, &scope)
             .await
             .map_err(service_error)?;
@@ -74,10 +71,7 @@ pub async fn scope_entries(
         .await
         .map_err(service_error)?;
     if reveal {
-        let actor = crate::backend::audit::Actor {
-            name: principal.user.to_string(),
-            ..crate::auth::server::client().await
-        };
+        let actor = crate::auth::server::actor(&principal).await;
         entries::audit_scope_reveal(&state, &actor, &scope)
             .await
             .map_err(service_error)?;
@@ -94,7 +88,7 @@ pub async fn save_entry(
     expect_version: Option<i64>,
     reason: Option<String>,
 ) -> Result<EntryView, WireError> {
-    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, entries};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
@@ -110,10 +104,7 @@ pub async fn save_entry(
         .key_type
         .value_from_text(&value)
         .map_err(|e| with_status(WireError::InvalidInput(format!("value: key {key}: {e}"))))?;
-    let actor = crate::backend::audit::Actor {
-        name: principal.user.to_string(),
-        ..client().await
-    };
+    let actor = actor(&principal).await;
     let request = entries::SetEntry {
         key,
         scope,
@@ -136,7 +127,7 @@ pub async fn lock_entry(
     expect_version: Option<i64>,
     reason: Option<String>,
 ) -> Result<EntryView, WireError> {
-    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, entries};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
@@ -145,10 +136,7 @@ pub async fn lock_entry(
     access::authorize_write(&state, &principal, &scope, &key)
         .await
         .map_err(service_error)?;
-    let actor = crate::backend::audit::Actor {
-        name: principal.user.to_string(),
-        ..client().await
-    };
+    let actor = actor(&principal).await;
     let reason = reason.filter(|r| !r.trim().is_empty());
     entries::set_lock(&state, &actor, &key, &scope, locked, expect_version, reason)
         .await
@@ -163,7 +151,7 @@ pub async fn remove_entry(
     expect_version: Option<i64>,
     reason: Option<String>,
 ) -> Result<(), WireError> {
-    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, entries};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
@@ -172,10 +160,7 @@ pub async fn remove_entry(
     access::authorize_write(&state, &principal, &scope, &key)
         .await
         .map_err(service_error)?;
-    let actor = crate::backend::audit::Actor {
-        name: principal.user.to_string(),
-        ..client().await
-    };
+    let actor = actor(&principal).await;
     let reason = reason.filter(|r| !r.trim().is_empty());
     entries::unset_entry(&state, &actor, &key, &scope, expect_version, reason)
         .await

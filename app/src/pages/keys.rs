@@ -69,7 +69,11 @@ pub async fn key_registry(confirm: Option<String>) -> Result<KeyRegistryView, Wi
             key_doc(&k.def, default)
         })
         .collect();
-    let confirm = match confirm.filter(|c| !c.is_empty()) {
+    let refusal = access::authorize(&principal, &Action::ManageKeys)
+        .err()
+        .map(|e| e.to_string());
+    // Only someone who may delete the key learns how many entries (of every tenant) hold it.
+    let confirm = match confirm.filter(|c| !c.is_empty() && refusal.is_none()) {
         Some(name) => {
             let key = crate::domain::name::ConfigKey::parse(&name)
                 .map_err(|e| with_status(WireError::InvalidInput(format!("confirm: {e}"))))?;
@@ -82,9 +86,7 @@ pub async fn key_registry(confirm: Option<String>) -> Result<KeyRegistryView, Wi
     };
     Ok(KeyRegistryView {
         keys,
-        refusal: access::authorize(&principal, &Action::ManageKeys)
-            .err()
-            .map(|e| e.to_string()),
+        refusal,
         confirm,
     })
 }
@@ -92,7 +94,7 @@ pub async fn key_registry(confirm: Option<String>) -> Result<KeyRegistryView, Wi
 /// Defines a key or replaces its definition.
 #[server(prefix = "/fn", endpoint = "save_key")]
 pub async fn save_key(form: KeyForm) -> Result<(), WireError> {
-    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, directory};
     use crate::domain::key::KeyType;
     use crate::domain::policy::Action;
@@ -162,10 +164,7 @@ pub async fn save_key(form: KeyForm) -> Result<(), WireError> {
             sensitive: Some(form.sensitive.is_some()),
             user_editable: Some(form.user_editable.is_some()),
         };
-    let actor = crate::backend::audit::Actor {
-        name: principal.user.to_string(),
-        ..client().await
-    };
+    let actor = actor(&principal).await;
     directory::define_key(&state, &actor, &key, doc)
         .await
         .map(|_| ())
@@ -175,7 +174,7 @@ pub async fn save_key(form: KeyForm) -> Result<(), WireError> {
 /// Deletes a key and its entries.
 #[server(prefix = "/fn", endpoint = "delete_key")]
 pub async fn delete_key(key: String) -> Result<(), WireError> {
-    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, directory};
     use crate::domain::policy::Action;
     let principal = current_principal().await.map_err(with_status)?;
@@ -183,10 +182,7 @@ pub async fn delete_key(key: String) -> Result<(), WireError> {
     access::authorize(&principal, &Action::ManageKeys).map_err(service_error)?;
     let key = crate::domain::name::ConfigKey::parse(&key)
         .map_err(|e| with_status(WireError::InvalidInput(format!("key: {e}"))))?;
-    let actor = crate::backend::audit::Actor {
-        name: principal.user.to_string(),
-        ..client().await
-    };
+    let actor = actor(&principal).await;
     directory::delete(&state, &actor, &directory::Doomed::Key(key), None)
         .await
         .map_err(service_error)

@@ -128,8 +128,9 @@ pub struct PreviewView {
     pub a: PreviewSide,
     pub b: Option<PreviewSide>,
     pub revealed: bool,
-    /// Users and tenants the viewer may pick from.
-    pub users: Vec<String>,
+    /// Users the viewer may pick from: (id, display name).
+    pub users: Vec<(String, String)>,
+    /// Tenants the viewer may pick from.
     pub tenants: Vec<String>,
 }
 

@@ -656,8 +656,10 @@ pub fn key_doc(def: &KeyDefinition, default: Option<Value>) -> KeyDoc {
     }
 }
 
+mod lookup;
 mod visibility;
 
+pub use lookup::{UserLookupError, find_user};
 pub use visibility::user_target;
 
 #[cfg(test)]

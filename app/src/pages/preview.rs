@@ -26,7 +26,7 @@ pub async fn preview(
     b: ContextFields,
     reveal: Option<bool>,
 ) -> Result<PreviewView, WireError> {
-    use crate::auth::server::{client, current_principal, service_error, with_status};
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::resolution::{self, ContextSpec};
     use crate::backend::{access, directory};
     use crate::domain::name::Slug;
@@ -39,6 +39,16 @@ pub async fn preview(
             .map_err(|e| with_status(WireError::InvalidInput(format!("{what}: {e}"))))
     };
     let present = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let visible = directory::visible(&state, &principal)
+        .await
+        .map_err(service_error)?;
+    // A typed name finds the one visible user with it; an id not in the list is left to the
+    // policy, which answers as for any scope the viewer may not read.
+    let named_user = |text: &str| match crate::domain::document::find_user(&visible.users, text) {
+        Ok(id) => slug("user", id),
+        Err(crate::domain::document::UserLookupError::NotFound(_)) => slug("user", text),
+        Err(err) => Err(with_status(WireError::InvalidInput(err.to_string()))),
+    };
     let spec = |fields: ContextFields| -> Result<Option<ContextSpec>, WireError> {
         let ContextFields {
             user,
@@ -47,7 +57,7 @@ pub async fn preview(
             groups,
         } = fields;
         Ok(match (present(user), present(tenant)) {
-            (Some(u), _) => Some(ContextSpec::User(slug("user", &u)?)),
+            (Some(u), _) => Some(ContextSpec::User(named_user(&u)?)),
             (None, Some(t)) => Some(ContextSpec::WhatIf {
                 tenant: slug("tenant", &t)?,
                 department: present(department)
@@ -81,25 +91,19 @@ pub async fn preview(
         });
     }
     if reveal {
-        let actor = crate::backend::audit::Actor {
-            name: principal.user.to_string(),
-            ..client().await
-        };
+        let actor = actor(&principal).await;
         for spec in std::iter::once(&a).chain(b.iter()) {
             resolution::audit_reveal(&state, &actor, spec, None)
                 .await
                 .map_err(service_error)?;
         }
     }
-    let visible = directory::visible(&state, &principal)
-        .await
-        .map_err(service_error)?;
     let mut sides = sides.into_iter();
     Ok(PreviewView {
         a: sides.next().expect("context A is always resolved"),
         b: sides.next(),
         revealed: reveal,
-        users: visible.users.into_iter().map(|u| u.id).collect(),
+        users: visible.users.into_iter().map(|u| (u.id, u.name)).collect(),
         tenants: visible.tenants.into_iter().map(|t| t.id).collect(),
     })
 }
@@ -172,7 +176,7 @@ pub fn PreviewPage() -> impl IntoView {
                 <div class="field-row">
                     <div class="field">
                         <label for="ctx-user">"User"</label>
-                        <input id="ctx-user" name="user" type="search" list="known-users" value=field("user") placeholder="user id"/>
+                        <input id="ctx-user" name="user" type="search" list="known-users" value=field("user") placeholder="user id or name"/>
                     </div>
                     <p class="or">"or what-if:"</p>
                     <div class="field">
@@ -194,7 +198,7 @@ pub fn PreviewPage() -> impl IntoView {
                 <div class="field-row">
                     <div class="field">
                         <label for="ctx-b-user">"User"</label>
-                        <input id="ctx-b-user" name="b_user" type="search" list="known-users" value=field("b_user") placeholder="user id"/>
+                        <input id="ctx-b-user" name="b_user" type="search" list="known-users" value=field("b_user") placeholder="user id or name"/>
                     </div>
                     <p class="or">"or what-if:"</p>
                     <div class="field">
@@ -277,7 +281,7 @@ fn PreviewTable(view: PreviewView, only_changed: bool) -> impl IntoView {
 
     view! {
         <datalist id="known-users">
-            {users.into_iter().map(|u| view! { <option value=u/> }).collect_view()}
+            {users.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
         </datalist>
         <datalist id="known-tenants">
             {tenants.into_iter().map(|t| view! { <option value=t/> }).collect_view()}

@@ -27,8 +27,12 @@ test("a tenant admin manages departments, groups and users; deleting asks first"
 
   await page.locator("#new-user-id").fill("dr_new");
   await page.locator("#new-user-name").fill("Dr. New");
-  await page.locator("#new-user-department").fill("radiology");
-  await page.locator("#new-user-groups").fill("residents");
+  await page.locator("#new-user-department").selectOption("radiology");
+  const newUser = page.getByTestId("new-user");
+  await newUser.getByTestId("user-groups").getByLabel("Residents").check();
+  // A tenant admin may not grant super_admin: that box is there but cannot be ticked.
+  await expect(newUser.getByTestId("user-traits").getByLabel("super_admin")).toBeDisabled();
+  await newUser.getByTestId("user-traits").getByLabel("config_write").check();
   await page.getByRole("button", { name: "Add user" }).click();
   await expect(page.getByTestId("users").locator('li[data-id="dr_new"]')).toBeVisible();
 
@@ -37,6 +41,10 @@ test("a tenant admin manages departments, groups and users; deleting asks first"
   await waitForHydration(page);
   await expect(page.getByTestId("groups").locator('li[data-id="residents"]').getByLabel("Priority")).toHaveValue("12");
   await expect(page.locator("#user-dr_new-department")).toHaveValue("radiology");
+  const drNew = page.getByTestId("users").locator('li[data-id="dr_new"]');
+  await expect(drNew.getByTestId("user-groups").getByLabel("Residents")).toBeChecked();
+  await expect(drNew.getByTestId("user-groups").getByLabel("Doctors", { exact: true })).not.toBeChecked();
+  await expect(drNew.getByTestId("user-traits").getByLabel("config_write")).toBeChecked();
 
   // A value at the department, then deleting it asks and names what goes with it.
   await page.goto(`${demoURL}/configuration?scope=${encodeURIComponent("department:mercy_hospital/radiology")}`);
@@ -85,4 +93,66 @@ test("a super admin adds and deletes a tenant", async ({ page }) => {
   await page.goto(`${demoURL}/directory`);
   await expect(page.getByRole("navigation", { name: "Tenants" }).getByRole("link", { name: "Mercy Hospital Network" })).toBeVisible();
   await expect(page.getByRole("navigation", { name: "Tenants" }).getByRole("link", { name: "East Clinic" })).toHaveCount(0);
+});
+
+test("a super admin renames a tenant and edits a user's department, groups, traits and disabled flag", async ({ page }) => {
+  await signInAs(page, demoURL, "root", DEMO_PASSWORD);
+  await page.goto(`${demoURL}/directory?tenant=general_hospital`);
+  await waitForHydration(page);
+  await page.locator("#tenant-name").fill("General Hospital Group");
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/fn/directory_page")),
+    page.getByRole("button", { name: "Rename tenant" }).click(),
+  ]);
+  const tabs = page.getByRole("navigation", { name: "Tenants" });
+  await expect(tabs.getByRole("link", { name: "General Hospital Group" })).toBeVisible();
+
+  const vic = page.getByTestId("users").locator('li[data-id="visitor_vic"]');
+  await vic.getByLabel("Name").fill("Vic Visitor");
+  await vic.getByLabel("Department").selectOption("cardiology");
+  await vic.getByTestId("user-groups").getByLabel("On call").check();
+  // Super admins may grant every trait; super_admin stays for platform users (the server says so).
+  await expect(vic.getByTestId("user-traits").getByLabel("super_admin")).toBeEnabled();
+  await vic.getByTestId("user-traits").getByLabel("secrets_read").check();
+  await vic.getByLabel("Disabled").check();
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/fn/directory_page")),
+    vic.getByRole("button", { name: "Save" }).click(),
+  ]);
+  await expect(page.getByTestId("directory-error")).toHaveCount(0);
+  await screenshots(page, "directory-super-admin");
+
+  // Persisted, in the page after a reload and in the API's export.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(tabs.getByRole("link", { name: "General Hospital Group" })).toBeVisible();
+  await expect(vic.getByLabel("Name")).toHaveValue("Vic Visitor");
+  await expect(vic.getByLabel("Department")).toHaveValue("cardiology");
+  await expect(vic.getByTestId("user-groups").getByLabel("On call")).toBeChecked();
+  await expect(vic.getByTestId("user-groups").getByLabel("Staff")).not.toBeChecked();
+  await expect(vic.getByTestId("user-traits").getByLabel("secrets_read")).toBeChecked();
+  await expect(vic.getByLabel("Disabled")).toBeChecked();
+  const exported = await page.request.get(`${demoURL}/api/v1/export`);
+  expect(exported.ok()).toBeTruthy();
+  const doc = await exported.json();
+  expect(doc.tenants.find((t: { id: string }) => t.id === "general_hospital").name).toBe("General Hospital Group");
+  const user = doc.users.find((u: { id: string }) => u.id === "visitor_vic");
+  expect(user).toMatchObject({
+    name: "Vic Visitor",
+    department: "cardiology",
+    groups: ["on_call"],
+    traits: ["secrets_read"],
+    disabled: true,
+  });
+
+  // Unticking a group and the flag takes them away again.
+  await vic.getByTestId("user-groups").getByLabel("On call").uncheck();
+  await vic.getByLabel("Disabled").uncheck();
+  await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/fn/directory_page")),
+    vic.getByRole("button", { name: "Save" }).click(),
+  ]);
+  await page.reload();
+  await expect(vic.getByTestId("user-groups").getByLabel("On call")).not.toBeChecked();
+  await expect(vic.getByLabel("Disabled")).not.toBeChecked();
 });

@@ -29,32 +29,14 @@ pub struct DirectoryView {
     pub refusal: Option<String>,
     /// The delete being confirmed: (kind, id, entries it would remove).
     pub confirm: Option<(String, String, usize)>,
+    /// Every trait, with whether the viewer may grant or take it away in this tenant.
+    pub traits: Vec<(String, bool)>,
 }
 
 #[cfg(feature = "ssr")]
 fn slug(what: &'static str, text: &str) -> Result<crate::domain::name::Slug, WireError> {
     crate::domain::name::Slug::parse(what, text.trim()).map_err(|e| {
         crate::auth::server::with_status(WireError::InvalidInput(format!("{what}: {e}")))
-    })
-}
-
-/// Comma-separated names (`doctors, nurses`).
-#[cfg(feature = "ssr")]
-fn list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-#[cfg(feature = "ssr")]
-async fn actor() -> Result<crate::backend::audit::Actor, WireError> {
-    use crate::auth::server::{client, current_principal, with_status};
-    let principal = current_principal().await.map_err(with_status)?;
-    Ok(crate::backend::audit::Actor {
-        name: principal.user.to_string(),
-        ..client().await
     })
 }
 
@@ -66,6 +48,7 @@ pub async fn directory_page(
     use crate::auth::server::{current_principal, service_error, with_status};
     use crate::backend::{access, directory};
     use crate::domain::policy::Action;
+    use crate::domain::traits::Trait;
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
     let visible = directory::visible(&state, &principal)
@@ -113,14 +96,36 @@ pub async fn directory_page(
         Some(text) => {
             let (kind, id) = text.split_once(':').unwrap_or(("", ""));
             let doomed = doomed(kind, selected.as_ref().map(|t| t.id.as_str()), id)?;
-            // Nothing to confirm once the item is gone (deleted a moment ago).
-            directory::entries_held(&state, &doomed)
-                .await
-                .ok()
-                .map(|held| (kind.to_owned(), id.to_owned(), held))
+            // Only someone who may delete the item learns what it holds; nothing to confirm
+            // once it is gone (deleted a moment ago).
+            match authorize_delete(&state, &principal, &doomed).await {
+                Ok(()) => directory::entries_held(&state, &doomed)
+                    .await
+                    .ok()
+                    .map(|held| (kind.to_owned(), id.to_owned(), held)),
+                Err(_) => None,
+            }
         }
         None => None,
     };
+    let place = selected
+        .as_ref()
+        .map(|t| slug("tenant", &t.id))
+        .transpose()?;
+    let traits = Trait::ALL
+        .into_iter()
+        .map(|t| {
+            let one = std::collections::BTreeSet::from([t]);
+            let action = Action::GrantTraits {
+                tenant: place.as_ref(),
+                traits: &one,
+            };
+            (
+                t.to_string(),
+                access::authorize(&principal, &action).is_ok(),
+            )
+        })
+        .collect();
     Ok(DirectoryView {
         tenants: visible
             .tenants
@@ -134,6 +139,7 @@ pub async fn directory_page(
             .map(|e| e.to_string()),
         refusal,
         confirm,
+        traits,
     })
 }
 
@@ -158,6 +164,32 @@ fn doomed(
     })
 }
 
+/// The check before deleting `doomed` (and before saying what it holds).
+#[cfg(feature = "ssr")]
+async fn authorize_delete(
+    state: &crate::backend::AppState,
+    principal: &crate::domain::policy::Principal,
+    doomed: &crate::backend::directory::Doomed,
+) -> Result<(), WireError> {
+    use crate::auth::server::service_error;
+    use crate::backend::{access, directory::Doomed};
+    match doomed {
+        Doomed::Tenant(t) => access::authorize_tenant_change(state, principal, t).await,
+        Doomed::Department(t, _) | Doomed::Group(t, _) => {
+            access::authorize_directory_change(state, principal, t).await
+        }
+        Doomed::User(u) => {
+            let before = crate::backend::directory::user_doc(state, u)
+                .await
+                .map_err(service_error)?;
+            access::authorize_read_user(principal, &before).map_err(service_error)?;
+            access::authorize_user_change(principal, Some(&before), None)
+        }
+        Doomed::Key(_) => access::authorize(principal, &crate::domain::policy::Action::ManageKeys),
+    }
+    .map_err(service_error)
+}
+
 /// Creates a tenant (super admins).
 #[server(prefix = "/fn", endpoint = "create_tenant")]
 pub async fn create_tenant(id: String, name: String) -> Result<(), WireError> {
@@ -174,7 +206,7 @@ pub async fn create_tenant(id: String, name: String) -> Result<(), WireError> {
         departments: Vec::new(),
         groups: Vec::new(),
     };
-    directory::create_tenant(&state, &actor().await?, doc)
+    directory::create_tenant(&state, &crate::auth::server::actor(&principal).await, doc)
         .await
         .map(|_| ())
         .map_err(service_error)
@@ -197,7 +229,7 @@ pub async fn save_department(
     access::authorize_directory_change(&state, &principal, &tenant)
         .await
         .map_err(service_error)?;
-    let actor = actor().await?;
+    let actor = crate::auth::server::actor(&principal).await;
     let result = if create.unwrap_or(false) {
         let doc = DepartmentDoc {
             id: id.trim().to_owned(),
@@ -235,7 +267,7 @@ pub async fn save_group(
             "priority: expected a whole number, got {priority:?}"
         )))
     })?;
-    let actor = actor().await?;
+    let actor = crate::auth::server::actor(&principal).await;
     let result = if create.unwrap_or(false) {
         let doc = GroupDoc {
             id: id.trim().to_owned(),
@@ -250,32 +282,42 @@ pub async fn save_group(
     result.map(|_| ()).map_err(service_error)
 }
 
-/// Creates or changes a user of `tenant`; `groups` and `traits` are comma-separated.
+/// A user as the directory's form sends it: the department from a select, groups and traits
+/// from checkboxes (`form[groups][]`), and "true" for a ticked Disabled box.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserFields {
+    pub tenant: String,
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub traits: Vec<String>,
+    pub disabled: Option<String>,
+    pub create: Option<String>,
+}
+
+/// Creates or changes a user of `form.tenant`.
 #[server(prefix = "/fn", endpoint = "save_user")]
-pub async fn save_user(
-    tenant: String,
-    id: String,
-    name: String,
-    department: String,
-    groups: String,
-    traits: String,
-    create: Option<bool>,
-) -> Result<(), WireError> {
-    use crate::auth::server::{current_principal, service_error, with_status};
+pub async fn save_user(form: UserFields) -> Result<(), WireError> {
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, directory};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
+    let ticked = |v: &Option<String>| v.as_deref().is_some_and(|v| v == "true" || v == "on");
     let doc = UserDoc {
-        id: id.trim().to_owned(),
-        name,
-        tenant: Some(tenant.trim().to_owned()),
-        department: Some(department.trim().to_owned()).filter(|d| !d.is_empty()),
-        groups: list(&groups),
-        traits: list(&traits),
-        disabled: false,
+        id: form.id.trim().to_owned(),
+        name: form.name,
+        tenant: Some(form.tenant.trim().to_owned()),
+        department: Some(form.department.trim().to_owned()).filter(|d| !d.is_empty()),
+        groups: form.groups,
+        traits: form.traits,
+        disabled: ticked(&form.disabled),
     };
-    let actor = actor().await?;
-    let result = if create.unwrap_or(false) {
+    let actor = actor(&principal).await;
+    let result = if ticked(&form.create) {
         access::authorize_user_change(&principal, None, Some(&doc)).map_err(service_error)?;
         directory::create_user(&state, &actor, doc).await
     } else {
@@ -284,50 +326,48 @@ pub async fn save_user(
             .await
             .map_err(service_error)?;
         access::authorize_read_user(&principal, &before).map_err(service_error)?;
-        let after = UserDoc {
-            disabled: before.disabled,
-            ..doc
-        };
-        access::authorize_user_change(&principal, Some(&before), Some(&after))
+        access::authorize_user_change(&principal, Some(&before), Some(&doc))
             .map_err(service_error)?;
-        directory::update_user(&state, &actor, after).await
+        directory::update_user(&state, &actor, doc).await
     };
     result.map(|_| ()).map_err(service_error)
+}
+
+/// Renames a tenant (super admins).
+#[server(prefix = "/fn", endpoint = "rename_tenant")]
+pub async fn rename_tenant(tenant: String, name: String) -> Result<(), WireError> {
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
+    use crate::backend::{access, directory};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let tenant = slug("tenant", &tenant)?;
+    access::authorize_tenant_change(&state, &principal, &tenant)
+        .await
+        .map_err(service_error)?;
+    let patch = serde_json::json!({ "name": name });
+    directory::update_tenant(&state, &actor(&principal).await, &tenant, patch)
+        .await
+        .map(|_| ())
+        .map_err(service_error)
 }
 
 /// Deletes a tenant, department, group or user and what it holds, after confirmation.
 #[server(prefix = "/fn", endpoint = "delete_item")]
 pub async fn delete_item(kind: String, tenant: String, id: String) -> Result<(), WireError> {
     use crate::auth::server::{current_principal, service_error, with_status};
-    use crate::backend::{access, directory};
+    use crate::backend::directory;
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
     let doomed = doomed(&kind, Some(tenant.as_str()), &id)?;
-    match &doomed {
-        directory::Doomed::Tenant(t) => {
-            access::authorize_tenant_change(&state, &principal, t).await
-        }
-        directory::Doomed::Department(t, _) | directory::Doomed::Group(t, _) => {
-            access::authorize_directory_change(&state, &principal, t).await
-        }
-        directory::Doomed::User(u) => {
-            let before = directory::user_doc(&state, u)
-                .await
-                .map_err(service_error)?;
-            access::authorize_read_user(&principal, &before).map_err(service_error)?;
-            if *u == principal.user {
-                return Err(with_status(WireError::InvalidInput(
-                    "user: you cannot delete your own account".into(),
-                )));
-            }
-            access::authorize_user_change(&principal, Some(&before), None)
-        }
-        directory::Doomed::Key(_) => unreachable!("the directory deletes no keys"),
-    }
-    .map_err(service_error)?;
-    directory::delete(&state, &actor().await?, &doomed, None)
-        .await
-        .map_err(service_error)
+    authorize_delete(&state, &principal, &doomed).await?;
+    directory::delete(
+        &state,
+        &crate::auth::server::actor(&principal).await,
+        &doomed,
+        None,
+    )
+    .await
+    .map_err(service_error)
 }
 
 #[component]
@@ -338,9 +378,11 @@ pub fn DirectoryPage() -> impl IntoView {
     let save_department = ServerAction::<SaveDepartment>::new();
     let save_group = ServerAction::<SaveGroup>::new();
     let save_user = ServerAction::<SaveUser>::new();
+    let rename_tenant = ServerAction::<RenameTenant>::new();
     let delete = ServerAction::<DeleteItem>::new();
     let actions = Actions {
         create_tenant,
+        rename_tenant,
         save_department,
         save_group,
         save_user,
@@ -355,6 +397,7 @@ pub fn DirectoryPage() -> impl IntoView {
                     + save_department.version().get()
                     + save_group.version().get()
                     + save_user.version().get()
+                    + rename_tenant.version().get()
                     + delete.version().get(),
             )
         },
@@ -367,6 +410,7 @@ pub fn DirectoryPage() -> impl IntoView {
             save_department.value().get().and_then(Result::err),
             save_group.value().get().and_then(Result::err),
             save_user.value().get().and_then(Result::err),
+            rename_tenant.value().get().and_then(Result::err),
             delete.value().get().and_then(Result::err),
         ]
         .into_iter()
@@ -390,6 +434,7 @@ pub fn DirectoryPage() -> impl IntoView {
 #[derive(Clone, Copy)]
 struct Actions {
     create_tenant: ServerAction<CreateTenant>,
+    rename_tenant: ServerAction<RenameTenant>,
     save_department: ServerAction<SaveDepartment>,
     save_group: ServerAction<SaveGroup>,
     save_user: ServerAction<SaveUser>,
@@ -405,6 +450,7 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
         tenants_refusal,
         refusal,
         confirm,
+        traits,
     } = view;
     let tenant_id = selected.as_ref().map(|t| t.id.clone()).unwrap_or_default();
     let locked = refusal.is_some();
@@ -443,6 +489,18 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
     };
     let departments = tenant.departments.clone();
     let groups = tenant.groups.clone();
+    let choices = Choices {
+        tenant: tenant.id.clone(),
+        departments: departments
+            .iter()
+            .map(|d| (d.id.clone(), d.name.clone()))
+            .collect(),
+        groups: groups
+            .iter()
+            .map(|g| (g.id.clone(), g.name.clone()))
+            .collect(),
+        traits,
+    };
     let (tid_dept, tid_group) = (tenant.id.clone(), tenant.id.clone());
 
     view! {
@@ -560,18 +618,30 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
                     .into_iter()
                     .map(|u| {
                         let delete = here(&format!("confirm=user:{}", urlencode(&u.id)));
-                        view! { <UserForm user=Some(u) tenant=tenant.id.clone() locked delete=Some(delete) action=actions.save_user/> }
+                        view! { <UserForm user=Some(u) choices=choices.clone() locked delete=Some(delete) action=actions.save_user/> }
                     })
                     .collect_view()}
             </ul>
             <h3>"New user"</h3>
-            <UserForm user=None tenant=tenant.id.clone() locked delete=None action=actions.save_user/>
+            <ul class="plain users" data-testid="new-user">
+                <UserForm user=None choices=choices.clone() locked delete=None action=actions.save_user/>
+            </ul>
         </article>
         {(tenants_refusal.is_none()).then(|| {
             let delete = here(&format!("confirm=tenant:{}", urlencode(&tenant.id)));
+            let (tid, name) = (tenant.id.clone(), tenant.name.clone());
             view! {
                 <article class="card" aria-labelledby="tenant-admin-title">
                     <h2 id="tenant-admin-title">"Tenants"</h2>
+                    <ActionForm action=actions.rename_tenant attr:class="inline-form">
+                        <fieldset>
+                            <legend>{format!("Tenant {tid}")}</legend>
+                            <input type="hidden" name="tenant" value=tid.clone()/>
+                            <label for="tenant-name">"Name"</label>
+                            <input id="tenant-name" name="name" type="text" value=name required/>
+                            <button type="submit" class="button secondary">"Rename tenant"</button>
+                        </fieldset>
+                    </ActionForm>
                     <p><a class="text-link" href=delete data-testid="delete-tenant">{format!("Delete tenant {}…", tenant.id)}</a></p>
                     <NewTenant refusal=None actions/>
                 </article>
@@ -601,10 +671,20 @@ fn NewTenant(refusal: Option<String>, actions: Actions) -> impl IntoView {
     }
 }
 
+/// What a user's form offers: the tenant's departments and groups (id, name), and every
+/// trait with whether the viewer may change it.
+#[derive(Debug, Clone)]
+struct Choices {
+    tenant: String,
+    departments: Vec<(String, String)>,
+    groups: Vec<(String, String)>,
+    traits: Vec<(String, bool)>,
+}
+
 #[component]
 fn UserForm(
     user: Option<UserDoc>,
-    tenant: String,
+    choices: Choices,
     locked: bool,
     delete: Option<String>,
     action: ServerAction<SaveUser>,
@@ -626,33 +706,82 @@ fn UserForm(
     };
     let field_id = move |name: &str| format!("{prefix}-{name}");
     let li_id = user.id.clone();
+    let department = user.department.clone().unwrap_or_default();
+    let departments = choices
+        .departments
+        .into_iter()
+        .map(|(id, name)| {
+            let selected = id == department;
+            view! { <option value=id.clone() selected=selected>{format!("{name} ({id})")}</option> }
+        })
+        .collect_view();
+    let groups = choices
+        .groups
+        .into_iter()
+        .map(|(id, name)| {
+            let checked = user.groups.contains(&id);
+            view! {
+                <label class="check">
+                    <input type="checkbox" name="form[groups][]" value=id.clone() checked=checked/>
+                    {name}
+                </label>
+            }
+        })
+        .collect_view();
+    let traits = choices
+        .traits
+        .into_iter()
+        .map(|(name, may)| {
+            let checked = user.traits.contains(&name);
+            // A box the viewer may not change is shown, and a held trait is still sent.
+            let keep = (!may && checked).then(|| view! { <input type="hidden" name="form[traits][]" value=name.clone()/> });
+            view! {
+                <label class="check">
+                    <input type="checkbox" name="form[traits][]" value=name.clone() checked=checked disabled=!may/>
+                    {name.clone()}
+                </label>
+                {keep}
+            }
+        })
+        .collect_view();
     view! {
         <li class="user-row" data-testid="user" data-id=li_id>
             <ActionForm action attr:class="inline-form">
                 <fieldset disabled=locked>
-                    <input type="hidden" name="tenant" value=tenant/>
-                    <input type="hidden" name="create" value=create.to_string()/>
+                    <input type="hidden" name="form[tenant]" value=choices.tenant/>
+                    <input type="hidden" name="form[create]" value=create.to_string()/>
                     {if create {
                         view! {
                             <label for=field_id("id")>"Id"</label>
-                            <input id=field_id("id") name="id" type="text" required pattern=SLUG_PATTERN/>
+                            <input id=field_id("id") name="form[id]" type="text" required pattern=SLUG_PATTERN/>
                         }
                         .into_any()
                     } else {
                         view! {
-                            <input type="hidden" name="id" value=user.id.clone()/>
+                            <input type="hidden" name="form[id]" value=user.id.clone()/>
                             <code>{user.id.clone()}</code>
                         }
                         .into_any()
                     }}
                     <label for=field_id("name")>"Name"</label>
-                    <input id=field_id("name") name="name" type="text" value=user.name.clone() required/>
+                    <input id=field_id("name") name="form[name]" type="text" value=user.name.clone() required/>
                     <label for=field_id("department")>"Department"</label>
-                    <input id=field_id("department") name="department" type="text" value=user.department.clone().unwrap_or_default() class="narrow"/>
-                    <label for=field_id("groups")>"Groups"</label>
-                    <input id=field_id("groups") name="groups" type="text" value=user.groups.join(", ")/>
-                    <label for=field_id("traits")>"Traits"</label>
-                    <input id=field_id("traits") name="traits" type="text" value=user.traits.join(", ")/>
+                    <select id=field_id("department") name="form[department]">
+                        <option value="" selected=department.is_empty()>"None"</option>
+                        {departments}
+                    </select>
+                    <fieldset class="checks" data-testid="user-groups">
+                        <legend>"Groups"</legend>
+                        {groups}
+                    </fieldset>
+                    <fieldset class="checks" data-testid="user-traits">
+                        <legend>"Traits"</legend>
+                        {traits}
+                    </fieldset>
+                    <label class="check">
+                        <input type="checkbox" id=field_id("disabled") name="form[disabled]" value="true" checked=user.disabled/>
+                        "Disabled"
+                    </label>
                     <button type="submit" class="button secondary">{if create { "Add user" } else { "Save" }}</button>
                     {delete.filter(|_| !locked).map(|href| view! { <a class="text-link" href=href>"Delete…"</a> })}
                 </fieldset>

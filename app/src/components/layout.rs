@@ -31,7 +31,9 @@ pub fn ConsoleLayout(children: Children) -> impl IntoView {
 
     view! {
         <div class="console" data-hydrated=move || hydrated.get().to_string()>
-        <a class="skip-link" href="#main">"Skip to content"</a>
+        // `rel="external"` keeps the router from taking the click: the browser's own fragment
+        // navigation is what moves the focus into the main area.
+        <a class="skip-link" href="#main" rel="external">"Skip to content"</a>
         <header class="topbar">
             <a class="brand" href="/">
                 <span class="brand-mark" aria-hidden="true"></span>

@@ -56,3 +56,55 @@ test("a super admin sees the chain's integrity", async ({ page }) => {
   await expect(page.getByTestId("integrity")).toContainText("Chain intact");
   await expect(page.getByTestId("event").first()).toBeVisible();
 });
+
+test("a department admin sees their department's changes, not another's, and reverts one", async ({ page, browser }) => {
+  const medical = `${demoURL}/configuration?scope=${encodeURIComponent("department:mercy_hospital/medical")}`;
+  const marketing = `${demoURL}/configuration?scope=${encodeURIComponent("department:mercy_hospital/marketing")}`;
+  const hour = (p: typeof page) => p.locator('[data-testid="key-row"][data-key="notifications.digest_hour"]');
+
+  // A change in another department, made by a super admin.
+  const rootContext = await browser.newContext();
+  const root = await rootContext.newPage();
+  await signInAs(root, demoURL, "root", DEMO_PASSWORD);
+  await root.goto(marketing);
+  await waitForHydration(root);
+  await hour(root).getByLabel("Value").fill("6");
+  await hour(root).getByRole("button", { name: "Save" }).click();
+  await expect(hour(root).getByTestId("state")).toHaveText("Set here");
+  await root.goto(`${demoURL}/audit?key=notifications.digest_hour`);
+  await expect(root.getByTestId("event").filter({ hasText: "marketing" })).toHaveCount(1);
+  await rootContext.close();
+
+  await signInAs(page, demoURL, "medical_head", DEMO_PASSWORD);
+  await page.goto(medical);
+  await waitForHydration(page);
+  for (const value of ["9", "10"]) {
+    await hour(page).getByLabel("Value").fill(value);
+    await hour(page).getByRole("button", { name: "Save" }).click();
+    await expect(hour(page).getByTestId("effective")).toHaveText(value);
+  }
+
+  await page.goto(`${demoURL}/audit?key=notifications.digest_hour`);
+  await waitForHydration(page);
+  await expect(page.getByTestId("integrity")).toHaveCount(0);
+  // Their two changes at the department (and their users' changes); the marketing one is not
+  // theirs to see.
+  const atMedical = page.getByTestId("event").filter({ hasText: "department mercy_hospital/medical" });
+  await expect(atMedical).toHaveCount(2);
+  await expect(page.getByTestId("event").filter({ hasText: "marketing" })).toHaveCount(0);
+  const newest = page.getByTestId("event").first();
+  await expect(newest).toContainText("department mercy_hospital/medical");
+  await expect(newest.getByTestId("diff")).toContainText("9");
+  await expect(newest.getByTestId("diff")).toContainText("10");
+
+  await newest.getByTestId("revert").click();
+  await waitForHydration(page);
+  await expect(page.getByTestId("confirm")).toContainText("back to");
+  await page.getByTestId("confirm").getByRole("button", { name: "Revert" }).click();
+  await expect(page.getByTestId("reverted")).toBeVisible();
+  await expect(atMedical).toHaveCount(3);
+  await screenshots(page, "audit-department-admin");
+
+  await page.goto(medical);
+  await expect(hour(page).getByTestId("effective")).toHaveText("9");
+});

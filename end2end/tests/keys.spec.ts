@@ -50,3 +50,17 @@ test("a super admin defines, changes and deletes a key; a tenant admin only read
   await page.getByTestId("confirm-delete").getByRole("button", { name: "Delete" }).click();
   await expect(page.locator('[data-testid="key-def"][data-key="jobs.parallel"]')).toHaveCount(0);
 });
+
+test("a department admin reads the registry but may not change it", async ({ page }) => {
+  await signInAs(page, demoURL, "medical_head", DEMO_PASSWORD);
+  await page.goto(`${demoURL}/keys`);
+  await waitForHydration(page);
+  await expect(page.getByTestId("keys-read-only")).toContainText("only super admins");
+  await expect(page.locator('[data-testid="key-def"][data-key="uploads.max_size_mb"]')).toContainText("integer");
+  await expect(page.getByRole("button", { name: "Define key" })).toBeDisabled();
+  await page.locator('[data-testid="key-def"][data-key="uploads.max_size_mb"] summary').click();
+  await expect(page.locator('[data-testid="key-def"][data-key="uploads.max_size_mb"]').getByRole("button", { name: "Save key" })).toBeDisabled();
+  // Asking for a delete by address shows no way to do it.
+  await page.goto(`${demoURL}/keys?confirm=uploads.max_size_mb`);
+  await expect(page.getByTestId("confirm-delete").getByRole("button", { name: "Delete" })).toHaveCount(0);
+});

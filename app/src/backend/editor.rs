@@ -229,10 +229,13 @@ pub async fn view(
             };
             let scope_id = scope.id();
             let level = scope.level().as_str();
+            // The audit browser's rule too: reading the scope does not make its events
+            // readable (a user reads global values, not who changed them).
             let (events, _) = audit::list_visible(&state.db, &filter, 10, |e| {
                 e.key.as_deref() == Some(key.as_str())
                     && e.level.as_deref() == Some(level)
                     && e.scope == scope_id
+                    && decide(principal, &Action::ReadEvent(&e.place())).is_allowed()
             })
             .await?;
             events

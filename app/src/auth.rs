@@ -78,7 +78,8 @@ pub async fn whoami() -> Result<Option<Me>, WireError> {
             department: p.department.map(|d| d.to_string()),
             traits: p.traits.into_iter().collect(),
         })),
-        Err(WireError::Unauthenticated(_)) => Ok(None),
+        // Signed in through the API without the console trait: not signed in to the console.
+        Err(WireError::Unauthenticated(_) | WireError::Forbidden(_)) => Ok(None),
         Err(e) => Err(server::with_status(e)),
     }
 }
@@ -246,9 +247,16 @@ pub mod server {
         }
     }
 
-    /// The signed-in principal of this request.
+    /// The signed-in principal of this request, who must be let into the console: a session
+    /// made through the HTTP API by an account without `admin_capable`, or one that lost the
+    /// trait since, opens no console function.
     pub async fn current_principal() -> Result<Principal, WireError> {
+        use crate::domain::policy::{Action, Decision, decide};
         let state = state()?;
-        principal_of(&state, &session().await?).await
+        let principal = principal_of(&state, &session().await?).await?;
+        if let Decision::Forbidden(reason) = decide(&principal, &Action::OpenConsole) {
+            return Err(WireError::Forbidden(reason));
+        }
+        Ok(principal)
     }
 }

@@ -455,3 +455,67 @@ async fn accounts_without_the_console_trait_cannot_sign_in() {
     let (status, _) = call(&server, &client, "scope_entries", &[("scope", "global")]).await;
     assert_eq!(status, 401, "a refused sign-in must not leave a session");
 }
+
+#[tokio::test]
+async fn a_session_made_through_the_api_opens_no_console_function_without_the_trait() {
+    let server = start().await;
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let response = client
+        .post(format!("{}/api/v1/session", server.base))
+        .json(&serde_json::json!({"username": "dr_grey", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "the API lets any account with a password in"
+    );
+    let (status, body) = call(&server, &client, "scope_entries", &[("scope", "global")]).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.to_string().contains("may not use the admin console"),
+        "{body}"
+    );
+    let (status, body) = call(&server, &client, "whoami", &[]).await;
+    assert_eq!(
+        (status, body),
+        (200, Value::Null),
+        "not signed in to the console"
+    );
+}
+
+#[tokio::test]
+async fn the_editor_history_shows_only_events_the_viewer_may_read() {
+    let server = start().await;
+    let root = signed_in(&server, "root").await;
+    let scope = "group:mercy_hospital/doctors";
+    let (status, body) = call(
+        &server,
+        &root,
+        "save_entry",
+        &set(scope, "ui.theme", "dark"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let history = |body: &Value| body["history"].as_array().unwrap().len();
+    let expanded = [("scope", scope), ("key", "ui.theme")];
+
+    let mercy = signed_in(&server, "mercy_admin").await;
+    let (status, body) = call(&server, &mercy, "editor", &expanded).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        history(&body),
+        1,
+        "a tenant admin sees the group's change: {body}"
+    );
+
+    // A department admin may read the group they belong to, but not who changed it.
+    let medical = signed_in(&server, "medical_head").await;
+    let (status, body) = call(&server, &medical, "editor", &expanded).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(history(&body), 0, "{body}");
+}

@@ -164,7 +164,20 @@ pub fn authorize_user_change(
             .as_deref()
             .and_then(|t| Slug::parse("tenant", t).ok())
     };
-    for user in before.iter().chain(after.iter()) {
+    if let Some(user) = before {
+        let holds = parse_traits(&user.traits);
+        enforce(
+            decide(
+                principal,
+                &Action::ChangeUser {
+                    tenant: tenant(user).as_ref(),
+                    holds: &holds,
+                },
+            ),
+            || format!("user {}", user.id),
+        )?;
+    }
+    if let Some(user) = after {
         authorize_directory(principal, tenant(user).as_ref())?;
     }
     // Admins would lock themselves out; another admin has to do it.

@@ -90,6 +90,13 @@ pub enum Action<'a> {
         tenant: Option<&'a Slug>,
         traits: &'a BTreeSet<Trait>,
     },
+    /// Change, disable, delete or set the password of a user of `tenant` (none: a platform
+    /// user) who holds `holds`. No admin gains power through another account: a user who
+    /// holds a trait the admin does not is changed only by an admin who holds it.
+    ChangeUser {
+        tenant: Option<&'a Slug>,
+        holds: &'a BTreeSet<Trait>,
+    },
     /// See one audit event.
     ReadEvent(&'a EventPlace),
     /// Import a document (it may touch keys, tenants and every level).
@@ -300,8 +307,21 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
                 forbidden("only tenant admins with config_write change traits")
             } else if traits.contains(&Trait::SuperAdmin) && !p.is_super() {
                 forbidden("only super admins grant super_admin")
+            } else if let Some(t) = traits.iter().find(|t| !covers(p, **t)) {
+                Decision::Forbidden(format!("only admins who hold {t} grant it or take it away"))
             } else {
                 Decision::Allow
+            }
+        }
+        Action::ChangeUser { tenant, holds } => {
+            match decide(p, &Action::ManageDirectory { tenant: *tenant }) {
+                Decision::Allow => match holds.iter().find(|t| !covers(p, **t)) {
+                    Some(t) => Decision::Forbidden(format!(
+                        "this user holds {t}, which you do not; only an admin who holds it changes this user"
+                    )),
+                    None => Decision::Allow,
+                },
+                refused => refused,
             }
         }
         Action::ReadEvent(place) => {
@@ -331,6 +351,14 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
             }
         }
     }
+}
+
+/// Whether `p` holds trait `t` or more: super admins hold every trait, and a tenant admin's
+/// reach includes a department admin's (and the console access that comes with it).
+fn covers(p: &Principal, t: Trait) -> bool {
+    p.is_super()
+        || p.has(t)
+        || (matches!(t, Trait::DeptAdmin | Trait::AdminCapable) && p.has(Trait::TenantAdmin))
 }
 
 fn is_admin(p: &Principal) -> bool {

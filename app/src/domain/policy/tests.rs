@@ -391,6 +391,101 @@ fn table() -> Vec<Row> {
                 )
             },
         ),
+        // Nobody grants a trait they do not hold (a tenant admin's reach includes dept_admin).
+        row(
+            "grant secrets_read in own tenant",
+            &[&[SA, CW], &[TA, CW, SR]],
+            false,
+            |p| {
+                decide(
+                    p,
+                    &Action::GrantTraits {
+                        tenant: Some(&slug("t1")),
+                        traits: &BTreeSet::from([SR]),
+                    },
+                )
+            },
+        ),
+        row(
+            "grant dept_admin in own tenant",
+            &[&[SA, CW], &[TA, CW]],
+            false,
+            |p| {
+                decide(
+                    p,
+                    &Action::GrantTraits {
+                        tenant: Some(&slug("t1")),
+                        traits: &BTreeSet::from([DA]),
+                    },
+                )
+            },
+        ),
+        // Changing a user who holds traits: only an admin who holds them too.
+        row(
+            "change a plain user of own tenant",
+            &[&[SA, CW], &[TA, CW]],
+            false,
+            |p| {
+                decide(
+                    p,
+                    &Action::ChangeUser {
+                        tenant: Some(&slug("t1")),
+                        holds: &BTreeSet::new(),
+                    },
+                )
+            },
+        ),
+        row(
+            "change a department admin of own tenant",
+            &[&[SA, CW], &[TA, CW]],
+            false,
+            |p| {
+                decide(
+                    p,
+                    &Action::ChangeUser {
+                        tenant: Some(&slug("t1")),
+                        holds: &BTreeSet::from([AC, DA, CW]),
+                    },
+                )
+            },
+        ),
+        row(
+            "change a secrets reader of own tenant",
+            &[&[SA, CW], &[TA, CW, SR]],
+            false,
+            |p| {
+                decide(
+                    p,
+                    &Action::ChangeUser {
+                        tenant: Some(&slug("t1")),
+                        holds: &BTreeSet::from([AC, SR]),
+                    },
+                )
+            },
+        ),
+        row(
+            "change a super admin of own tenant",
+            &[&[SA, CW]],
+            false,
+            |p| {
+                decide(
+                    p,
+                    &Action::ChangeUser {
+                        tenant: Some(&slug("t1")),
+                        holds: &BTreeSet::from([SA]),
+                    },
+                )
+            },
+        ),
+        row("change a user of another tenant", &[&[SA, CW]], true, |p| {
+            decide(
+                p,
+                &Action::ChangeUser {
+                    tenant: Some(&slug("t2")),
+                    holds: &BTreeSet::new(),
+                },
+            )
+        }),
         row("grant traits in another tenant", &[&[SA, CW]], true, |p| {
             decide(
                 p,

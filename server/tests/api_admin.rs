@@ -1031,3 +1031,90 @@ async fn effective_as_env_and_audit_as_csv() {
         "{page}"
     );
 }
+
+#[tokio::test]
+async fn no_admin_gains_a_trait_through_another_account() {
+    let server = start(&["general_admin", "root"]).await;
+    // general_admin is a tenant admin with config_write but without secrets_read;
+    // cardio_head, of the same tenant, holds secrets_read.
+    let admin = server.client_as("general_admin").await;
+    let before = footprint(&server).await;
+    let (status, body) = admin
+        .put(
+            "/users/cardio_head/password",
+            json!({"password": "a long enough password"}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(message(&body).contains("holds secrets_read"), "{body}");
+    let (status, body) = admin
+        .patch("/users/cardio_head", json!({"disabled": true}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = admin.delete("/users/cardio_head").await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = admin
+        .patch("/users/clerk_cole", json!({"traits": ["secrets_read"]}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(message(&body).contains("secrets_read"), "{body}");
+    let (status, body) = admin
+        .patch(
+            "/users/general_admin",
+            json!({"traits": ["admin_capable", "tenant_admin", "config_write", "secrets_read"]}),
+        )
+        .await;
+    assert_eq!(status, 403, "not to oneself either: {body}");
+    assert_eq!(footprint(&server).await, before, "refusals write nothing");
+
+    // What they hold, they manage: a plain user, and dept_admin (within a tenant admin's reach).
+    let (status, body) = admin
+        .patch(
+            "/users/clerk_cole",
+            json!({"traits": ["admin_capable", "dept_admin", "config_write"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // A super admin manages everyone.
+    let root = server.client_as("root").await;
+    let (status, body) = root
+        .patch("/users/cardio_head", json!({"disabled": true}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["disabled"], json!(true));
+}
+
+#[tokio::test]
+async fn a_key_definition_sent_back_keeps_its_secret_default() {
+    let server = start(&["root"]).await;
+    let root = server.client_as("root").await;
+    let definition = json!({"type": "string", "sensitive": true, "default": "s3cret-default",
+        "description": "A token"});
+    let (status, body) = root.put("/keys/billing.api_key", definition).await;
+    assert!(status == 200 || status == 201, "{status} {body}");
+    let (status, all) = root.get("/keys").await;
+    assert_eq!(status, 200, "{all}");
+    let shown = all
+        .as_array()
+        .or(all["keys"].as_array())
+        .and_then(|keys| keys.iter().find(|k| k["key"] == "billing.api_key"))
+        .cloned()
+        .unwrap_or_else(|| panic!("billing.api_key is listed: {all}"));
+    assert_eq!(shown["default"], "••••••", "masked when read: {shown}");
+    // Sending back what was read changes nothing: the stored default stays.
+    let (status, body) = root.put("/keys/billing.api_key", shown.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, effective) = root
+        .get("/effective?tenant=mercy_hospital&reveal=true")
+        .await;
+    assert_eq!(effective["billing.api_key"]["value"], "s3cret-default");
+    // The mask for a key with no stored default is refused, naming the field.
+    let (status, body) = root
+        .put(
+            "/keys/other.api_key",
+            json!({"type": "string", "sensitive": true, "default": "••••••"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(message(&body).starts_with("default:"), "{body}");
+}

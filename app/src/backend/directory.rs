@@ -365,7 +365,19 @@ pub async fn define_key(
             doc.key
         )));
     }
-    let created = key_doc(state, key).await.is_err();
+    let stored = key_doc(state, key).await.ok();
+    let created = stored.is_none();
+    // A definition read back (GET /keys, the console) shows a secret default masked; sending
+    // the mask back keeps the stored default instead of storing the mask.
+    if doc.default.as_ref().and_then(Value::as_str) == Some(crate::domain::value::MASK) {
+        doc.default = stored.and_then(|k| k.default);
+        if doc.default.is_none() {
+            return Err(ServiceError::Invalid(format!(
+                "default: {:?} stands for a stored secret, and key {key} has none",
+                crate::domain::value::MASK
+            )));
+        }
+    }
     let mut whole = document();
     whole.keys.push(doc);
     edit(state, actor, whole, "keys[0]").await?;

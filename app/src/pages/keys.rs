@@ -130,11 +130,8 @@ pub async fn save_key(form: KeyForm) -> Result<(), WireError> {
     let default = if form.default.trim().is_empty() {
         None
     } else if form.default == MASK {
-        // The secret default was shown masked: keep what is stored (sealed).
-        directory::key_doc(&state, &key)
-            .await
-            .ok()
-            .and_then(|k| k.default)
+        // The secret default was shown masked: the service keeps what is stored.
+        Some(serde_json::Value::String(MASK.into()))
     } else {
         Some(
             key_type

@@ -10,7 +10,8 @@ test("a tenant admin previews a user, filters, compares and downloads", async ({
   await signInAs(page, demoURL, "mercy_admin", DEMO_PASSWORD);
   await page.goto(`${demoURL}/preview`);
   await waitForHydration(page);
-  await page.getByLabel("User").first().fill("dr_house");
+  // Found by display name; the page then names the user by id.
+  await page.getByLabel("User").first().fill("dr. gregory house");
   await page.getByRole("button", { name: "Preview" }).click();
   await expect(page.getByTestId("title-a")).toContainText("user dr_house");
   const theme = line(page, "ui.theme");
@@ -48,7 +49,7 @@ test("a tenant admin previews a user, filters, compares and downloads", async ({
 });
 
 test.describe("refused previews", () => {
-  test.use({ allowedErrors: refusedWith(403, 404) });
+  test.use({ allowedErrors: refusedWith(403, 404, 422) });
 
   test("a department admin may not preview another department's user or another tenant", async ({ page }) => {
     await signInAs(page, demoURL, "medical_head", DEMO_PASSWORD);
@@ -58,6 +59,11 @@ test.describe("refused previews", () => {
     await expect(page.getByRole("alert")).toContainText("marketer_mia");
     await page.goto(`${demoURL}/preview?tenant=general_hospital`);
     await expect(page.getByRole("alert")).toContainText("not found");
+    // A name finds only users they may see: Mia Chen is in marketing.
+    await page.goto(`${demoURL}/preview?user=${encodeURIComponent("Dr. Meredith Grey")}`);
+    await expect(page.getByTestId("title-a")).toContainText("user dr_grey");
+    await page.goto(`${demoURL}/preview?user=${encodeURIComponent("Mia Chen")}`);
+    await expect(page.getByRole("alert")).toContainText('user: no user has the id or name "Mia Chen"');
   });
 });
 

@@ -46,7 +46,11 @@ pub async fn preview(
     // policy, which answers as for any scope the viewer may not read.
     let named_user = |text: &str| match crate::domain::document::find_user(&visible.users, text) {
         Ok(id) => slug("user", id),
-        Err(crate::domain::document::UserLookupError::NotFound(_)) => slug("user", text),
+        Err(crate::domain::document::UserLookupError::NotFound(_))
+            if Slug::parse("user", text.trim()).is_ok() =>
+        {
+            slug("user", text)
+        }
         Err(err) => Err(with_status(WireError::InvalidInput(err.to_string()))),
     };
     let spec = |fields: ContextFields| -> Result<Option<ContextSpec>, WireError> {

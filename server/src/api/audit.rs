@@ -57,6 +57,17 @@ fn time(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
     audit::parse_time(name, value.as_deref()).map_err(|m| ApiError(WireError::InvalidInput(m)))
 }
 
+/// Free text as a CSV cell a spreadsheet shows as text: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return would make it a formula, so such text gets a `'` in front. Values are JSON
+/// (strings quoted), so only the free-text reason needs it.
+fn spreadsheet_safe(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
 /// Events as CSV: a header row, then one row per event.
 fn csv(events: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
     let mut out = ::csv::Writer::from_writer(Vec::new());
@@ -87,7 +98,7 @@ fn csv(events: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
             field(&e.key),
             field(&e.old_value),
             field(&e.new_value),
-            field(&e.reason),
+            spreadsheet_safe(field(&e.reason)),
             field(&e.batch_id),
         ])
         .map_err(failed)?;
@@ -209,4 +220,24 @@ pub async fn revert(
             None => StatusCode::NO_CONTENT.into_response(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn formulas_in_reasons_stay_text() {
+        for (reason, cell) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("wrong logo", "wrong logo"),
+            ("", ""),
+        ] {
+            assert_eq!(spreadsheet_safe(reason.into()), cell, "{reason:?}");
+        }
+    }
 }

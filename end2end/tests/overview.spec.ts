@@ -1,4 +1,4 @@
-import { test, expect, signInAs, screenshots } from "./fixtures";
+import { test, expect, signInAs, screenshots, waitForHydration } from "./fixtures";
 import { demoURL, DEMO_PASSWORD } from "../playwright.config";
 
 test("the overview counts each visible tenant and charts the changes", async ({ page }) => {
@@ -35,4 +35,30 @@ test("a department admin's overview shows only their part of the tenant", async 
   const mercy = page.locator('[data-testid="tenant-card"][data-tenant="mercy_hospital"]');
   await expect(mercy.getByTestId("departments")).toHaveText("1");
   await expect(page.locator('[data-testid="tenant-card"][data-tenant="general_hospital"]')).toHaveCount(0);
+});
+
+test("a super admin's overview shows every tenant, and a new override counts after a reload", async ({ page }) => {
+  await signInAs(page, demoURL, "root", DEMO_PASSWORD);
+  const exported = await (await page.request.get(`${demoURL}/api/v1/export`)).json();
+  await expect(page.getByTestId("tenant-card")).toHaveCount(exported.tenants.length);
+  const general = page.locator('[data-testid="tenant-card"][data-tenant="general_hospital"]');
+  const before = Number(await general.getByTestId("overrides").textContent());
+  const setAlready = exported.entries.some(
+    (e: { tenant?: string; level: string; key: string }) =>
+      e.level === "tenant" && e.tenant === "general_hospital" && e.key === "notifications.digest_hour",
+  );
+  expect(setAlready).toBe(false);
+
+  await page.goto(`${demoURL}/configuration?scope=${encodeURIComponent("tenant:general_hospital")}`);
+  await waitForHydration(page);
+  const hour = page.locator('[data-testid="key-row"][data-key="notifications.digest_hour"]');
+  await hour.getByLabel("Value").fill("7");
+  await hour.getByRole("button", { name: "Save" }).click();
+  await expect(hour.getByTestId("state")).toHaveText("Set here");
+
+  await page.goto(`${demoURL}/`);
+  await page.reload();
+  await expect(general.getByTestId("overrides")).toHaveText(String(before + 1));
+  await expect(page.getByTestId("latest").locator("li").first()).toContainText("notifications.digest_hour");
+  await screenshots(page, "overview-super-admin");
 });

@@ -349,6 +349,30 @@ pub async fn key_doc(state: &AppState, key: &ConfigKey) -> Result<KeyDoc, Servic
         .ok_or_else(|| missing(format!("key {key}")))
 }
 
+/// A key definition as anyone may see it: a sensitive default masked (only the export
+/// reveals it, to secrets_read, audited).
+pub fn masked_key(mut doc: KeyDoc) -> KeyDoc {
+    if doc.sensitive == Some(true) && doc.default.is_some() {
+        doc.default = Some(json!(crate::domain::value::MASK));
+    }
+    doc
+}
+
+/// Every key definition, as [`masked_key`] shows it.
+pub async fn key_docs(state: &AppState) -> Result<Vec<KeyDoc>, ServiceError> {
+    let loaded = super::state::load(&state.db, &state.secrets).await?;
+    Ok(loaded
+        .keys
+        .iter()
+        .map(|k| {
+            masked_key(crate::domain::document::key_doc(
+                &k.def,
+                k.def.default.clone(),
+            ))
+        })
+        .collect())
+}
+
 /// Defines `key` or replaces its definition (entries that would no longer fit are refused).
 /// Answers whether the key is new.
 pub async fn define_key(

@@ -45,30 +45,12 @@ pub struct KeyForm {
 
 #[server(prefix = "/fn", endpoint = "key_registry")]
 pub async fn key_registry(confirm: Option<String>) -> Result<KeyRegistryView, WireError> {
-    use crate::auth::server::{current_principal, internal, with_status};
-    use crate::backend::{access, directory, state};
-    use crate::domain::document::key_doc;
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::{access, directory};
     use crate::domain::policy::Action;
-    use crate::domain::value::MASK;
     let principal = current_principal().await.map_err(with_status)?;
     let app = crate::auth::server::state().map_err(with_status)?;
-    let loaded = state::load(&app.db, &app.secrets)
-        .await
-        .map_err(|e| with_status(internal(e)))?;
-    let keys = loaded
-        .keys
-        .iter()
-        .map(|k| {
-            let default = k.def.default.clone().map(|d| {
-                if k.def.sensitive {
-                    serde_json::Value::String(MASK.into())
-                } else {
-                    d
-                }
-            });
-            key_doc(&k.def, default)
-        })
-        .collect();
+    let keys = directory::key_docs(&app).await.map_err(service_error)?;
     let refusal = access::authorize(&principal, &Action::ManageKeys)
         .err()
         .map(|e| e.to_string());

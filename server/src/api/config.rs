@@ -5,18 +5,17 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use app::backend::access;
 use app::backend::directory::{self, Doomed};
 use app::backend::entries::{self, SetEntry};
 use app::backend::resolution::{self, ContextSpec};
-use app::backend::{access, state};
-use app::domain::document::{KeyDoc, key_doc};
+use app::domain::document::KeyDoc;
 use app::domain::name::{ConfigKey, Slug};
 use app::domain::policy::Action;
 use app::domain::resolve::EffectiveView;
 use app::domain::scope::Scope;
-use app::domain::value::MASK;
 use app::views::EntryView;
 
 use super::directory::{DeleteParams, DeleteQuery, delete_reason};
@@ -316,14 +315,6 @@ pub async fn delete_entry(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A key definition as shown: a sensitive default masked.
-fn shown(mut doc: KeyDoc) -> KeyDoc {
-    if doc.sensitive == Some(true) && doc.default.is_some() {
-        doc.default = Some(json!(MASK));
-    }
-    doc
-}
-
 /// Key definitions in the document format; sensitive defaults masked.
 #[utoipa::path(get, path = "/keys", tag = "configuration",
     responses((status = 200, description = "Every key definition", body = [KeyDoc]),
@@ -332,16 +323,7 @@ pub async fn keys(
     State(state): State<ServerState>,
     _caller: Caller,
 ) -> Result<Json<Vec<KeyDoc>>, ApiError> {
-    let loaded = state::load(&state.app.db, &state.app.secrets)
-        .await
-        .map_err(|e| ApiError(internal(e)))?;
-    Ok(Json(
-        loaded
-            .keys
-            .iter()
-            .map(|k| shown(key_doc(&k.def, k.def.default.clone())))
-            .collect(),
-    ))
+    Ok(Json(directory::key_docs(&state.app).await?))
 }
 
 #[utoipa::path(put, path = "/keys/{key}", tag = "configuration",
@@ -378,7 +360,7 @@ pub async fn put_key(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(shown(doc))))
+    Ok((status, Json(directory::masked_key(doc))))
 }
 
 #[utoipa::path(delete, path = "/keys/{key}", tag = "configuration",

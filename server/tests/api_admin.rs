@@ -1118,3 +1118,36 @@ async fn a_key_definition_sent_back_keeps_its_secret_default() {
     assert_eq!(status, 422, "{body}");
     assert!(message(&body).starts_with("default:"), "{body}");
 }
+
+#[tokio::test]
+async fn the_audit_shows_a_tenant_admin_platform_events_and_their_own_only() {
+    let server = start(&["root", "mercy_admin", "general_admin"]).await;
+    let root = server.client_as("root").await;
+    for (scope, value) in [("global", "dark"), ("tenant:general_hospital", "light")] {
+        let (status, body) = root
+            .put(
+                &format!("/entries/ui.theme?scope={scope}"),
+                json!({"value": value}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let mercy = server.client_as("mercy_admin").await;
+    let (status, page) = mercy.get("/audit?key=ui.theme&level=global").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        page["events"].as_array().unwrap().len(),
+        1,
+        "the global change: {page}"
+    );
+    let (status, page) = mercy
+        .get("/audit?key=ui.theme&tenant=general_hospital")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["events"], json!([]), "another tenant's events: {page}");
+    let general = server.client_as("general_admin").await;
+    let (_, page) = general
+        .get("/audit?key=ui.theme&tenant=general_hospital")
+        .await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1, "{page}");
+}

@@ -207,6 +207,9 @@ pub struct AuditFilter {
     pub until: Option<String>,
     pub limit: Option<u64>,
     pub before_id: Option<i64>,
+    /// Set by [`browse`] from the policy's `event_reach`: `Some(Some(t))` keeps tenant `t`'s
+    /// and platform-wide events, `Some(None)` platform-wide ones only.
+    pub reach: Option<Option<String>>,
 }
 
 /// Events newest first.
@@ -238,6 +241,15 @@ pub async fn list<C: ConnectionTrait>(
     }
     if let Some(before) = filter.before_id {
         query = query.filter(audit_event::Column::Id.lt(before));
+    }
+    if let Some(reach) = &filter.reach {
+        let platform = audit_event::Column::Tenant.is_null();
+        query = query.filter(match reach {
+            Some(t) => sea_orm::Condition::any()
+                .add(platform)
+                .add(audit_event::Column::Tenant.eq(t.as_str())),
+            None => sea_orm::Condition::all().add(platform),
+        });
     }
     if let Some(limit) = filter.limit {
         query = query.limit(limit);
@@ -355,8 +367,14 @@ pub async fn browse<C: ConnectionTrait>(
     filter: &AuditFilter,
     limit: usize,
 ) -> Result<(Vec<AuditEntry>, Option<i64>), DbErr> {
-    use crate::domain::policy::{Action, decide};
-    list_visible(db, filter, limit, |event| {
+    use crate::domain::policy::{Action, decide, event_reach};
+    // Events of tenants the principal cannot see are skipped in SQL, so a filter that matches
+    // only those does not walk the whole table.
+    let filter = AuditFilter {
+        reach: event_reach(principal).map(|t| t.map(|t| t.to_string())),
+        ..filter.clone()
+    };
+    list_visible(db, &filter, limit, |event| {
         decide(principal, &Action::ReadEvent(&event.place())).is_allowed()
     })
     .await

@@ -353,6 +353,13 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
     }
 }
 
+/// The tenants whose events `p` could see at all: `None` for every tenant (super admins),
+/// else `Some(own tenant)`, meaning that tenant's events and platform-wide ones.
+/// `Action::ReadEvent` still decides each event; this only lets storage skip the rest.
+pub fn event_reach(p: &Principal) -> Option<Option<&Slug>> {
+    (!p.is_super()).then_some(p.tenant.as_ref())
+}
+
 /// Whether `p` holds trait `t` or more: super admins hold every trait, and a tenant admin's
 /// reach includes a department admin's (and the console access that comes with it).
 fn covers(p: &Principal, t: Trait) -> bool {

@@ -61,6 +61,7 @@ pub async fn audit_events(query: AuditQuery) -> Result<AuditPageView, WireError>
         until: time("until", until)?,
         limit: None,
         before_id,
+        ..Default::default()
     };
     let (events, next) = audit::browse(&state.db, &principal, &filter, 50)
         .await

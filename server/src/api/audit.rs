@@ -141,6 +141,7 @@ pub async fn list(
         until: time("until", q.until)?,
         limit: None,
         before_id: q.before_id,
+        ..Default::default()
     };
     let (events, next) = audit::browse(&state.app.db, &caller.principal, &filter, limit)
         .await

@@ -664,3 +664,37 @@ fn a_platform_super_admin_reaches_every_tenant() {
         Decision::NotFound
     );
 }
+
+#[test]
+fn event_reach_never_hides_a_readable_event() {
+    let levels = [
+        None,
+        Some(Level::Global),
+        Some(Level::Tenant),
+        Some(Level::Department),
+        Some(Level::Group),
+        Some(Level::User),
+    ];
+    for traits in all_combinations() {
+        let p = principal(traits.clone());
+        for tenant in [None, Some("t1"), Some("t2")] {
+            for level in levels {
+                let place = EventPlace {
+                    level,
+                    tenant: tenant.map(slug),
+                    department: Some(slug("d1")),
+                };
+                let reached = match event_reach(&p) {
+                    None => true,
+                    Some(own) => place.tenant.is_none() || place.tenant.as_ref() == own,
+                };
+                if decide(&p, &Action::ReadEvent(&place)).is_allowed() {
+                    assert!(
+                        reached,
+                        "{traits:?} may read {place:?} but its reach skips it"
+                    );
+                }
+            }
+        }
+    }
+}

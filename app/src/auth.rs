@@ -46,7 +46,7 @@ async fn sign_in(username: String, password: String) -> Result<(), WireError> {
             }
             return Err(WireError::RateLimited(e.to_string()));
         }
-        Err(LoginError::Service(e)) => return Err(server::internal(e)),
+        Err(LoginError::Service(e)) => return Err(server::service_error(e)),
     };
     if let Decision::Forbidden(reason) = decide(&principal, &Action::OpenConsole) {
         return Err(WireError::Forbidden(reason));
@@ -104,6 +104,10 @@ pub mod server {
         pub user_id: i64,
         /// Unix seconds of the sign-in; sessions end this long after it whatever the activity.
         pub signed_in_at: i64,
+        /// The account's session epoch at sign-in: a password change, reset or disable moves
+        /// the account's on, which ends this session.
+        #[serde(default)]
+        pub epoch: i64,
     }
 
     /// The application's services. Missing only when a server function runs outside a
@@ -134,14 +138,19 @@ pub mod server {
 
     /// A service's refusal or failure as the wire shows it.
     pub fn service_error(err: crate::backend::error::ServiceError) -> WireError {
-        use crate::backend::error::ServiceError;
-        with_status(match err {
-            ServiceError::Invalid(m) => WireError::InvalidInput(m),
-            ServiceError::NotFound(m) => WireError::NotFound(m),
-            ServiceError::Forbidden(m) => WireError::Forbidden(m),
-            ServiceError::Conflict { message, current } => WireError::Conflict { message, current },
-            ServiceError::Database(e) => internal(e),
-        })
+        with_status(err.into_wire(|e| internal(e)))
+    }
+
+    /// A failure to read or write the session: the database being unreachable is
+    /// `unavailable`, anything else internal.
+    pub fn session_error(err: impl std::fmt::Display) -> WireError {
+        let text = err.to_string();
+        if text.contains(crate::backend::sessions::UNAVAILABLE) {
+            tracing::warn!(error = %text, "the session store is unavailable");
+            WireError::Unavailable
+        } else {
+            internal(text)
+        }
     }
 
     /// Logs an internal failure with the request id and answers only with the id.
@@ -164,26 +173,16 @@ pub mod server {
 
     /// The client's address and user agent, for the audit.
     pub async fn client() -> Actor {
+        use crate::backend::audit::ClientAddress;
         let parts = leptos::prelude::use_context::<http::request::Parts>();
-        let header = |name: &str| {
-            parts
-                .as_ref()
-                .and_then(|p| p.headers.get(name))
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let ip = parts
+        let address = parts
             .as_ref()
-            .and_then(|p| {
-                p.extensions
-                    .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            })
-            .map(|c| c.0.ip().to_string());
-        Actor {
-            name: String::new(),
-            client_ip: ip,
-            user_agent: header("user-agent"),
-        }
+            .and_then(|p| p.extensions.get::<ClientAddress>().copied());
+        let agent = parts
+            .as_ref()
+            .and_then(|p| p.headers.get("user-agent"))
+            .and_then(|v| v.to_str().ok());
+        Actor::from_client(String::new(), address, agent)
     }
 
     /// `principal` acting from this request's client, as the audit records them.
@@ -207,24 +206,51 @@ pub mod server {
         principal: &Principal,
     ) -> Result<(), WireError> {
         session.cycle_id().await.map_err(internal)?;
-        let user_id = crate::backend::accounts::user_id(&state.db, principal.user.as_str())
-            .await
-            .map_err(internal)?
-            .ok_or_else(WireError::sign_in)?;
+        let (user_id, epoch) =
+            crate::backend::accounts::session_key(&state.db, principal.user.as_str())
+                .await
+                .map_err(internal)?
+                .ok_or_else(WireError::sign_in)?;
         let auth = SessionAuth {
             user_id,
             signed_in_at: chrono::Utc::now().timestamp(),
+            epoch,
         };
         session.insert(SESSION_KEY, auth).await.map_err(internal)
     }
 
-    /// The principal signed in on `session`; ends sessions past their lifetime or of
-    /// disabled accounts.
+    /// Keeps `session` signed in after its own account changed its password, which ended
+    /// every other session of the account.
+    pub async fn keep_after_password_change(
+        state: &AppState,
+        session: &Session,
+    ) -> Result<(), WireError> {
+        let Some(mut auth) = session
+            .get::<SessionAuth>(SESSION_KEY)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(());
+        };
+        let Some(epoch) = crate::backend::accounts::session_epoch(&state.db, auth.user_id)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(());
+        };
+        auth.epoch = epoch;
+        // A new id too: whoever knew the old one is out with the old password.
+        session.cycle_id().await.map_err(internal)?;
+        session.insert(SESSION_KEY, auth).await.map_err(internal)
+    }
+
+    /// The principal signed in on `session`; ends sessions past their lifetime, of disabled
+    /// accounts, and those from before the account's last password change.
     pub async fn principal_of(state: &AppState, session: &Session) -> Result<Principal, WireError> {
         let Some(auth) = session
             .get::<SessionAuth>(SESSION_KEY)
             .await
-            .map_err(internal)?
+            .map_err(session_error)?
         else {
             return Err(WireError::sign_in());
         };
@@ -235,9 +261,9 @@ pub mod server {
                 "your session has ended; sign in again".into(),
             ));
         }
-        match crate::backend::accounts::principal(&state.db, auth.user_id)
+        match crate::backend::accounts::session_principal(&state.db, auth.user_id, auth.epoch)
             .await
-            .map_err(internal)?
+            .map_err(|e| service_error(e.into()))?
         {
             Some(p) => Ok(p),
             None => {

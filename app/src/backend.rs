@@ -39,7 +39,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub secrets: Arc<SecretBox>,
     pub snapshots: Arc<Snapshots>,
-    /// Verified API tokens (cleared with every change).
+    /// Verified API tokens (invalidated with every change).
     pub tokens: Arc<tokens::TokenCache>,
     /// Sessions end this long after sign-in, however active (default 12 hours).
     pub session_max_age: chrono::Duration,
@@ -57,5 +57,13 @@ impl AppState {
         };
         state.snapshots.reload(&state.db, &state.secrets).await?;
         Ok(state)
+    }
+
+    /// After a change committed: what this process holds in memory catches up with it (the
+    /// snapshots, and verified tokens, whose owner the change may have disabled or changed).
+    /// Every write path ends here.
+    pub async fn publish(&self) -> Result<(), DbErr> {
+        self.tokens.invalidate();
+        self.snapshots.reload(&self.db, &self.secrets).await
     }
 }

@@ -140,8 +140,8 @@ async fn five_failures_throttle_the_account_and_the_address() {
     assert!(err.to_string().starts_with("too many failed sign-ins"));
     assert_eq!(actions(&state).await[0], "login.throttled");
 
-    // One address trying many accounts is throttled too.
-    for i in 0..5 {
+    // One address trying many accounts is throttled too, at its own, higher limit.
+    for i in 0..accounts::MAX_ADDRESS_FAILURES {
         let _ = accounts::login(
             &state,
             &format!("guess{i}"),

@@ -349,13 +349,9 @@ async fn writes_update_the_snapshots_and_only_the_affected_tenant_versions() {
     );
     lock.locked = Some(true);
     set_entry(&state, &actor(), lock).await.unwrap();
-    let chain = chain(
-        &state,
-        &key("fax.backend.provider"),
-        &user("user123"),
-        false,
-    )
-    .unwrap();
+    let chain = chain(&state, &key("fax.backend.provider"), &user("user123"), None)
+        .await
+        .unwrap();
     let states: Vec<&str> = chain
         .as_array()
         .unwrap()

@@ -22,30 +22,65 @@ pub use error::ApiError;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Serialised effective configurations keyed by their ETag, which names the snapshot version
-/// and the context: an entry can never be stale, only unused. Bounded by clearing when full.
+use app::backend::resolution::ContextSpec;
+use app::domain::name::Slug;
+
+/// What an `/effective` answer depends on. The cache is keyed by all of it, never by a hash of
+/// it: two answers share an entry only when they are the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EffectiveKey {
+    /// The snapshot the answer comes from: its tenant and version.
+    pub tenant: Option<Slug>,
+    pub version: u64,
+    /// In its canonical form.
+    pub context: ContextSpec,
+    pub reveal: bool,
+    pub env: bool,
+}
+
+impl EffectiveKey {
+    /// A strong ETag naming exactly this answer: a SHA-256 over the whole key. Versions mean
+    /// the same content on every replica, so replicas agree on it.
+    pub fn etag(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let text = format!(
+            "{}\n{}\n{}\n{}\n{}",
+            self.tenant.as_ref().map_or("", |t| t.as_str()),
+            self.version,
+            self.context.query(),
+            self.reveal,
+            self.env
+        );
+        let digest = Sha256::digest(text.as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("\"v{}-{hex}\"", self.version)
+    }
+}
+
+/// Serialised effective configurations (the API's hottest answer). An entry can never be
+/// stale, since its key names the snapshot version, only unused; bounded by clearing when full.
 #[derive(Debug, Default)]
 pub struct EffectiveCache {
-    bodies: Mutex<HashMap<String, axum::body::Bytes>>,
+    bodies: Mutex<HashMap<EffectiveKey, axum::body::Bytes>>,
 }
 
 impl EffectiveCache {
     const CAPACITY: usize = 4096;
 
-    pub fn get(&self, etag: &str) -> Option<axum::body::Bytes> {
+    pub fn get(&self, key: &EffectiveKey) -> Option<axum::body::Bytes> {
         self.bodies
             .lock()
             .expect("cache poisoned")
-            .get(etag)
+            .get(key)
             .cloned()
     }
 
-    pub fn put(&self, etag: String, body: axum::body::Bytes) {
+    pub fn put(&self, key: EffectiveKey, body: axum::body::Bytes) {
         let mut bodies = self.bodies.lock().expect("cache poisoned");
         if bodies.len() >= Self::CAPACITY {
             bodies.clear();
         }
-        bodies.insert(etag, body);
+        bodies.insert(key, body);
     }
 }
 
@@ -159,4 +194,65 @@ async fn openapi(axum::extract::State(state): axum::extract::State<ServerState>)
         state.openapi.clone(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slug(s: &str) -> Slug {
+        Slug::parse("id", s).unwrap()
+    }
+
+    fn key(tenant: &str, context: ContextSpec) -> EffectiveKey {
+        EffectiveKey {
+            tenant: Some(slug(tenant)),
+            version: 7,
+            context: context.canonical(),
+            reveal: false,
+            env: false,
+        }
+    }
+
+    #[test]
+    fn answers_share_an_etag_and_a_cache_entry_only_when_they_are_one_answer() {
+        let user = || ContextSpec::User(slug("pat"));
+        // One user at one version, served from two tenants' snapshots (the user moved).
+        let (a, b) = (key("t1", user()), key("t2", user()));
+        assert_ne!(a.etag(), b.etag());
+        let cache = EffectiveCache::default();
+        cache.put(a.clone(), axum::body::Bytes::from_static(b"t1's answer"));
+        assert_eq!(cache.get(&b), None);
+        assert_eq!(cache.get(&a).as_deref(), Some(b"t1's answer".as_slice()));
+        // Revealed, as .env, or at another version: other answers.
+        for other in [
+            EffectiveKey {
+                reveal: true,
+                ..a.clone()
+            },
+            EffectiveKey {
+                env: true,
+                ..a.clone()
+            },
+            EffectiveKey {
+                version: 8,
+                ..a.clone()
+            },
+        ] {
+            assert_ne!(other.etag(), a.etag());
+            assert_eq!(cache.get(&other), None);
+        }
+        // Groups in another order are the same context.
+        let what_if = |groups: &[&str]| ContextSpec::WhatIf {
+            tenant: slug("t1"),
+            department: None,
+            groups: groups.iter().map(|g| slug(g)).collect(),
+        };
+        assert_eq!(
+            key("t1", what_if(&["b", "a", "a"])),
+            key("t1", what_if(&["a", "b"]))
+        );
+        // The ETag names the version, so a client sees which snapshot answered.
+        assert!(a.etag().starts_with("\"v7-"), "{}", a.etag());
+    }
 }

@@ -429,7 +429,8 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                 serde_json::to_value(EffectiveView { resolved, reveal }).expect("values serialise")
             })?;
             if reveal {
-                resolution::audit_reveal(&state, &actor, &spec, None).await?;
+                let viewer = resolution::Viewer::Person(&actor);
+                resolution::audit_reveal(&state, viewer, &spec, None, &[]).await?;
             }
             let map = resolved.as_object().cloned().unwrap_or_default();
             match format {
@@ -460,7 +461,7 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
             let spec = context(&args)?;
             let key = key(&name)?;
             let state = open_state(&settings).await?;
-            let chain = resolution::chain(&state, &key, &spec, false)?;
+            let chain = resolution::chain(&state, &key, &spec, None).await?;
             match format {
                 ListFormat::Json => println!("{chain}"),
                 ListFormat::Table => {

@@ -107,6 +107,12 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
         .layer(middleware::from_fn(security::require_sign_in))
         .layer(sessions)
         .layer(middleware::from_fn(security::reject_cross_site))
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(settings.trusted_proxies.clone()),
+            security::client_address,
+        ))
+        .layer(middleware::from_fn(security::limit_server_fn_bodies))
+        .layer(middleware::from_fn(security::cache_control))
         .layer(middleware::from_fn(security::headers))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
@@ -149,12 +155,17 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// How long `/readyz` waits for the database.
+const READY_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// 200 when the database answers, else 503.
 #[utoipa::path(get, path = "/readyz", tag = "health", security(()),
     responses((status = 200, description = "The database answers", body = String),
         (status = 503, description = "The database does not answer", body = String)))]
 pub async fn readyz(State(state): State<ServerState>) -> (StatusCode, &'static str) {
-    if health::is_ready(&state.app.db).await {
+    // A database that does not answer within the probe's budget is as good as down.
+    let ping = tokio::time::timeout(READY_TIMEOUT, health::is_ready(&state.app.db));
+    if ping.await.unwrap_or(false) {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")

@@ -51,6 +51,8 @@ pub struct Settings {
     pub session_max_age: chrono::Duration,
     /// How often the server checks for changes made by other processes (replicas, the CLI).
     pub refresh_interval: std::time::Duration,
+    /// `STRATA_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client (CIDRs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -198,7 +200,14 @@ impl Settings {
             });
         }
 
+        let trusted_proxies = match get("STRATA_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(raw) => parse_networks(&raw)
+                .map_err(|reason| invalid("STRATA_TRUSTED_PROXIES", &raw, &reason))?,
+        };
+
         Ok(Settings {
+            trusted_proxies,
             session_idle,
             session_max_age,
             admin_password,
@@ -213,6 +222,22 @@ impl Settings {
             old_master_keys,
         })
     }
+}
+
+/// Comma-separated networks (`10.0.0.0/8`) or single addresses (`127.0.0.1`, `::1`).
+fn parse_networks(raw: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| {
+                    format!("{part:?} is not an address or network; expected e.g. 10.0.0.0/8,::1")
+                })
+        })
+        .collect()
 }
 
 /// Accepts the two supported databases; anything else fails here rather than at first use.
@@ -301,6 +326,12 @@ mod tests {
             ("STRATA_SESSION_IDLE_SECONDS", "1", "from 5 to 86400"),
             ("STRATA_SESSION_MAX_HOURS", "0", "from 1 to 720"),
             ("STRATA_REFRESH_MS", "soon", "between 50 and 60000"),
+            (
+                "STRATA_TRUSTED_PROXIES",
+                "10.0.0.0/8,proxy",
+                "\"proxy\" is not",
+            ),
+            ("STRATA_TRUSTED_PROXIES", "10.0.0.0/33", "is not an address"),
         ];
         for (name, value, expected) in cases {
             let err = settings(&[(name, value)]).unwrap_err();
@@ -312,6 +343,14 @@ mod tests {
                     .starts_with(&format!("{name}=\"{value}\" is not valid"))
             );
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() {
+        assert!(settings(&[]).unwrap().trusted_proxies.is_empty());
+        let s = settings(&[("STRATA_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1,::1")]).unwrap();
+        let shown: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
     }
 
     #[test]

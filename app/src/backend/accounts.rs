@@ -24,8 +24,12 @@ use crate::domain::policy::Principal;
 use crate::domain::traits::Trait;
 
 pub const MIN_PASSWORD_CHARS: usize = 12;
-/// Failed logins per account or client address that start a cool-down.
-pub const MAX_FAILURES: usize = 5;
+/// Sign-in attempts per account that start a cool-down.
+pub const MAX_ACCOUNT_FAILURES: usize = 5;
+/// Failed sign-ins from one client address (whatever the accounts) that start a cool-down for
+/// that address. Far above the account limit: behind a proxy or a hospital's NAT one address
+/// is many people, and one of them mistyping must not lock the others out.
+pub const MAX_ADDRESS_FAILURES: usize = 50;
 /// The window the failures are counted in, which is also the longest cool-down.
 pub const FAILURE_WINDOW_MINUTES: i64 = 15;
 
@@ -89,17 +93,18 @@ async fn verify_password(password: String, hash: Option<String>) -> bool {
     .unwrap_or(false)
 }
 
-/// How long an account or address must wait, given its failures inside the window.
-pub fn cool_down(failures: &[DateTime<Utc>], now: DateTime<Utc>) -> Option<Duration> {
+/// How long an account or address must wait, given its failures inside the window and the
+/// number that starts a cool-down.
+pub fn cool_down(failures: &[DateTime<Utc>], limit: usize, now: DateTime<Utc>) -> Option<Duration> {
     let window = Duration::minutes(FAILURE_WINDOW_MINUTES);
     let mut recent: Vec<&DateTime<Utc>> =
         failures.iter().filter(|at| now - **at < window).collect();
-    if recent.len() < MAX_FAILURES {
+    if recent.len() < limit {
         return None;
     }
     recent.sort();
     // Free again when the oldest counted failure leaves the window.
-    let oldest = recent[recent.len() - MAX_FAILURES];
+    let oldest = recent[recent.len() - limit];
     Some(*oldest + window - now)
 }
 
@@ -137,7 +142,33 @@ async fn failures_since<C: ConnectionTrait>(
         .collect())
 }
 
+/// Where sign-in events about `account` are filed: the account's user level, tenant and
+/// department; a name that matches no account is filed nowhere (super admins only).
+async fn sign_in_event<C: ConnectionTrait>(
+    db: &C,
+    action: &str,
+    account: Option<&user::Model>,
+) -> Result<AuditRecord, sea_orm::DbErr> {
+    let (tenant, department) = match account {
+        Some(row) => place_of(db, row).await?,
+        None => (None, None),
+    };
+    Ok(AuditRecord {
+        action: action.into(),
+        level: Some("user".into()),
+        scope: account.map(|row| row.slug.clone()),
+        tenant,
+        department,
+        ..Default::default()
+    })
+}
+
 /// Checks a user name and password; returns who signed in.
+///
+/// Counting the recent failures and recording this attempt are one step, taken under the
+/// audit chain's write lock before the password is checked: however many attempts race, at
+/// most [`MAX_ACCOUNT_FAILURES`] of them are ever checked within the window. The attempt
+/// stays recorded as a failure unless the password is right.
 #[tracing::instrument(skip(state, password), fields(username = %username))]
 pub async fn login(
     state: &AppState,
@@ -148,88 +179,68 @@ pub async fn login(
     let now = Utc::now();
     let account = username.trim().to_lowercase();
     let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
-    let mut failures =
-        failures_since(&state.db, login_failure::Column::Account, &account, since).await?;
-    if let Some(ip) = &client.client_ip {
-        let by_ip = failures_since(&state.db, login_failure::Column::ClientIp, ip, since).await?;
-        if by_ip.len() > failures.len() {
-            failures = by_ip;
-        }
-    }
     let actor = Actor {
         name: account.clone(),
         ..client.clone()
     };
-    if let Some(retry_after) = cool_down(&failures, now) {
-        audit_login(state, &actor, "login.throttled").await?;
-        return Err(LoginError::Throttled { retry_after });
-    }
 
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, now).await?;
     let found = user::Entity::find()
         .filter(user::Column::Slug.eq(account.as_str()))
-        .one(&state.db)
+        .one(&tx)
         .await?;
+    let by_account = failures_since(&tx, login_failure::Column::Account, &account, since).await?;
+    let mut wait = cool_down(&by_account, MAX_ACCOUNT_FAILURES, now);
+    if let Some(ip) = &client.client_ip {
+        let by_address = failures_since(&tx, login_failure::Column::ClientIp, ip, since).await?;
+        wait = wait.max(cool_down(&by_address, MAX_ADDRESS_FAILURES, now));
+    }
+    if let Some(retry_after) = wait {
+        let event = sign_in_event(&tx, "login.throttled", found.as_ref()).await?;
+        audit.append(&tx, &actor, event).await?;
+        audit.finish(&tx).await?;
+        tx.commit().await?;
+        return Err(LoginError::Throttled { retry_after });
+    }
+    let attempt = login_failure::ActiveModel {
+        account: Set(crate::backend::audit::bounded(
+            &account,
+            crate::backend::audit::MAX_ACTOR_CHARS,
+        )),
+        client_ip: Set(client.client_ip.clone()),
+        at: Set(now),
+        ..Default::default()
+    }
+    .insert(&tx)
+    .await?;
+    tx.commit().await?;
+
     let hash = found.as_ref().and_then(|u| u.password_hash.clone());
     let password_ok = verify_password(password, hash).await;
     let usable = found.as_ref().filter(|u| !u.disabled && password_ok);
-    let Some(row) = usable else {
-        let tx = state.db.begin().await?;
-        let mut audit = AuditWriter::begin(&tx, now).await?;
-        login_failure::ActiveModel {
-            account: Set(account.clone()),
-            client_ip: Set(client.client_ip.clone()),
-            at: Set(now),
-            ..Default::default()
-        }
-        .insert(&tx)
-        .await?;
-        audit
-            .append(
-                &tx,
-                &actor,
-                AuditRecord {
-                    action: "login.failure".into(),
-                    ..Default::default()
-                },
-            )
-            .await?;
-        audit.finish(&tx).await?;
-        tx.commit().await?;
-        return Err(LoginError::Invalid);
+    let principal = match usable {
+        Some(row) => principal(&state.db, row.id).await?,
+        None => None,
     };
-    let principal = principal(&state.db, row.id)
-        .await?
-        .ok_or(LoginError::Invalid)?;
+
     let tx = state.db.begin().await?;
-    let mut audit = AuditWriter::begin(&tx, now).await?;
-    login_failure::Entity::delete_many()
-        .filter(login_failure::Column::Account.eq(account.as_str()))
-        .exec(&tx)
-        .await?;
-    audit
-        .append(
-            &tx,
-            &actor,
-            AuditRecord {
-                action: "login.success".into(),
-                tenant: principal.tenant.as_ref().map(ToString::to_string),
-                ..Default::default()
-            },
-        )
-        .await?;
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    let action = if principal.is_some() {
+        // A sign-in clears the account's failures, this attempt's included.
+        login_failure::Entity::delete_many()
+            .filter(login_failure::Column::Account.eq(attempt.account.as_str()))
+            .exec(&tx)
+            .await?;
+        "login.success"
+    } else {
+        "login.failure"
+    };
+    let event = sign_in_event(&tx, action, found.as_ref()).await?;
+    audit.append(&tx, &actor, event).await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    Ok(principal)
-}
-
-async fn audit_login(state: &AppState, actor: &Actor, action: &str) -> Result<(), sea_orm::DbErr> {
-    let event = AuditRecord {
-        action: action.into(),
-        ..Default::default()
-    };
-    super::audit::record(&state.db, actor, event)
-        .await
-        .map(|_| ())
+    principal.ok_or(LoginError::Invalid)
 }
 
 /// A user's display name.
@@ -254,6 +265,44 @@ pub async fn user_id<C: ConnectionTrait>(
         .one(db)
         .await?
         .map(|u| u.id))
+}
+
+/// What a session records of its account: the user's id and session epoch, by slug.
+pub async fn session_key<C: ConnectionTrait>(
+    db: &C,
+    slug: &str,
+) -> Result<Option<(i64, i64)>, sea_orm::DbErr> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Slug.eq(slug))
+        .one(db)
+        .await?
+        .map(|u| (u.id, u.session_epoch)))
+}
+
+/// The session epoch of a user, by database id.
+pub async fn session_epoch<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+) -> Result<Option<i64>, sea_orm::DbErr> {
+    Ok(user::Entity::find_by_id(user_id)
+        .one(db)
+        .await?
+        .map(|u| u.session_epoch))
+}
+
+/// The principal of a session: an enabled user whose session epoch is still `epoch`.
+pub async fn session_principal<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    epoch: i64,
+) -> Result<Option<Principal>, sea_orm::DbErr> {
+    let Some(row) = user::Entity::find_by_id(user_id).one(db).await? else {
+        return Ok(None);
+    };
+    if row.session_epoch != epoch {
+        return Ok(None);
+    }
+    principal_of(db, row).await
 }
 
 /// The principal of an enabled user, by database id.
@@ -355,17 +404,26 @@ async fn user_row<C: ConnectionTrait>(db: &C, slug: &Slug) -> Result<user::Model
         .ok_or_else(|| ServiceError::NotFound(format!("user {slug} was not found")))
 }
 
-async fn tenant_slug_of<C: ConnectionTrait>(
+/// The tenant and department slugs of a user row, as the audit files events about them.
+pub(crate) async fn place_of<C: ConnectionTrait>(
     db: &C,
     row: &user::Model,
-) -> Result<Option<String>, sea_orm::DbErr> {
-    Ok(match row.tenant_id {
+) -> Result<(Option<String>, Option<String>), sea_orm::DbErr> {
+    let tenant = match row.tenant_id {
         Some(id) => tenant::Entity::find_by_id(id)
             .one(db)
             .await?
             .map(|t| t.slug),
         None => None,
-    })
+    };
+    let department = match row.department_id {
+        Some(id) => department::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|d| d.slug),
+        None => None,
+    };
+    Ok((tenant, department))
 }
 
 /// Creates a user with a password.
@@ -493,7 +551,7 @@ pub async fn create_account(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.snapshots.reload(&state.db, &state.secrets).await?;
+    state.publish().await?;
     Ok(())
 }
 
@@ -510,10 +568,12 @@ pub async fn set_password(
     let tx = state.db.begin().await?;
     let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
     let row = user_row(&tx, slug).await?;
-    let tenant = tenant_slug_of(&tx, &row).await?;
+    let (tenant, department) = place_of(&tx, &row).await?;
+    // A new password ends every session signed in with the old one.
     user::ActiveModel {
         id: Set(row.id),
         password_hash: Set(Some(hash)),
+        session_epoch: Set(row.session_epoch + 1),
         ..Default::default()
     }
     .update(&tx)
@@ -527,6 +587,7 @@ pub async fn set_password(
                 level: Some("user".into()),
                 scope: Some(slug.to_string()),
                 tenant,
+                department,
                 new_value: Some("password changed".into()),
                 ..Default::default()
             },
@@ -534,6 +595,7 @@ pub async fn set_password(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
+    state.publish().await?;
     Ok(())
 }
 
@@ -547,7 +609,7 @@ pub async fn set_traits(
     let tx = state.db.begin().await?;
     let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
     let row = user_row(&tx, slug).await?;
-    let tenant = tenant_slug_of(&tx, &row).await?;
+    let (tenant, department) = place_of(&tx, &row).await?;
     let old: BTreeSet<String> = user_trait::Entity::find()
         .filter(user_trait::Column::UserId.eq(row.id))
         .all(&tx)
@@ -580,6 +642,7 @@ pub async fn set_traits(
                 level: Some("user".into()),
                 scope: Some(slug.to_string()),
                 tenant,
+                department,
                 old_value: Some(json!(old).to_string()),
                 new_value: Some(json!(new).to_string()),
                 ..Default::default()
@@ -588,6 +651,7 @@ pub async fn set_traits(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
+    state.publish().await?;
     Ok(())
 }
 
@@ -599,10 +663,11 @@ pub async fn disable(state: &AppState, actor: &Actor, slug: &Slug) -> Result<(),
     if row.disabled {
         return Ok(());
     }
-    let tenant = tenant_slug_of(&tx, &row).await?;
+    let (tenant, department) = place_of(&tx, &row).await?;
     user::ActiveModel {
         id: Set(row.id),
         disabled: Set(true),
+        session_epoch: Set(row.session_epoch + 1),
         ..Default::default()
     }
     .update(&tx)
@@ -616,6 +681,7 @@ pub async fn disable(state: &AppState, actor: &Actor, slug: &Slug) -> Result<(),
                 level: Some("user".into()),
                 scope: Some(slug.to_string()),
                 tenant,
+                department,
                 old_value: Some("enabled".into()),
                 new_value: Some("disabled".into()),
                 ..Default::default()
@@ -624,6 +690,7 @@ pub async fn disable(state: &AppState, actor: &Actor, slug: &Slug) -> Result<(),
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
+    state.publish().await?;
     Ok(())
 }
 
@@ -682,18 +749,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn five_failures_in_fifteen_minutes_start_a_cool_down() {
+    fn failures_in_fifteen_minutes_start_a_cool_down() {
         let now = Utc::now();
         let minutes = |m: i64| now - Duration::minutes(m);
         assert_eq!(
-            cool_down(&[minutes(1), minutes(2), minutes(3), minutes(4)], now),
+            cool_down(&[minutes(1), minutes(2), minutes(3), minutes(4)], 5, now),
             None
         );
         let five = [minutes(14), minutes(10), minutes(3), minutes(2), minutes(1)];
-        assert_eq!(cool_down(&five, now), Some(Duration::minutes(1)));
+        assert_eq!(cool_down(&five, 5, now), Some(Duration::minutes(1)));
+        // The same five are nothing for a limit of fifty (one address is many people).
+        assert_eq!(cool_down(&five, MAX_ADDRESS_FAILURES, now), None);
         // Failures older than the window do not count.
         let old = [minutes(20), minutes(10), minutes(3), minutes(2), minutes(1)];
-        assert_eq!(cool_down(&old, now), None);
+        assert_eq!(cool_down(&old, 5, now), None);
         // With more than five, the cool-down lasts until only four remain in the window.
         let six = [
             minutes(14),
@@ -703,7 +772,7 @@ mod tests {
             minutes(2),
             minutes(1),
         ];
-        assert_eq!(cool_down(&six, now), Some(Duration::minutes(3)));
+        assert_eq!(cool_down(&six, 5, now), Some(Duration::minutes(3)));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::entity::{audit_event, audit_head};
+use super::entity::{audit_event, audit_head, audit_secret};
 use crate::domain::audit_chain::{self, AuditRecord, ChainBreak};
 use crate::domain::level::Level;
 use crate::domain::name::Slug;
@@ -29,6 +29,45 @@ impl Actor {
             ..Default::default()
         }
     }
+
+    /// `name` acting from a client at `address` that calls itself `user_agent`.
+    pub fn from_client(
+        name: impl Into<String>,
+        address: Option<ClientAddress>,
+        user_agent: Option<&str>,
+    ) -> Self {
+        Actor {
+            name: name.into(),
+            client_ip: address.map(|a| a.0.to_string()),
+            user_agent: user_agent.map(str::to_owned),
+        }
+    }
+}
+
+/// The client's address as this server trusts it: the peer's, or for a peer listed in
+/// `STRATA_TRUSTED_PROXIES` the address that proxy forwarded. The server puts it into every
+/// request's extensions, so the audit and the sign-in throttle see one address per client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
+/// Longest actor name the audit keeps: a name typed at sign-in is the client's choice.
+pub const MAX_ACTOR_CHARS: usize = 64;
+/// Longest user agent the audit keeps.
+pub const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// What a client sent, as the audit keeps it: control characters (line breaks, escapes) become
+/// `\u{fffd}`, and text longer than `max` characters is cut and ends in `…`.
+pub fn bounded(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.pop();
+        out.push('…');
+    }
+    out
 }
 
 /// The open end of the chain within one transaction.
@@ -67,9 +106,21 @@ impl AuditWriter {
     ) -> Result<i64, DbErr> {
         record.id = self.last_id + 1;
         record.at.clone_from(&self.at);
-        record.actor.clone_from(&actor.name);
+        // What a client says about itself (a name typed at sign-in, its user agent) is kept
+        // only within bounds, whatever the entry point.
+        record.actor = bounded(&actor.name, MAX_ACTOR_CHARS);
         record.client_ip.clone_from(&actor.client_ip);
-        record.user_agent.clone_from(&actor.user_agent);
+        record.user_agent = actor
+            .user_agent
+            .as_deref()
+            .map(|agent| bounded(agent, MAX_USER_AGENT_CHARS));
+        // Ciphertexts are kept beside the chain, not in it: the masked fingerprints in
+        // old_value/new_value already commit to the values, and a master key rotation must be
+        // able to re-encrypt what a revert needs without editing a hashed row.
+        let sealed = [
+            ("old", record.old_ciphertext.take()),
+            ("new", record.new_ciphertext.take()),
+        ];
         let hash = record.hash(&self.last_hash);
         let model = audit_event::ActiveModel {
             id: Set(record.id),
@@ -97,6 +148,17 @@ impl AuditWriter {
         audit_event::Entity::insert(model)
             .exec_without_returning(tx)
             .await?;
+        for (side, ciphertext) in sealed {
+            if let Some(ciphertext) = ciphertext {
+                audit_secret::Entity::insert(audit_secret::ActiveModel {
+                    event_id: Set(record.id),
+                    side: Set(side.into()),
+                    ciphertext: Set(ciphertext),
+                })
+                .exec_without_returning(tx)
+                .await?;
+            }
+        }
         self.last_id += 1;
         self.last_hash = hash;
         Ok(self.last_id)
@@ -131,6 +193,24 @@ pub async fn record(
     Ok(id)
 }
 
+/// The ciphertext of the value event `event` replaced (`side` "old") or wrote ("new"), where
+/// the event kept one: beside the chain, or in the event row itself for events written before
+/// ciphertexts moved out of it.
+pub async fn sealed_value<C: ConnectionTrait>(
+    db: &C,
+    event: &audit_event::Model,
+    side: &str,
+) -> Result<Option<String>, DbErr> {
+    let kept = audit_secret::Entity::find_by_id((event.id, side.to_owned()))
+        .one(db)
+        .await?;
+    Ok(match kept {
+        Some(row) => Some(row.ciphertext),
+        None if side == "old" => event.old_ciphertext.clone(),
+        None => event.new_ciphertext.clone(),
+    })
+}
+
 /// An event as listed (CLI, API, console).
 #[derive(utoipa::ToSchema, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
@@ -153,11 +233,32 @@ pub struct AuditEntry {
     pub user_agent: Option<String>,
 }
 
-/// Where an event happened, as the policy sees it (who may read the event).
-pub fn place(level: Option<&str>, tenant: Option<&str>, department: Option<&str>) -> EventPlace {
+/// Events about an account signing in or using a credential. They are filed at the user
+/// level of the account (its tenant and department), so only its admins see them; one naming
+/// no account belongs to no tenant and is for super admins only.
+pub const SIGN_IN_ACTIONS: [&str; 4] = [
+    "login.success",
+    "login.failure",
+    "login.throttled",
+    "token.revoked_use",
+];
+
+/// Where an event happened, as the policy sees it (who may read the event). Sign-in events
+/// written before they carried a level count as user-level events.
+pub fn place(
+    action: &str,
+    level: Option<&str>,
+    tenant: Option<&str>,
+    department: Option<&str>,
+) -> EventPlace {
     let slug = |s: Option<&str>| s.and_then(|v| Slug::parse("id", v).ok());
+    let level = match level {
+        Some(l) => l.parse::<Level>().ok(),
+        None if SIGN_IN_ACTIONS.contains(&action) => Some(Level::User),
+        None => None,
+    };
     EventPlace {
-        level: level.and_then(|l| l.parse::<Level>().ok()),
+        level,
         tenant: slug(tenant),
         department: slug(department),
     }
@@ -187,6 +288,7 @@ impl From<AuditEntry> for crate::views::AuditLine {
 impl AuditEntry {
     pub fn place(&self) -> EventPlace {
         place(
+            &self.action,
             self.level.as_deref(),
             self.tenant.as_deref(),
             self.department.as_deref(),

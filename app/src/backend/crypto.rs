@@ -161,12 +161,20 @@ impl SecretBox {
         serde_json::from_slice(&plaintext).map_err(|_| CryptoError::Damaged)
     }
 
-    /// A short keyed fingerprint: shows that a secret changed without revealing it.
-    pub fn fingerprint(&self, value: &Value) -> String {
+    /// A short keyed fingerprint of the value of key `key_name` at `place` (a scope, or
+    /// `default`): shows that a secret changed without revealing it. It is keyed by the key and
+    /// the place too, so a writer without `secrets_read` cannot confirm a guess by writing it
+    /// at a scope of their own and comparing fingerprints.
+    pub fn fingerprint(&self, key_name: &str, place: &str, value: &Value) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.active.fingerprint_key)
             .expect("HMAC takes keys of any length");
+        mac.update(b"strata fingerprint v2\n");
+        mac.update(key_name.as_bytes());
+        mac.update(b"\n");
+        mac.update(place.as_bytes());
+        mac.update(b"\n");
         mac.update(value.to_string().as_bytes());
-        mac.finalize().into_bytes()[..4]
+        mac.finalize().into_bytes()[..6]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
@@ -266,10 +274,15 @@ mod tests {
     fn fingerprints_are_short_stable_and_keyed() {
         let a = secret_box();
         let b = secret_box();
-        assert_eq!(a.fingerprint(&json!("x")), a.fingerprint(&json!("x")));
-        assert_ne!(a.fingerprint(&json!("x")), a.fingerprint(&json!("y")));
-        assert_ne!(a.fingerprint(&json!("x")), b.fingerprint(&json!("x")));
-        assert_eq!(a.fingerprint(&json!("x")).len(), 8);
+        let fp =
+            |s: &SecretBox, key: &str, place: &str, v: &str| s.fingerprint(key, place, &json!(v));
+        assert_eq!(fp(&a, "k", "global", "x"), fp(&a, "k", "global", "x"));
+        assert_ne!(fp(&a, "k", "global", "x"), fp(&a, "k", "global", "y"));
+        assert_ne!(fp(&a, "k", "global", "x"), fp(&b, "k", "global", "x"));
+        assert_eq!(fp(&a, "k", "global", "x").len(), 12);
+        // The same value elsewhere tells nothing about it here.
+        assert_ne!(fp(&a, "k", "global", "x"), fp(&a, "k", "tenant:t", "x"));
+        assert_ne!(fp(&a, "k", "global", "x"), fp(&a, "other", "global", "x"));
     }
 
     #[test]

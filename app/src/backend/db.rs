@@ -5,6 +5,11 @@ use std::path::Path;
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
 
+/// How long opening one connection may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a request waits for a pooled connection before it is answered `unavailable`.
+pub const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The embedded default: a SQLite file under `./data/`, created on first use.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/strata.db?mode=rwc";
 
@@ -21,6 +26,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
     // Statements are not logged: values in them may be sensitive, and request logs say enough.
     options.sqlx_logging(false);
+    // A database that is down or unreachable is answered within seconds (503, and `/readyz`
+    // says so) instead of holding requests until the operating system gives up.
+    options
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
     let db = Database::connect(options).await?;
     if db.get_database_backend() == DbBackend::Sqlite {
         // WAL lets readers proceed while a writer commits; it is a property of the file.

@@ -21,7 +21,7 @@ use super::entity::{
 };
 use super::error::ServiceError;
 use super::state::{Loaded, load};
-use super::transfer::{self, Mode};
+use super::transfer::{self, Creating, Mode};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
     DepartmentDoc, Document, FORMAT, GroupDoc, KeyDoc, Problem, TenantDoc, UserDoc,
@@ -97,18 +97,32 @@ async fn edit(
     doc: Document,
     prefix: &str,
 ) -> Result<(), ServiceError> {
-    let report = transfer::apply(state, actor, &doc, Mode::Edit).await?;
+    apply(state, actor, doc, prefix, Mode::Edit).await
+}
+
+/// Applies a one-item document creating `item`, refused with a conflict when it exists.
+async fn create(
+    state: &AppState,
+    actor: &Actor,
+    doc: Document,
+    prefix: &str,
+    item: Creating,
+) -> Result<(), ServiceError> {
+    apply(state, actor, doc, prefix, Mode::Create(item)).await
+}
+
+async fn apply(
+    state: &AppState,
+    actor: &Actor,
+    doc: Document,
+    prefix: &str,
+    mode: Mode,
+) -> Result<(), ServiceError> {
+    let report = transfer::apply(state, actor, &doc, mode).await?;
     if report.errors.is_empty() {
         Ok(())
     } else {
         Err(problems(report.errors, prefix))
-    }
-}
-
-fn exists(what: String) -> ServiceError {
-    ServiceError::Conflict {
-        message: format!("{what} already exists"),
-        current: None,
     }
 }
 
@@ -157,12 +171,10 @@ pub async fn create_tenant(
     doc: TenantDoc,
 ) -> Result<TenantDoc, ServiceError> {
     let slug = Slug::parse("id", &doc.id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    if tenant_doc(state, &slug).await.is_ok() {
-        return Err(exists(format!("tenant {slug}")));
-    }
     let mut whole = document();
     whole.tenants.push(doc);
-    edit(state, actor, whole, "tenants[0]").await?;
+    let item = Creating::Tenant(slug.clone());
+    create(state, actor, whole, "tenants[0]", item).await?;
     tenant_doc(state, &slug).await
 }
 
@@ -224,11 +236,9 @@ pub async fn create_department(
     doc: DepartmentDoc,
 ) -> Result<DepartmentDoc, ServiceError> {
     let slug = Slug::parse("id", &doc.id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    if department_doc(state, tenant, &slug).await.is_ok() {
-        return Err(exists(format!("department {tenant}/{slug}")));
-    }
     let whole = tenant_with(state, tenant, Some(doc), None).await?;
-    edit(state, actor, whole, "tenants[0].departments[0]").await?;
+    let item = Creating::Department(tenant.clone(), slug.clone());
+    create(state, actor, whole, "tenants[0].departments[0]", item).await?;
     department_doc(state, tenant, &slug).await
 }
 
@@ -267,11 +277,9 @@ pub async fn create_group(
     doc: GroupDoc,
 ) -> Result<GroupDoc, ServiceError> {
     let slug = Slug::parse("id", &doc.id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    if group_doc(state, tenant, &slug).await.is_ok() {
-        return Err(exists(format!("group {tenant}/{slug}")));
-    }
     let whole = tenant_with(state, tenant, None, Some(doc)).await?;
-    edit(state, actor, whole, "tenants[0].groups[0]").await?;
+    let item = Creating::Group(tenant.clone(), slug.clone());
+    create(state, actor, whole, "tenants[0].groups[0]", item).await?;
     group_doc(state, tenant, &slug).await
 }
 
@@ -306,12 +314,16 @@ pub async fn create_user(
     doc: UserDoc,
 ) -> Result<UserDoc, ServiceError> {
     let slug = Slug::parse("id", &doc.id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    if user_doc(state, &slug).await.is_ok() {
-        return Err(exists(format!("user {slug}")));
-    }
     let mut whole = document();
     whole.users.push(doc);
-    edit(state, actor, whole, "users[0]").await?;
+    create(
+        state,
+        actor,
+        whole,
+        "users[0]",
+        Creating::User(slug.clone()),
+    )
+    .await?;
     user_doc(state, &slug).await
 }
 
@@ -620,6 +632,7 @@ pub async fn delete(
             old_value: Some(super::entries::audit_value(
                 &state.secrets,
                 &key.def,
+                Some(&e.scope),
                 &e.value,
             )),
             old_locked: Some(e.locked),
@@ -757,7 +770,7 @@ pub async fn delete(
     }
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.snapshots.reload(&state.db, &state.secrets).await?;
+    state.publish().await?;
     Ok(())
 }
 

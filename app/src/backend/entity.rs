@@ -4,6 +4,7 @@
 pub mod api_token;
 pub mod audit_event;
 pub mod audit_head;
+pub mod audit_secret;
 pub mod config_key;
 pub mod department;
 pub mod entry;
@@ -11,6 +12,7 @@ pub mod group;
 pub mod login_failure;
 pub mod session;
 pub mod tenant;
+pub mod token_reveal;
 pub mod user;
 pub mod user_group;
 pub mod user_trait;

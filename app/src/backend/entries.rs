@@ -189,10 +189,20 @@ pub fn read_stored(
     }
 }
 
-/// How the audit shows a value: the JSON, or for a secret the mask and a keyed fingerprint.
-pub fn audit_value(secrets: &SecretBox, def: &KeyDefinition, value: &Value) -> String {
+/// How the audit shows a value of `def` at `scope` (`None`: the key's default): the JSON, or
+/// for a secret the mask and a fingerprint keyed by the key and the scope.
+pub fn audit_value(
+    secrets: &SecretBox,
+    def: &KeyDefinition,
+    scope: Option<&Scope>,
+    value: &Value,
+) -> String {
     if def.sensitive {
-        format!("{MASK} {}", secrets.fingerprint(value))
+        let place = scope.map_or_else(|| "default".to_owned(), ToString::to_string);
+        format!(
+            "{MASK} {}",
+            secrets.fingerprint(def.key.as_str(), &place, value)
+        )
     } else {
         value.to_string()
     }
@@ -354,8 +364,13 @@ pub async fn set_entry(
                 key: Some(def.key.to_string()),
                 old_value: old_value
                     .as_ref()
-                    .map(|v| audit_value(&state.secrets, &def, v)),
-                new_value: Some(audit_value(&state.secrets, &def, &request.value)),
+                    .map(|v| audit_value(&state.secrets, &def, Some(&request.scope), v)),
+                new_value: Some(audit_value(
+                    &state.secrets,
+                    &def,
+                    Some(&request.scope),
+                    &request.value,
+                )),
                 old_locked,
                 new_locked: Some(locked),
                 old_ciphertext: existing
@@ -370,7 +385,7 @@ pub async fn set_entry(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.snapshots.reload(&state.db, &state.secrets).await?;
+    state.publish().await?;
     Ok(view(&def, &request.value, &row, false))
 }
 
@@ -446,7 +461,7 @@ pub async fn unset_entry(
                 tenant: ids.audit_tenant,
                 department: ids.audit_department,
                 key: Some(key.to_string()),
-                old_value: Some(audit_value(&state.secrets, &def, &old_value)),
+                old_value: Some(audit_value(&state.secrets, &def, Some(scope), &old_value)),
                 old_locked: Some(row.locked),
                 old_ciphertext: row.encrypted.then(|| row.value.clone()),
                 reason,
@@ -456,7 +471,7 @@ pub async fn unset_entry(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.snapshots.reload(&state.db, &state.secrets).await?;
+    state.publish().await?;
     Ok(())
 }
 

@@ -6,15 +6,16 @@ use serde_json::Value;
 use super::AppState;
 use super::audit::{self, Actor};
 use super::error::ServiceError;
+use super::tokens::{self, RevealedSecret};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::editor::Origin;
 use crate::domain::name::{ConfigKey, Slug};
-use crate::domain::resolve::{self, ChainView, Context, ContextError, Resolved, Snapshot};
+use crate::domain::resolve::{self, ChainView, Context, ContextError, Resolved, Snapshot, Source};
 use crate::domain::value::MASK;
 use crate::views::PreviewRow;
 
 /// Whose configuration: a real user, or a composed what-if context in a tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ContextSpec {
     User(Slug),
     WhatIf {
@@ -73,6 +74,27 @@ impl ContextSpec {
             ContextSpec::WhatIf { tenant, .. } => Some(tenant),
         }
     }
+
+    /// The same context written one way: groups sorted and without repeats (their order
+    /// never matters; priorities decide).
+    pub fn canonical(mut self) -> Self {
+        if let ContextSpec::WhatIf { groups, .. } = &mut self {
+            groups.sort();
+            groups.dedup();
+        }
+        self
+    }
+}
+
+/// Who is shown sensitive values in plaintext. Every reveal is audited, by the services that
+/// reveal, whatever the entry point.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer<'a> {
+    /// A person (console, CLI, an API session): one event per reveal.
+    Person(&'a Actor),
+    /// An application's API token with the `secrets` scope: one event per token and secret
+    /// version, however often it reads them.
+    Token { actor: &'a Actor, token_id: i64 },
 }
 
 fn locate(
@@ -132,38 +154,102 @@ pub fn with_effective<T>(
     Ok(f(&resolved, snapshot.version))
 }
 
-/// The version of the snapshot `spec` resolves from (for ETags), without resolving.
-pub fn snapshot_version(state: &AppState, spec: &ContextSpec) -> Result<u64, ServiceError> {
+/// The snapshot `spec` resolves from: its tenant and version (for ETags), without resolving.
+pub fn snapshot_version(
+    state: &AppState,
+    spec: &ContextSpec,
+) -> Result<(Option<Slug>, u64), ServiceError> {
     let (snapshot, context) = locate(state, spec)?;
     snapshot
         .chain_layers(&context)
         .map_err(|e| context_error(e, spec))?;
-    Ok(snapshot.version)
+    Ok((snapshot.tenant.clone(), snapshot.version))
 }
 
-/// The chain of `key` for `spec` in its wire form.
-pub fn chain(
+/// The chain of `key` for `spec` in its wire form; with `reveal`, sensitive values in
+/// plaintext, which is audited.
+pub async fn chain(
     state: &AppState,
     key: &ConfigKey,
     spec: &ContextSpec,
-    reveal: bool,
+    reveal: Option<Viewer<'_>>,
 ) -> Result<Value, ServiceError> {
-    let (snapshot, context) = locate(state, spec)?;
-    let chain = snapshot
-        .chain(key, &context)
-        .map_err(|e| context_error(e, spec))?
-        .ok_or_else(|| ServiceError::NotFound(format!("key {key} is not defined")))?;
-    let sensitive = snapshot.keys.get(key).is_some_and(|(_, d)| d.sensitive);
-    serde_json::to_value(ChainView {
-        chain: &chain,
-        sensitive,
-        reveal,
-    })
-    .map_err(|e| ServiceError::Database(sea_orm::DbErr::Custom(e.to_string())))
+    let (view, secrets) = {
+        let (snapshot, context) = locate(state, spec)?;
+        let chain = snapshot
+            .chain(key, &context)
+            .map_err(|e| context_error(e, spec))?
+            .ok_or_else(|| ServiceError::NotFound(format!("key {key} is not defined")))?;
+        let sensitive = snapshot.keys.get(key).is_some_and(|(_, d)| d.sensitive);
+        let view = serde_json::to_value(ChainView {
+            chain: &chain,
+            sensitive,
+            reveal: reveal.is_some(),
+        })
+        .map_err(|e| ServiceError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
+        let secrets: Vec<RevealedSecret> = if sensitive {
+            chain
+                .iter()
+                .map(|c| revealed(state, key.as_str(), c.source, c.value))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        (view, secrets)
+    };
+    if let Some(viewer) = reveal {
+        audit_reveal(state, viewer, spec, Some(key), &secrets).await?;
+    }
+    Ok(view)
 }
 
-/// The effective configuration of `spec` with each key's chain, for the console's preview.
-pub fn preview(
+/// A revealed value as the token audit identifies it.
+fn revealed(state: &AppState, key: &str, source: Source<'_>, value: &Value) -> RevealedSecret {
+    let level = source.level_name().unwrap_or("unset").to_owned();
+    let scope = source.scope_id().map(str::to_owned);
+    let place = match (&source, &scope) {
+        (Source::Entry { level, .. }, Some(id)) => format!("{}:{id}", level.as_str()),
+        (Source::Entry { .. }, None) => "global".to_owned(),
+        _ => "default".to_owned(),
+    };
+    RevealedSecret {
+        key: key.to_owned(),
+        fingerprint: state.secrets.fingerprint(key, &place, value),
+        level,
+        scope,
+    }
+}
+
+/// The sensitive values the effective configuration of `spec` shows when revealed.
+pub fn effective_secrets(
+    state: &AppState,
+    spec: &ContextSpec,
+) -> Result<Vec<RevealedSecret>, ServiceError> {
+    with_effective(state, spec, |resolved, _| {
+        resolved
+            .iter()
+            .filter(|r| r.key.sensitive)
+            .filter_map(|r| Some(revealed(state, r.key.key.as_str(), r.source, r.value?)))
+            .collect()
+    })
+}
+
+/// The effective configuration of `spec` with each key's chain, for the console's preview;
+/// with `reveal`, sensitive values in plaintext, which is audited.
+pub async fn preview(
+    state: &AppState,
+    spec: &ContextSpec,
+    reveal: Option<Viewer<'_>>,
+) -> Result<Vec<PreviewRow>, ServiceError> {
+    let rows = preview_rows(state, spec, reveal.is_some())?;
+    if let Some(viewer) = reveal {
+        let secrets = effective_secrets(state, spec)?;
+        audit_reveal(state, viewer, spec, None, &secrets).await?;
+    }
+    Ok(rows)
+}
+
+fn preview_rows(
     state: &AppState,
     spec: &ContextSpec,
     reveal: bool,
@@ -207,12 +293,14 @@ pub fn preview(
     Ok(rows)
 }
 
-/// Records that `actor` revealed the secrets of `spec` (optionally of one key).
+/// Records that `viewer` saw the secrets of `spec` (of one key, with `key`): a person's every
+/// reveal, a token's once per secret version (`secrets` are what it saw).
 pub async fn audit_reveal(
     state: &AppState,
-    actor: &Actor,
+    viewer: Viewer<'_>,
     spec: &ContextSpec,
     key: Option<&ConfigKey>,
+    secrets: &[RevealedSecret],
 ) -> Result<(), ServiceError> {
     let tenant = match spec {
         ContextSpec::WhatIf { tenant, .. } => Some(tenant.to_string()),
@@ -221,13 +309,21 @@ pub async fn audit_reveal(
             .for_user(u)
             .and_then(|s| s.tenant.as_ref().map(ToString::to_string)),
     };
-    let event = AuditRecord {
-        action: "secret.reveal".into(),
-        tenant,
-        key: key.map(ToString::to_string),
-        new_value: Some(spec.describe()),
-        ..Default::default()
-    };
-    audit::record(&state.db, actor, event).await?;
+    match viewer {
+        Viewer::Person(actor) => {
+            let event = AuditRecord {
+                action: "secret.reveal".into(),
+                tenant,
+                key: key.map(ToString::to_string),
+                new_value: Some(spec.describe()),
+                ..Default::default()
+            };
+            audit::record(&state.db, actor, event).await?;
+        }
+        Viewer::Token { actor, token_id } => {
+            tokens::audit_reveals(state, actor, token_id, &spec.describe(), tenant, secrets)
+                .await?;
+        }
+    }
     Ok(())
 }

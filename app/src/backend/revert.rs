@@ -47,6 +47,7 @@ pub async fn place(state: &AppState, event_id: i64) -> Result<EventPlace, Servic
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("audit event {event_id} was not found")))?;
     Ok(super::audit::place(
+        &row.action,
         row.level.as_deref(),
         row.tenant.as_deref(),
         row.department.as_deref(),
@@ -60,6 +61,7 @@ pub async fn plan(state: &AppState, event_id: i64) -> Result<Revert, ServiceErro
         .await?
         .ok_or_else(|| ServiceError::NotFound(format!("audit event {event_id} was not found")))?;
     let place = super::audit::place(
+        &row.action,
         row.level.as_deref(),
         row.tenant.as_deref(),
         row.department.as_deref(),
@@ -83,7 +85,8 @@ pub async fn plan(state: &AppState, event_id: i64) -> Result<Revert, ServiceErro
             .map_err(|_| corrupt(event_id, "unreadable scope"))?,
         (_, None) => return Err(corrupt(event_id, "no scope")),
     };
-    let restore = match (&row.old_value, &row.old_ciphertext) {
+    let sealed = super::audit::sealed_value(&state.db, &row, "old").await?;
+    let restore = match (&row.old_value, &sealed) {
         (None, _) => None,
         (Some(_), Some(sealed)) => Some(
             read_stored(&state.secrets, key.as_str(), sealed, true)

@@ -20,8 +20,16 @@ impl DbSessionStore {
     }
 }
 
-fn backend(err: impl std::fmt::Display) -> session_store::Error {
-    session_store::Error::Backend(err.to_string())
+/// Starts the message of a session store error when the database cannot be reached, so the
+/// entry points answer 503 rather than 500 (the store's error type keeps only text).
+pub const UNAVAILABLE: &str = "database unavailable:";
+
+fn backend(err: sea_orm::DbErr) -> session_store::Error {
+    if super::error::unavailable(&err) {
+        session_store::Error::Backend(format!("{UNAVAILABLE} {err}"))
+    } else {
+        session_store::Error::Backend(err.to_string())
+    }
 }
 
 fn to_chrono(at: time::OffsetDateTime) -> DateTime<Utc> {

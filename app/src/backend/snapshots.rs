@@ -2,6 +2,11 @@
 //! users. Every write reloads them, and a tenant's snapshot keeps its version unless its
 //! content changed, so its ETag changes exactly when something in its chains did.
 //!
+//! Rule for versions: the head and the rows are read in one consistent read (one database
+//! snapshot), and a changed tenant takes that head as its version. So a tenant's version `v`
+//! always stands for the tenant as the database held it at audit head `v`, and two replicas
+//! that hold one version of a tenant hold the same content.
+//!
 //! Writes by other processes (another replica, the CLI) are noticed through the audit head:
 //! every change appends an event, so a moved head means the snapshots are stale.
 
@@ -9,7 +14,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IsolationLevel,
+    TransactionTrait,
+};
 
 use super::crypto::SecretBox;
 use super::entity::audit_head;
@@ -71,16 +79,17 @@ impl Snapshots {
     }
 
     /// Rebuilds every snapshot from the database.
-    pub async fn reload<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        secrets: &SecretBox,
-    ) -> Result<(), DbErr> {
+    pub async fn reload(&self, db: &DatabaseConnection, secrets: &SecretBox) -> Result<(), DbErr> {
         let _guard = self.reloading.lock().await;
-        // The head is read first: a change committed while loading moves it past this value,
-        // so the next check reloads again rather than missing the change.
-        let head = audit_head_id(db).await?;
-        let loaded = load(db, secrets).await?;
+        // The head and the rows come from one read transaction (PostgreSQL: repeatable read;
+        // SQLite: one WAL snapshot), so the rows are exactly those of that head: a change
+        // committed meanwhile is in neither, and the next check picks it up.
+        let isolation = (db.get_database_backend() == DbBackend::Postgres)
+            .then_some(IsolationLevel::RepeatableRead);
+        let tx = db.begin_with_config(isolation, None).await?;
+        let head = audit_head_id(&tx).await?;
+        let loaded = load(&tx, secrets).await?;
+        tx.commit().await?;
         self.install(&loaded, head.max(0) as u64);
         self.loaded_head.store(head, Ordering::SeqCst);
         Ok(())
@@ -93,9 +102,9 @@ impl Snapshots {
 
     /// Reloads when another process changed the database since the last load; returns
     /// whether it did. One small query when nothing changed.
-    pub async fn reload_if_changed<C: ConnectionTrait>(
+    pub async fn reload_if_changed(
         &self,
-        db: &C,
+        db: &DatabaseConnection,
         secrets: &SecretBox,
     ) -> Result<bool, DbErr> {
         if audit_head_id(db).await? == self.loaded_head.load(Ordering::SeqCst) {
@@ -126,8 +135,15 @@ impl Snapshots {
                     next.insert(tenant, old);
                 }
                 Some(old) => {
-                    // Versions only grow, even when the audit head did not move (a reload
-                    // after a direct database change).
+                    // Every change moves the head, so a changed tenant normally takes the new
+                    // head. Content that changed without it (a row edited by hand) still gets
+                    // a version of its own: versions only grow.
+                    if version <= old.version {
+                        tracing::warn!(
+                            tenant = ?tenant,
+                            "configuration changed without an audit event; its version moves on regardless"
+                        );
+                    }
                     snapshot.version = version.max(old.version + 1);
                     next.insert(tenant, Arc::new(snapshot));
                 }

@@ -1,16 +1,18 @@
 //! API tokens: `strata_…` secrets shown once, stored as SHA-256 hashes, acting as their
-//! creator narrowed to their scopes (`read`, or `read` and `write`). Verified tokens are
-//! cached in memory until the next change anywhere (the audit head moves), so a request with a
-//! token costs no database round trip while nothing changes.
+//! creator narrowed to their scopes: `read`, plus `write` to change things and `secrets` to
+//! reveal sensitive values (for an application that reads its own credentials). Verified
+//! tokens are cached in memory, so a request with a token costs no database round trip; an
+//! entry is served only while nothing that could change it has happened since it was read
+//! (see [`TokenCache`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    TransactionTrait, TryInsertResult,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -19,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::accounts;
 use super::audit::{Actor, AuditWriter};
-use super::entity::api_token;
+use super::entity::{api_token, token_reveal};
 use super::error::ServiceError;
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::policy::Principal;
@@ -40,20 +42,56 @@ pub struct TokenView {
 /// Who a valid token acts as.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
+    pub token_id: i64,
     pub principal: Principal,
     pub can_write: bool,
+    /// The `secrets` scope: the token may reveal what its owner may reveal.
+    pub can_reveal: bool,
     expires_at: Option<DateTime<Utc>>,
 }
 
+/// Verified tokens. An entry remembers when it was read: the cache's epoch (moved on by every
+/// change this process commits) and the snapshots' audit head (moved on when a change by
+/// another replica is picked up). It is served only while both are unchanged, so a token read
+/// just before its revocation or its owner's disable committed is never served after it.
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    generation: AtomicI64,
-    verified: RwLock<HashMap<String, Authenticated>>,
+    epoch: AtomicU64,
+    verified: RwLock<HashMap<String, Cached>>,
+    /// `(token id, secret)` pairs whose reveal is already audited.
+    revealed: RwLock<HashSet<(i64, String)>>,
+}
+
+#[derive(Debug, Clone)]
+struct Cached {
+    found: Authenticated,
+    epoch: u64,
+    head: i64,
 }
 
 impl TokenCache {
-    fn clear(&self) {
+    /// Bounds the memory a flood of distinct tokens can take.
+    const CAPACITY: usize = 10_000;
+
+    /// Forgets every verified token: a change committed that may affect one.
+    pub fn invalidate(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         self.verified.write().expect("token cache poisoned").clear();
+    }
+
+    fn get(&self, digest: &str, epoch: u64, head: i64) -> Option<Authenticated> {
+        let map = self.verified.read().expect("token cache poisoned");
+        map.get(digest)
+            .filter(|c| c.epoch == epoch && c.head == head)
+            .map(|c| c.found.clone())
+    }
+
+    fn put(&self, digest: String, cached: Cached) {
+        let mut map = self.verified.write().expect("token cache poisoned");
+        if map.len() >= Self::CAPACITY {
+            map.clear();
+        }
+        map.insert(digest, cached);
     }
 }
 
@@ -79,6 +117,34 @@ fn view(row: &api_token::Model) -> TokenView {
     }
 }
 
+/// The scopes a token may carry, in their stored order.
+const SCOPES: [&str; 3] = ["read", "write", "secrets"];
+
+/// The stored form of `scopes` (`read`, `read,write`, `read,secrets`, `read,write,secrets`).
+fn stored_scopes(scopes: &[String]) -> Result<String, ServiceError> {
+    let wrong = || {
+        ServiceError::Invalid(
+            "scopes: expected \"read\", optionally with \"write\" and \"secrets\", each once"
+                .into(),
+        )
+    };
+    let mut seen = HashSet::new();
+    for scope in scopes {
+        if !SCOPES.contains(&scope.as_str()) || !seen.insert(scope.as_str()) {
+            return Err(wrong());
+        }
+    }
+    if !seen.contains("read") {
+        return Err(wrong());
+    }
+    Ok(SCOPES
+        .iter()
+        .filter(|s| seen.contains(**s))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
 /// Creates a token for `principal`; returns its id and the token, which is never shown again.
 pub async fn create(
     state: &AppState,
@@ -93,15 +159,7 @@ pub async fn create(
             "name: must be 1 to 200 characters".into(),
         ));
     }
-    let can_write = match scopes {
-        [r] if r == "read" => false,
-        [r, w] | [w, r] if r == "read" && w == "write" => true,
-        _ => {
-            return Err(ServiceError::Invalid(
-                "scopes: expected [\"read\"] or [\"read\", \"write\"]".into(),
-            ));
-        }
-    };
+    let scopes = stored_scopes(scopes)?;
     if expires_in_days == Some(0) || expires_in_days.is_some_and(|d| d > 3650) {
         return Err(ServiceError::Invalid(
             "expires_in_days: expected 1 to 3650".into(),
@@ -117,13 +175,12 @@ pub async fn create(
     );
     let now = Utc::now();
     let expires_at = expires_in_days.map(|d| now + Duration::days(i64::from(d)));
-    let scopes = if can_write { "read,write" } else { "read" };
     let tx = state.db.begin().await?;
     let mut audit = AuditWriter::begin(&tx, now).await?;
     let row = api_token::ActiveModel {
         user_id: Set(user_id),
         name: Set(name.trim().to_owned()),
-        scopes: Set(scopes.into()),
+        scopes: Set(scopes.clone()),
         token_hash: Set(hash(&token)),
         created_at: Set(now),
         expires_at: Set(expires_at),
@@ -199,12 +256,12 @@ pub async fn revoke(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.tokens.clear();
+    state.tokens.invalidate();
     Ok(())
 }
 
 /// Who `token` acts as, or `None` when it is unknown, expired, revoked or its owner disabled.
-/// Using a revoked token is audited.
+/// Using a revoked token is audited, filed under its owner.
 pub async fn authenticate(
     state: &AppState,
     token: &str,
@@ -214,19 +271,11 @@ pub async fn authenticate(
         return Ok(None);
     }
     let digest = hash(token);
+    // Read before the database is: a change committed after this moves one of them on.
+    let epoch = state.tokens.epoch.load(Ordering::SeqCst);
     let head = state.snapshots.loaded_head();
-    if state.tokens.generation.swap(head, Ordering::SeqCst) != head {
-        state.tokens.clear();
-    }
     let now = Utc::now();
-    let cached = state
-        .tokens
-        .verified
-        .read()
-        .expect("token cache poisoned")
-        .get(&digest)
-        .cloned();
-    if let Some(found) = cached {
+    if let Some(found) = state.tokens.get(&digest, epoch, head) {
         return Ok(found.expires_at.is_none_or(|at| at > now).then_some(found));
     }
     let Some(row) = api_token::Entity::find()
@@ -237,8 +286,19 @@ pub async fn authenticate(
         return Ok(None);
     };
     if row.revoked_at.is_some() {
+        let owner = super::entity::user::Entity::find_by_id(row.user_id)
+            .one(&state.db)
+            .await?;
+        let (tenant, department) = match &owner {
+            Some(u) => accounts::place_of(&state.db, u).await?,
+            None => (None, None),
+        };
         let event = AuditRecord {
             action: "token.revoked_use".into(),
+            level: Some("user".into()),
+            scope: owner.map(|u| u.slug),
+            tenant,
+            department,
             new_value: Some(json!({"id": row.id, "name": row.name}).to_string()),
             ..Default::default()
         };
@@ -259,16 +319,112 @@ pub async fn authenticate(
     }
     .update(&state.db)
     .await?;
+    let scopes: Vec<&str> = row.scopes.split(',').collect();
     let found = Authenticated {
+        token_id: row.id,
         principal,
-        can_write: row.scopes.split(',').any(|s| s == "write"),
+        can_write: scopes.contains(&"write"),
+        can_reveal: scopes.contains(&"secrets"),
         expires_at: row.expires_at,
     };
-    state
-        .tokens
-        .verified
-        .write()
-        .expect("token cache poisoned")
-        .insert(digest, found.clone());
+    state.tokens.put(
+        digest,
+        Cached {
+            found: found.clone(),
+            epoch,
+            head,
+        },
+    );
     Ok(Some(found))
+}
+
+/// One revealed secret: which key, where its value came from, and a keyed fingerprint of the
+/// value (so a changed secret is a new one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevealedSecret {
+    pub key: String,
+    /// The source's level (`default` for the key's default).
+    pub level: String,
+    pub scope: Option<String>,
+    pub fingerprint: String,
+}
+
+impl RevealedSecret {
+    fn id(&self) -> String {
+        format!(
+            "{}@{}:{}#{}",
+            self.key,
+            self.level,
+            self.scope.as_deref().unwrap_or(""),
+            self.fingerprint
+        )
+    }
+}
+
+/// Audits what token `token_id` revealed, once per token and secret version however often it
+/// reads it: an application reading its credentials on every request leaves one event per
+/// secret, not one per request. `context` names whose configuration it read.
+pub async fn audit_reveals(
+    state: &AppState,
+    actor: &Actor,
+    token_id: i64,
+    context: &str,
+    tenant: Option<String>,
+    secrets: &[RevealedSecret],
+) -> Result<(), ServiceError> {
+    let fresh: Vec<&RevealedSecret> = {
+        let known = state.tokens.revealed.read().expect("token cache poisoned");
+        secrets
+            .iter()
+            .filter(|s| !known.contains(&(token_id, s.id())))
+            .collect()
+    };
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    for secret in &fresh {
+        // Another replica (or this one, before a restart) may have audited it already.
+        let inserted = token_reveal::Entity::insert(token_reveal::ActiveModel {
+            token_id: Set(token_id),
+            secret: Set(secret.id()),
+        })
+        .on_conflict_do_nothing()
+        .exec_without_returning(&tx)
+        .await?;
+        if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+            continue;
+        }
+        audit
+            .append(
+                &tx,
+                actor,
+                AuditRecord {
+                    action: "secret.reveal".into(),
+                    tenant: tenant.clone(),
+                    key: Some(secret.key.clone()),
+                    new_value: Some(
+                        json!({
+                            "context": context,
+                            "token": token_id,
+                            "level": secret.level,
+                            "scope": secret.scope,
+                            "fingerprint": secret.fingerprint,
+                        })
+                        .to_string(),
+                    ),
+                    ..Default::default()
+                },
+            )
+            .await?;
+    }
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    let mut known = state.tokens.revealed.write().expect("token cache poisoned");
+    if known.len() >= TokenCache::CAPACITY * 10 {
+        known.clear();
+    }
+    known.extend(fresh.iter().map(|s| (token_id, s.id())));
+    Ok(())
 }

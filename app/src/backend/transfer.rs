@@ -51,11 +51,59 @@ impl ImportReport {
 }
 
 /// How a document is applied: as an import (events share a batch id and a summary event
-/// closes the batch), or as one edit of the directory or key registry (plain events).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// closes the batch), as one edit of the directory or key registry (plain events), or as the
+/// creation of one item, which must not exist yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Import { dry_run: bool },
     Edit,
+    Create(Creating),
+}
+
+/// The item a [`Mode::Create`] document creates. Whether it exists is asked inside the
+/// transaction that creates it, under the audit chain's write lock: two concurrent creates of
+/// one id cannot both pass, and the second cannot turn into an update of what the first made
+/// (another tenant's user, say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creating {
+    Tenant(Slug),
+    Department(Slug, Slug),
+    Group(Slug, Slug),
+    User(Slug),
+}
+
+impl Creating {
+    fn exists(&self, loaded: &Loaded) -> Option<String> {
+        let tenant_id = |t: &Slug| {
+            loaded
+                .tenants
+                .iter()
+                .find(|row| &row.slug == t)
+                .map(|row| row.id)
+        };
+        let found = match self {
+            Creating::Tenant(t) => tenant_id(t).is_some(),
+            Creating::Department(t, d) => tenant_id(t).is_some_and(|id| {
+                loaded
+                    .departments
+                    .iter()
+                    .any(|row| row.tenant_id == id && &row.slug == d)
+            }),
+            Creating::Group(t, g) => tenant_id(t).is_some_and(|id| {
+                loaded
+                    .groups
+                    .iter()
+                    .any(|row| row.tenant_id == id && &row.slug == g)
+            }),
+            Creating::User(u) => loaded.users.iter().any(|row| &row.slug == u),
+        };
+        found.then(|| match self {
+            Creating::Tenant(t) => format!("tenant {t}"),
+            Creating::Department(t, d) => format!("department {t}/{d}"),
+            Creating::Group(t, g) => format!("group {t}/{g}"),
+            Creating::User(u) => format!("user {u}"),
+        })
+    }
 }
 
 /// Validates `doc` and, when it is valid and `dry_run` is false, applies it.
@@ -80,6 +128,14 @@ pub async fn apply(
     let tx = state.db.begin().await?;
     let audit = AuditWriter::begin(&tx, now).await?;
     let loaded = load(&tx, &state.secrets).await?;
+    if let Mode::Create(item) = &mode
+        && let Some(what) = item.exists(&loaded)
+    {
+        return Err(ServiceError::Conflict {
+            message: format!("{what} already exists"),
+            current: None,
+        });
+    }
     let open = |key: &str, sealed: &str| state.secrets.open(key, sealed).map_err(|e| e.to_string());
     let plan = match document::validate(doc, &loaded.catalog(), &open) {
         Ok(plan) => plan,
@@ -133,7 +189,7 @@ pub async fn apply(
     audit.finish(&tx).await?;
     tx.commit().await?;
     if report.created + report.updated > 0 {
-        state.snapshots.reload(&state.db, &state.secrets).await?;
+        state.publish().await?;
     }
     Ok(report)
 }
@@ -162,7 +218,7 @@ impl Apply<'_> {
         let default = def
             .default
             .as_ref()
-            .map(|d| Value::String(audit_value(&self.state.secrets, def, d)));
+            .map(|d| Value::String(audit_value(&self.state.secrets, def, None, d)));
         serde_json::to_string(&key_doc(def, default)).unwrap_or_default()
     }
 
@@ -593,8 +649,8 @@ impl Apply<'_> {
                 tenant: ids.audit_tenant.clone(),
                 department: ids.audit_department.clone(),
                 key: Some(e.key.to_string()),
-                old_value: old.map(|o| audit_value(secrets, &def, &o.value)),
-                new_value: Some(audit_value(secrets, &def, &e.value)),
+                old_value: old.map(|o| audit_value(secrets, &def, Some(&e.scope), &o.value)),
+                new_value: Some(audit_value(secrets, &def, Some(&e.scope), &e.value)),
                 old_locked: old.map(|o| o.locked),
                 new_locked: Some(e.locked),
                 old_ciphertext: old.and_then(|o| o.sealed.clone()),

@@ -3,7 +3,7 @@
 //! asks it before touching data.
 //!
 //! Rule: `super_admin` reaches every tenant; anyone else sees only the platform and their own
-//! tenant, and anything of another tenant answers as not found. Reading: everyone reads the
+//! tenant, and anything of another tenant (or another platform account) answers as not found. Reading: everyone reads the
 //! global level and the levels above their own scope (their tenant, department, groups and
 //! themselves); tenant admins read their whole tenant; department admins their department and
 //! its users. Writing needs `config_write` and the matching admin trait: super admins every
@@ -141,9 +141,17 @@ impl Principal {
     }
 
     /// Whether the target lies in another tenant than the principal's (and they are not a
-    /// super admin): then it is not found rather than forbidden.
+    /// super admin): then it is not found rather than forbidden. A platform account (a user of
+    /// no tenant) is nobody's business but a super admin's and its own: asking about one
+    /// answers as for an unknown user, so the answers cannot list super admins' names.
     fn foreign(&self, target: &Target) -> bool {
-        !self.is_super() && target.tenant().is_some() && target.tenant() != self.tenant.as_ref()
+        if self.is_super() {
+            return false;
+        }
+        match &target.scope {
+            Scope::User { user } if target.user_tenant.is_none() => *user != self.user,
+            _ => target.tenant().is_some() && target.tenant() != self.tenant.as_ref(),
+        }
     }
 
     fn can_read(&self, target: &Target) -> bool {

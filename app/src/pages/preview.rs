@@ -82,25 +82,23 @@ pub async fn preview(
     };
     let a = spec(a)?.unwrap_or_else(|| ContextSpec::User(principal.user.clone()));
     let b = spec(b)?;
-    let mut sides = Vec::new();
+    let actor = actor(&principal).await;
+    let viewer = reveal.then_some(resolution::Viewer::Person(&actor));
     for spec in std::iter::once(&a).chain(b.iter()) {
         access::authorize_context(&state, &principal, spec, reveal)
             .await
             .map_err(service_error)?;
-        let rows = resolution::preview(&state, spec, reveal).map_err(service_error)?;
+    }
+    let mut sides = Vec::new();
+    for spec in std::iter::once(&a).chain(b.iter()) {
+        let rows = resolution::preview(&state, spec, viewer)
+            .await
+            .map_err(service_error)?;
         sides.push(PreviewSide {
             title: spec.describe(),
             query: spec.query(),
             rows,
         });
-    }
-    if reveal {
-        let actor = actor(&principal).await;
-        for spec in std::iter::once(&a).chain(b.iter()) {
-            resolution::audit_reveal(&state, &actor, spec, None)
-                .await
-                .map_err(service_error)?;
-        }
     }
     let mut sides = sides.into_iter();
     Ok(PreviewView {

@@ -57,9 +57,10 @@ fn time(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
     audit::parse_time(name, value.as_deref()).map_err(|m| ApiError(WireError::InvalidInput(m)))
 }
 
-/// Free text as a CSV cell a spreadsheet shows as text: a leading `=`, `+`, `-`, `@`, tab or
-/// carriage return would make it a formula, so such text gets a `'` in front. Values are JSON
-/// (strings quoted), so only the free-text reason needs it.
+/// Text as a CSV cell a spreadsheet shows as text: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return would make it a formula, so such text gets a `'` in front. Every cell gets
+/// it: besides reasons, actor names (whatever was typed at sign-in), user agents and values
+/// are text someone else chose.
 fn spreadsheet_safe(text: String) -> String {
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{text}")
@@ -88,7 +89,7 @@ fn csv(events: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
     .map_err(failed)?;
     for e in events {
         let field = |v: &Option<String>| v.clone().unwrap_or_default();
-        out.write_record([
+        let row = [
             e.id.to_string(),
             e.at.clone(),
             e.actor.clone(),
@@ -98,10 +99,11 @@ fn csv(events: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
             field(&e.key),
             field(&e.old_value),
             field(&e.new_value),
-            spreadsheet_safe(field(&e.reason)),
+            field(&e.reason),
             field(&e.batch_id),
-        ])
-        .map_err(failed)?;
+        ];
+        out.write_record(row.map(spreadsheet_safe))
+            .map_err(failed)?;
     }
     out.into_inner().map_err(|e| ApiError(internal(e)))
 }
@@ -143,9 +145,7 @@ pub async fn list(
         before_id: q.before_id,
         ..Default::default()
     };
-    let (events, next) = audit::browse(&state.app.db, &caller.principal, &filter, limit)
-        .await
-        .map_err(|e| ApiError(internal(e)))?;
+    let (events, next) = audit::browse(&state.app.db, &caller.principal, &filter, limit).await?;
     if as_csv {
         let body = csv(&events)?;
         return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response());
@@ -167,10 +167,7 @@ pub async fn verify(
     if let Decision::Forbidden(reason) = decide(&caller.principal, &Action::Operate) {
         return Err(ApiError(WireError::Forbidden(reason)));
     }
-    match audit::verify(&state.app.db)
-        .await
-        .map_err(|e| ApiError(internal(e)))?
-    {
+    match audit::verify(&state.app.db).await? {
         Ok(events) => Ok(Json(Verified {
             ok: true,
             events: Some(events),

@@ -21,6 +21,7 @@ use app::views::EntryView;
 use super::directory::{DeleteParams, DeleteQuery, delete_reason};
 use super::error::{ApiError, Body, ErrorBody, internal, invalid};
 use super::session::{Caller, ClientAddr, client};
+use crate::api::EffectiveKey;
 use crate::http::ServerState;
 
 fn slug(what: &'static str, value: &str) -> Result<Slug, ApiError> {
@@ -84,29 +85,6 @@ fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), 
     Ok((spec, reveal, env))
 }
 
-/// A strong ETag naming the snapshot version, the context, whether secrets were shown and
-/// the format.
-fn etag(version: u64, spec: &ContextSpec, reveal: bool, env: bool) -> String {
-    use std::hash::{Hash, Hasher};
-    // FNV-1a: stable across processes (replicas answer alike), unlike the std hasher.
-    struct Fnv(u64);
-    impl Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for b in bytes {
-                self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100000001b3);
-            }
-        }
-    }
-    let mut h = Fnv(0xcbf29ce484222325);
-    spec.describe().hash(&mut h);
-    reveal.hash(&mut h);
-    env.hash(&mut h);
-    format!("\"v{version}-{:016x}\"", h.finish())
-}
-
 #[utoipa::path(get, path = "/effective", tag = "configuration",
     params(("user" = Option<String>, Query, description = "A real user: their tenant, department and groups"),
         ("tenant" = Option<String>, Query, description = "What-if context: the tenant"),
@@ -129,23 +107,33 @@ pub async fn effective(
 ) -> Result<Response, ApiError> {
     let principal = &caller.principal;
     let (spec, reveal, env) = context_and_format(query.as_deref())?;
+    let spec = spec.canonical();
     access::authorize_context(&state.app, principal, &spec, reveal).await?;
-    let version = resolution::snapshot_version(&state.app, &spec)?;
-    let tag = etag(version, &spec, reveal, env);
+    let actor = client(&headers, address, principal.user.to_string());
+    let viewer = reveal.then(|| caller.viewer(&actor)).transpose()?;
+    let (tenant, version) = resolution::snapshot_version(&state.app, &spec)?;
+    let key = EffectiveKey {
+        tenant,
+        version,
+        context: spec.clone(),
+        reveal,
+        env,
+    };
+    let tag = key.etag();
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-    if matches && !reveal {
+    if let Some(viewer) = viewer {
+        // Audited before anything is shown, a 304 included (it confirms what was shown).
+        let secrets = resolution::effective_secrets(&state.app, &spec)?;
+        resolution::audit_reveal(&state.app, viewer, &spec, None, &secrets).await?;
+    }
+    if matches {
         // Nothing resolved or serialised: the configuration is unchanged.
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
     }
-    let cached = if reveal {
-        None
-    } else {
-        state.effective_cache.get(&tag)
-    };
-    let body = match cached {
+    let body = match state.effective_cache.get(&key) {
         Some(body) => body,
         None => {
             let body: axum::body::Bytes =
@@ -164,17 +152,10 @@ pub async fn effective(
                 })?
                 .map_err(|e| ApiError(internal(e)))?
                 .into();
-            if !reveal {
-                // Revealed secrets are never kept.
-                state.effective_cache.put(tag.clone(), body.clone());
-            }
+            state.effective_cache.put(key, body.clone());
             body
         }
     };
-    if reveal {
-        let actor = client(&headers, address, principal.user.to_string());
-        resolution::audit_reveal(&state.app, &actor, &spec, None).await?;
-    }
     let content_type = if env {
         "text/plain; charset=utf-8"
     } else {
@@ -202,11 +183,17 @@ pub async fn chain(
     caller: Caller,
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let key = ConfigKey::parse(&key).map_err(|e| invalid(format!("key: {e}")))?;
     let (spec, reveal) = context(query.as_deref())?;
     access::authorize_context(&state.app, &caller.principal, &spec, reveal).await?;
-    Ok(Json(resolution::chain(&state.app, &key, &spec, reveal)?))
+    let actor = client(&headers, address, caller.principal.user.to_string());
+    let viewer = reveal.then(|| caller.viewer(&actor)).transpose()?;
+    Ok(Json(
+        resolution::chain(&state.app, &key, &spec, viewer).await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -449,6 +449,7 @@ pub struct NewPassword {
 pub async fn set_password(
     State(state): State<ServerState>,
     caller: Caller,
+    session: tower_sessions::Session,
     Path(u): Path<String>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
@@ -461,5 +462,9 @@ pub async fn set_password(
     let user = slug("user", &u)?;
     let actor = client(&headers, address, caller.principal.user.to_string());
     accounts::set_password(&state.app, &actor, &user, body.password).await?;
+    // Every other session of the account is over; the one that changed it stays.
+    if caller.token.is_none() && caller.principal.user == user {
+        app::auth::server::keep_after_password_change(&state.app, &session).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,13 +46,13 @@ impl From<WireError> for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
-        ApiError(match err {
-            ServiceError::Invalid(m) => WireError::InvalidInput(m),
-            ServiceError::NotFound(m) => WireError::NotFound(m),
-            ServiceError::Forbidden(m) => WireError::Forbidden(m),
-            ServiceError::Conflict { message, current } => WireError::Conflict { message, current },
-            ServiceError::Database(e) => internal(e),
-        })
+        ApiError(err.into_wire(|e| internal(e)))
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ServiceError::from(err).into()
     }
 }
 

@@ -1,9 +1,7 @@
 //! `POST/DELETE /api/v1/session`, `GET /api/v1/me`, and who the caller is.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +10,8 @@ use tower_sessions::Session;
 
 use app::auth::server::{begin, principal_of};
 use app::backend::accounts::{self, LoginError};
-use app::backend::audit::Actor;
+use app::backend::audit::{Actor, ClientAddress};
+use app::backend::resolution::Viewer;
 use app::backend::tokens::{self, TokenView};
 use app::domain::policy::Principal;
 use app::error::WireError;
@@ -25,7 +24,10 @@ pub struct Caller {
     pub principal: Principal,
     /// A read-only token may not change anything.
     pub can_write: bool,
-    pub via_token: bool,
+    /// A token without the `secrets` scope may not reveal anything.
+    pub can_reveal: bool,
+    /// The id of the token the request came with.
+    pub token: Option<i64>,
 }
 
 impl Caller {
@@ -38,6 +40,20 @@ impl Caller {
                 "this token may only read (scope read)".into(),
             )))
         }
+    }
+
+    /// Who sees secrets this caller asks to reveal (the policy has said whether they may):
+    /// a token's reveals are audited once per secret version, a person's every time.
+    pub fn viewer<'a>(&self, actor: &'a Actor) -> Result<Viewer<'a>, ApiError> {
+        if !self.can_reveal {
+            return Err(ApiError(WireError::Forbidden(
+                "this token may not reveal secrets (it lacks the secrets scope)".into(),
+            )));
+        }
+        Ok(match self.token {
+            Some(token_id) => Viewer::Token { actor, token_id },
+            None => Viewer::Person(actor),
+        })
     }
 }
 
@@ -55,16 +71,14 @@ impl FromRequestParts<ServerState> for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         if let Some(token) = bearer {
-            let address = parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0);
+            let address = parts.extensions.get::<ClientAddress>().copied();
             let actor = client(&parts.headers, address, "token".into());
             return match tokens::authenticate(&state.app, token, &actor).await? {
                 Some(found) => Ok(Caller {
                     principal: found.principal,
                     can_write: found.can_write,
-                    via_token: true,
+                    can_reveal: found.can_reveal,
+                    token: Some(found.token_id),
                 }),
                 None => Err(ApiError(WireError::Unauthenticated(
                     "the token is not valid (unknown, expired or revoked)".into(),
@@ -78,37 +92,27 @@ impl FromRequestParts<ServerState> for Caller {
         Ok(Caller {
             principal,
             can_write: true,
-            via_token: false,
+            can_reveal: true,
+            token: None,
         })
     }
 }
 
-/// The client's address, when the server knows it.
-pub struct ClientAddr(pub Option<SocketAddr>);
+/// The client's address, when the server knows it (see [`ClientAddress`]).
+pub struct ClientAddr(pub Option<ClientAddress>);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
-        ))
+        Ok(ClientAddr(parts.extensions.get::<ClientAddress>().copied()))
     }
 }
 
 /// The client's address and user agent, for the audit.
-pub fn client(headers: &HeaderMap, address: Option<SocketAddr>, name: String) -> Actor {
-    Actor {
-        name,
-        client_ip: address.map(|a| a.ip().to_string()),
-        user_agent: headers
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-    }
+pub fn client(headers: &HeaderMap, address: Option<ClientAddress>, name: String) -> Actor {
+    let agent = headers.get("user-agent").and_then(|v| v.to_str().ok());
+    Actor::from_client(name, address, agent)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -142,9 +146,7 @@ pub struct CreatedToken {
 }
 
 async fn me_of(state: &ServerState, p: &Principal) -> Result<Me, ApiError> {
-    let name = accounts::display_name(&state.app.db, p.user.as_str())
-        .await
-        .map_err(internal)?;
+    let name = accounts::display_name(&state.app.db, p.user.as_str()).await?;
     Ok(Me {
         id: p.user.to_string(),
         name,
@@ -220,7 +222,7 @@ pub struct NewToken {
 }
 
 fn session_only(caller: &Caller) -> Result<(), ApiError> {
-    if caller.via_token {
+    if caller.token.is_some() {
         return Err(ApiError(WireError::Forbidden(
             "tokens are managed from a signed-in session".into(),
         )));

@@ -82,11 +82,13 @@ pub async fn export(
 ) -> Result<Json<Document>, ApiError> {
     let Query(query) = query.map_err(|e| invalid(format!("query: {}", e.body_text())))?;
     let reveal = query.reveal.unwrap_or(false);
-    if reveal {
-        // The document holds only scopes the caller may read; revealing them needs secrets_read.
-        access::authorize_read(&state.app, &caller.principal, &Scope::Global, true).await?;
-    }
     let actor = client(&headers, address, caller.principal.user.to_string());
+    if reveal {
+        // The document holds only scopes the caller may read; revealing them needs secrets_read
+        // (and, through a token, its secrets scope).
+        access::authorize_read(&state.app, &caller.principal, &Scope::Global, true).await?;
+        caller.viewer(&actor)?;
+    }
     Ok(Json(
         directory::export(&state.app, &actor, &caller.principal, reveal).await?,
     ))

@@ -1,13 +1,18 @@
 //! Request guards and response headers: the Content-Security-Policy with a per-response
 //! nonce, refusal of cross-site state changes, and the sign-in gate of the console pages.
 
-use axum::extract::Request;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use ipnet::IpNet;
 use tower_sessions::Session;
 
 use app::auth::server::{SESSION_KEY, SessionAuth};
+use app::backend::audit::ClientAddress;
 
 /// The nonce inline scripts of this response carry.
 #[derive(Clone, Debug)]
@@ -33,6 +38,124 @@ pub async fn headers(mut request: Request, next: Next) -> Response {
     set("x-frame-options", "DENY");
     set("referrer-policy", "same-origin");
     response
+}
+
+/// The client of a request from `peer`: the peer itself, or when the peer is a trusted proxy
+/// the nearest address in `X-Forwarded-For` that is not a trusted proxy too (addresses further
+/// left were written by the client and prove nothing).
+pub fn client_of(peer: IpAddr, forwarded: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for hop in forwarded.unwrap_or_default().rsplit(',') {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            // Garbage is not an address: the last hop that could be read is the client.
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// Puts the request's [`ClientAddress`] into its extensions, for the audit and the throttle.
+pub async fn client_address(
+    State(trusted): State<Arc<Vec<IpNet>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let forwarded = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        let client = client_of(peer, forwarded, &trusted);
+        request.extensions_mut().insert(ClientAddress(client));
+    }
+    next.run(request).await
+}
+
+/// `Cache-Control` for answers that set none. What may carry a revealed secret (any request
+/// with `reveal=true`, the API, server functions) is never stored; console pages are stored
+/// only privately and revalidated.
+pub async fn cache_control(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let reveals = request.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.eq_ignore_ascii_case("reveal=true"))
+    });
+    let mut response = next.run(request).await;
+    if path.starts_with("/pkg/") {
+        return response;
+    }
+    let headers = response.headers_mut();
+    if reveals {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if !headers.contains_key(header::CACHE_CONTROL) {
+        let value = if path.starts_with("/api/") || path.starts_with("/fn/") {
+            "no-store"
+        } else {
+            "private, no-cache"
+        };
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// Server functions are public endpoints like the API's: their bodies have the same limit,
+/// and a larger one is refused with 413 before any of it is decoded (Leptos would answer 500).
+pub async fn limit_server_fn_bodies(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/fn/") {
+        return next.run(request).await;
+    }
+    let limit = crate::api::BODY_LIMIT;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return body_too_large(limit);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let too_large = std::error::Error::source(&err)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                return body_too_large(limit);
+            }
+            return (
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            )
+                .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// 413 in the server functions' own error encoding, so the console shows the message.
+fn body_too_large(limit: usize) -> Response {
+    let error = app::error::WireError::PayloadTooLarge(format!(
+        "the request body is larger than {limit} bytes"
+    ));
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(&error).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 /// Whether a state-changing request comes from another site (a forged form or fetch).
@@ -123,6 +246,41 @@ mod tests {
             ("host", "strata.test"),
             ("sec-fetch-site", "same-origin")
         ])));
+    }
+
+    #[test]
+    fn the_client_is_the_peer_unless_a_trusted_proxy_forwarded_it() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        // An untrusted peer's header proves nothing.
+        assert_eq!(
+            client_of(ip("203.0.113.9"), Some("1.2.3.4"), &trusted),
+            ip("203.0.113.9")
+        );
+        // A trusted proxy's: the nearest untrusted hop, not whatever the client wrote first.
+        assert_eq!(
+            client_of(
+                ip("10.0.0.2"),
+                Some("6.6.6.6, 198.51.100.7, 10.0.0.3"),
+                &trusted
+            ),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_of(ip("::1"), Some("2001:db8::5"), &trusted),
+            ip("2001:db8::5")
+        );
+        // Without the header, or with garbage next to the proxy, the proxy is all we know.
+        assert_eq!(client_of(ip("10.0.0.2"), None, &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            client_of(ip("10.0.0.2"), Some("1.2.3.4, nonsense"), &trusted),
+            ip("10.0.0.2")
+        );
+        // No trusted proxies: the header is ignored.
+        assert_eq!(
+            client_of(ip("10.0.0.2"), Some("1.2.3.4"), &[]),
+            ip("10.0.0.2")
+        );
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub struct TestServer {
 
 /// Starts a server on the demo data; `users` get [`PASSWORD`].
 pub async fn start(users: &[&str]) -> TestServer {
+    start_with(users, &[]).await
+}
+
+/// [`start`] with settings from `vars` (`STRATA_*` names and values).
+pub async fn start_with(users: &[&str], vars: &[(&str, &str)]) -> TestServer {
     let db = TestDatabase::new().await;
     let state = db.state().await;
     app::backend::demo::load(&state, &Actor::named("tests"))
@@ -40,7 +45,12 @@ pub async fn start(users: &[&str]) -> TestServer {
         .await
         .unwrap();
     }
-    let settings = Settings::from_lookup(|_| None).unwrap();
+    let settings = Settings::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
     let app = router(state.clone(), leptos_options(&settings), &settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

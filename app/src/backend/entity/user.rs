@@ -12,6 +12,9 @@ pub struct Model {
     pub password_hash: Option<String>,
     pub disabled: bool,
     pub created_at: DateTimeUtc,
+    /// Sessions signed in under an older epoch are over: a password change, reset or
+    /// disable moves it on.
+    pub session_epoch: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -180,10 +180,11 @@ fn table() -> Vec<Row> {
             true,
             read(foreign_user()),
         ),
+        // A platform account answers as an unknown user would: its name is not confirmed.
         row(
             "read a platform user",
             &[&[SA]],
-            false,
+            true,
             read(user("root", None, None)),
         ),
         // Writing.
@@ -286,8 +287,14 @@ fn table() -> Vec<Row> {
         row(
             "write a platform user",
             &[&[SA, CW]],
-            false,
+            true,
             write(user("root", None, None), false),
+        ),
+        row(
+            "reveal a platform user",
+            &[&[SA, SR]],
+            true,
+            reveal(user("root", None, None)),
         ),
         // Revealing.
         row("reveal global", &[&[SR]], false, reveal(scope("global"))),

@@ -16,6 +16,7 @@ pub mod health;
 pub mod overview;
 pub mod resolution;
 pub mod revert;
+pub mod rotation;
 pub mod sessions;
 pub mod snapshots;
 pub mod state;

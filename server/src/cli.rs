@@ -160,6 +160,9 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Re-encrypt every stored secret under STRATA_MASTER_KEY, so the keys in
+    /// STRATA_OLD_MASTER_KEYS can be removed afterwards (audited).
+    RotateMasterKey,
     /// Load the demo organisation.
     Demo {
         /// Only when the database holds no key definitions yet (a first start).
@@ -363,6 +366,15 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                 document
                     .to_pretty_json()
                     .map_err(|e| CliError::Service(e.to_string()))?
+            );
+            Ok(())
+        }
+        Command::RotateMasterKey => {
+            let state = open_state(&settings).await?;
+            let done = app::backend::rotation::rotate_master_key(&state, &actor).await?;
+            println!(
+                "sealed under master key {}: {} entries, {} key defaults, {} audit values re-encrypted",
+                done.key, done.entries, done.key_defaults, done.audit_values
             );
             Ok(())
         }

@@ -206,3 +206,109 @@ async fn passwords_and_session_ids_stay_out_of_the_logs() {
     assert!(!logs.contains(password), "the password is in the logs");
     assert!(!logs.contains(&session_id), "the session id is in the logs");
 }
+
+#[tokio::test]
+async fn rotate_master_key_re_encrypts_every_secret_so_the_old_key_can_go() {
+    use app::backend::audit::{AuditFilter, list};
+    use app::backend::crypto::SecretBox;
+    let test = TestDatabase::new().await;
+    let old = SecretBox::generate_key();
+    let new = SecretBox::generate_key();
+    let run = |key: &str, older: Option<&str>, args: &[&str]| {
+        let mut command = strata();
+        command.env("STRATA_MASTER_KEY", key);
+        if let Some(older) = older {
+            command.env("STRATA_OLD_MASTER_KEYS", older);
+        }
+        let output = command
+            .args(args)
+            .args(["--database", &test.url])
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (
+            output.status.success(),
+            text(&output.stdout),
+            text(&output.stderr),
+        )
+    };
+    let ok = |(success, stdout, stderr): (bool, String, String)| {
+        assert!(success, "{stderr}");
+        stdout
+    };
+    ok(run(&old, None, &["demo"]));
+    // A change of a secret: the audit keeps the value it replaced, for a revert.
+    ok(run(
+        &old,
+        None,
+        &[
+            "set",
+            "tenant",
+            "--tenant",
+            "mercy_hospital",
+            "providers.phaxio.api_key",
+            "phx_second",
+        ],
+    ));
+    // With only the new key nothing sealed opens yet.
+    let (success, _, stderr) = run(&new, None, &["resolve", "--user", "dr_house"]);
+    assert!(!success);
+    assert!(stderr.contains("not configured"), "{stderr}");
+
+    let rotated = ok(run(&new, Some(&old), &["rotate-master-key"]));
+    assert!(
+        rotated.contains(": 2 entries, 0 key defaults, "),
+        "{rotated}"
+    );
+
+    // The old key is gone from the settings, and every secret still opens.
+    let resolved = ok(run(
+        &new,
+        None,
+        &["resolve", "--user", "dr_house", "--reveal"],
+    ));
+    assert!(resolved.contains("phx_second"), "{resolved}");
+    let exported = ok(run(&new, None, &["export", "--reveal"]));
+    assert!(exported.contains("phx_live_platform_5b1f0c2e9a"));
+    assert!(ok(run(&new, None, &["audit", "verify"])).starts_with("ok "));
+    // A revert still restores the value the change replaced.
+    let state =
+        app::backend::AppState::start(test.db.clone(), SecretBox::from_base64(&new, &[]).unwrap())
+            .await
+            .unwrap();
+    let change = list(
+        &state.db,
+        &AuditFilter {
+            action: Some("entry.set".into()),
+            key_prefix: Some("providers.phaxio.api_key".into()),
+            limit: Some(1),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let plan = app::backend::revert::plan(&state, change[0].id)
+        .await
+        .unwrap();
+    assert_eq!(
+        plan.restore.map(|(value, _)| value),
+        Some(serde_json::json!("phx_live_mercy_77c41d09e3"))
+    );
+    // Nothing is left to re-encrypt, and each rotation is audited.
+    let again = ok(run(&new, None, &["rotate-master-key"]));
+    assert!(
+        again.contains(": 0 entries, 0 key defaults, 0 audit values"),
+        "{again}"
+    );
+    let rotations = list(
+        &state.db,
+        &AuditFilter {
+            action: Some("master_key.rotate".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rotations.len(), 2);
+    assert_eq!(rotations[0].actor, "cli");
+}

@@ -161,6 +161,17 @@ impl SecretBox {
         serde_json::from_slice(&plaintext).map_err(|_| CryptoError::Damaged)
     }
 
+    /// Whether `sealed` was sealed with the active master key (else a rotation re-seals it).
+    pub fn is_current(&self, sealed: &str) -> bool {
+        let mut parts = sealed.splitn(3, ':');
+        parts.next() == Some(PREFIX) && parts.next() == Some(self.active.id.as_str())
+    }
+
+    /// `sealed` (a value of key `key_name`) sealed again under the active master key.
+    pub fn reseal(&self, key_name: &str, sealed: &str) -> Result<String, CryptoError> {
+        Ok(self.seal(key_name, &self.open(key_name, sealed)?))
+    }
+
     /// A short keyed fingerprint of the value of key `key_name` at `place` (a scope, or
     /// `default`): shows that a secret changed without revealing it. It is keyed by the key and
     /// the place too, so a writer without `secrets_read` cannot confirm a guess by writing it
@@ -240,6 +251,25 @@ mod tests {
         let stranger = secret_box();
         assert!(matches!(
             stranger.open("k", &sealed),
+            Err(CryptoError::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn resealing_moves_a_value_to_the_active_key() {
+        let old_key = SecretBox::generate_key();
+        let old = SecretBox::from_base64(&old_key, &[]).unwrap();
+        let sealed = old.seal("k", &json!("s3cret"));
+        let new_key = SecretBox::generate_key();
+        let rotating = SecretBox::from_base64(&new_key, &[old_key]).unwrap();
+        assert!(!rotating.is_current(&sealed));
+        let resealed = rotating.reseal("k", &sealed).unwrap();
+        assert!(rotating.is_current(&resealed));
+        // The old key can go now.
+        let after = SecretBox::from_base64(&new_key, &[]).unwrap();
+        assert_eq!(after.open("k", &resealed).unwrap(), json!("s3cret"));
+        assert!(matches!(
+            after.open("k", &sealed),
             Err(CryptoError::UnknownKey(_))
         ));
     }

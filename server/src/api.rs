@@ -17,7 +17,8 @@ use utoipa_axum::routes;
 
 use crate::http::ServerState;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, internal};
+pub use session::ClientAddr;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -152,6 +153,7 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
             directory::update_tenant,
             directory::delete_tenant
         ))
+        .routes(routes!(directory::tenant_status))
         .routes(routes!(
             directory::list_departments,
             directory::create_department
@@ -181,6 +183,7 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
         .nest("/api/v1", v1)
         .routes(routes!(crate::http::healthz))
         .routes(routes!(crate::http::readyz))
+        .routes(routes!(crate::http::metrics::scrape))
         .split_for_parts();
     (router, api)
 }

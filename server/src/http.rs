@@ -1,6 +1,7 @@
 //! The HTTP server: the console (Leptos pages and server functions), health probes and
 //! request logging.
 
+pub mod metrics;
 mod security;
 
 use std::net::SocketAddr;
@@ -37,6 +38,7 @@ pub struct ServerState {
     pub effective_cache: std::sync::Arc<crate::api::EffectiveCache>,
     /// The OpenAPI document of the routes below, serialised once.
     pub openapi: axum::body::Bytes,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -68,6 +70,7 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
             .to_json()
             .expect("the OpenAPI document serialises")
             .into(),
+        metrics: Default::default(),
     };
     let routes = generate_route_list(App);
     // One context recipe for pages and server functions alike: the services, and the nonce
@@ -103,7 +106,7 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
             ServerState,
             _,
         >(context, shell))
-        .with_state(state)
+        .with_state(state.clone())
         .layer(middleware::from_fn(security::require_sign_in))
         .layer(sessions)
         .layer(middleware::from_fn(security::reject_cross_site))
@@ -114,6 +117,10 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
         .layer(middleware::from_fn(security::limit_server_fn_bodies))
         .layer(middleware::from_fn(security::cache_control))
         .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::record,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

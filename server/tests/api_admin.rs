@@ -823,6 +823,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/tenants/{t}"),
     ("patch", "/api/v1/tenants/{t}"),
     ("delete", "/api/v1/tenants/{t}"),
+    ("get", "/api/v1/tenants/{t}/status"),
     ("get", "/api/v1/tenants/{t}/departments"),
     ("post", "/api/v1/tenants/{t}/departments"),
     ("patch", "/api/v1/tenants/{t}/departments/{d}"),
@@ -844,6 +845,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/export"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
 ];
 
 #[tokio::test]

@@ -53,6 +53,30 @@ fn sqlite_file_path(url: &str) -> Option<&str> {
     (!path.is_empty() && !path.starts_with(":memory:")).then_some(path)
 }
 
+/// The connection pool as `/metrics` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Open connections, idle or in use.
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+pub fn pool_status(db: &DatabaseConnection) -> Option<PoolStatus> {
+    fn of<D: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<D>) -> PoolStatus {
+        PoolStatus {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
+    match db.get_database_backend() {
+        DbBackend::Sqlite => Some(of(db.get_sqlite_connection_pool())),
+        DbBackend::Postgres => Some(of(db.get_postgres_connection_pool())),
+        _ => None,
+    }
+}
+
 /// A human name for the database product behind a connection.
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     match db.get_database_backend() {

@@ -78,3 +78,105 @@ pub async fn summary(
         per_day: per_day.into_iter().collect(),
     })
 }
+
+/// One tenant at a glance, counted in the database (nothing is loaded whole).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TenantStatus {
+    pub tenant: String,
+    pub name: String,
+    pub departments: u64,
+    pub groups: u64,
+    pub users: u64,
+    /// Entries at the tenant's tenant, department, group and user levels.
+    pub entries: u64,
+    /// The version of the tenant's snapshot (its ETags name it).
+    pub revision: u64,
+    /// The latest change in the tenant the caller may see (sign-ins and reveals aside).
+    pub last_change: Option<LastChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct LastChange {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+}
+
+/// Whether an event changed something (rather than recording a sign-in or a reveal).
+fn is_change(action: &str) -> bool {
+    !super::audit::SIGN_IN_ACTIONS.contains(&action) && action != "secret.reveal"
+}
+
+/// The status of `tenant`, which the caller has been authorized to read.
+pub async fn tenant_status(
+    state: &AppState,
+    principal: &Principal,
+    tenant: &crate::domain::name::Slug,
+) -> Result<TenantStatus, ServiceError> {
+    use sea_orm::sea_query::Query;
+    use sea_orm::{ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter};
+
+    use super::entity::{department, entry, group, tenant as tenants, user};
+    use crate::domain::policy::{Action, decide};
+
+    let db = &state.db;
+    let row = tenants::Entity::find()
+        .filter(tenants::Column::Slug.eq(tenant.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| ServiceError::NotFound(format!("tenant {tenant} was not found")))?;
+    let departments = department::Entity::find()
+        .filter(department::Column::TenantId.eq(row.id))
+        .count(db)
+        .await?;
+    let groups = group::Entity::find()
+        .filter(group::Column::TenantId.eq(row.id))
+        .count(db)
+        .await?;
+    let users = user::Entity::find()
+        .filter(user::Column::TenantId.eq(row.id))
+        .count(db)
+        .await?;
+    let users_here = Query::select()
+        .column(user::Column::Id)
+        .from(user::Entity)
+        .and_where(user::Column::TenantId.eq(row.id))
+        .to_owned();
+    let entries = entry::Entity::find()
+        .filter(
+            Condition::any()
+                .add(entry::Column::TenantId.eq(row.id))
+                .add(entry::Column::UserId.in_subquery(users_here)),
+        )
+        .count(db)
+        .await?;
+    let filter = AuditFilter {
+        tenant: Some(tenant.to_string()),
+        ..Default::default()
+    };
+    let (latest, _) = audit::list_visible(db, &filter, 1, |event| {
+        is_change(&event.action)
+            && decide(principal, &Action::ReadEvent(&event.place())).is_allowed()
+    })
+    .await?;
+    let revision = state
+        .snapshots
+        .get(Some(tenant))
+        .map_or(0, |snapshot| snapshot.version);
+    Ok(TenantStatus {
+        tenant: row.slug,
+        name: row.name,
+        departments,
+        groups,
+        users,
+        entries,
+        revision,
+        last_change: latest.into_iter().next().map(|e| LastChange {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+        }),
+    })
+}

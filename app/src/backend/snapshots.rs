@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IsolationLevel,
@@ -34,6 +35,9 @@ pub struct Snapshots {
     reloading: tokio::sync::Mutex<()>,
     /// The audit head the installed snapshots were loaded at (-1: never loaded).
     loaded_head: AtomicI64,
+    /// When they were last loaded, and last found to match the database (for `/metrics`).
+    loaded_at: RwLock<Option<Instant>>,
+    checked_at: RwLock<Option<Instant>>,
 }
 
 impl Default for Snapshots {
@@ -43,6 +47,8 @@ impl Default for Snapshots {
             user_tenant: RwLock::default(),
             reloading: tokio::sync::Mutex::default(),
             loaded_head: AtomicI64::new(-1),
+            loaded_at: RwLock::default(),
+            checked_at: RwLock::default(),
         }
     }
 }
@@ -92,7 +98,23 @@ impl Snapshots {
         tx.commit().await?;
         self.install(&loaded, head.max(0) as u64);
         self.loaded_head.store(head, Ordering::SeqCst);
+        let now = Some(Instant::now());
+        *self.loaded_at.write().expect("snapshot lock poisoned") = now;
+        *self.checked_at.write().expect("snapshot lock poisoned") = now;
         Ok(())
+    }
+
+    /// How long ago the snapshots were loaded.
+    pub fn since_loaded(&self) -> Option<Duration> {
+        let at = *self.loaded_at.read().expect("snapshot lock poisoned");
+        at.map(|at| at.elapsed())
+    }
+
+    /// How long ago they were last known to match the database: what this replica may be
+    /// behind by at most.
+    pub fn since_checked(&self) -> Option<Duration> {
+        let at = *self.checked_at.read().expect("snapshot lock poisoned");
+        at.map(|at| at.elapsed())
     }
 
     /// The audit head the installed snapshots were loaded at: moves with every change.
@@ -108,6 +130,7 @@ impl Snapshots {
         secrets: &SecretBox,
     ) -> Result<bool, DbErr> {
         if audit_head_id(db).await? == self.loaded_head.load(Ordering::SeqCst) {
+            *self.checked_at.write().expect("snapshot lock poisoned") = Some(Instant::now());
             return Ok(false);
         }
         self.reload(db, secrets).await?;

@@ -152,6 +152,30 @@ pub async fn delete_tenant(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/tenants/{t}/status", tag = "directory",
+    params(("t" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "Counts, the snapshot revision and the latest change the caller may see", body = app::backend::overview::TenantStatus),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
+pub async fn tenant_status(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(t): Path<String>,
+) -> Result<Json<app::backend::overview::TenantStatus>, ApiError> {
+    let tenant = slug("tenant", &t)?;
+    readable(
+        &state,
+        &caller,
+        Scope::Tenant {
+            tenant: tenant.clone(),
+        },
+    )
+    .await?;
+    Ok(Json(
+        app::backend::overview::tenant_status(&state.app, &caller.principal, &tenant).await?,
+    ))
+}
+
 // Departments and groups.
 
 /// The tenant must be one the caller may read (else 404/403) and manage.

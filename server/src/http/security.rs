@@ -190,6 +190,7 @@ fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/healthz"
         || path == "/readyz"
+        || path == "/metrics"
         || path == "/favicon.svg"
         || ["/pkg/", "/fn/", "/api/"]
             .iter()
@@ -292,6 +293,7 @@ mod tests {
             "/api/v1/effective",
             "/healthz",
             "/readyz",
+            "/metrics",
         ] {
             assert!(is_public(public), "{public}");
         }

@@ -1,0 +1,226 @@
+//! `GET /metrics` in the Prometheus (OpenMetrics) text format: requests by route, method and
+//! status with latency histograms, the snapshots' revision and age, how far this replica may
+//! be behind the database, and the connection pool. Served to local clients and to super
+//! admins' API tokens, never to anyone else.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use app::backend::audit::ClientAddress;
+use app::backend::{db, tokens};
+use app::domain::policy::{Action, decide};
+use app::error::WireError;
+
+use super::ServerState;
+use crate::api::ApiError;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    /// The route as registered (`/api/v1/tenants/{t}`), never the path itself: a label per
+    /// distinct path would grow without bound.
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The registry and the families the request layer and the scrape fill in.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    revision: Gauge,
+    snapshot_age: FloatGauge,
+    behind: FloatGauge,
+    pool_open: Gauge,
+    pool_idle: Gauge,
+    pool_max: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("strata");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route, method and status",
+            requests.clone(),
+        );
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            // 1 ms to about 16 s.
+            Histogram::new(exponential_buckets(0.001, 2.0, 15))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route and method",
+            latency.clone(),
+        );
+        let revision = Gauge::default();
+        registry.register(
+            "snapshot_revision",
+            "The audit head the in-memory snapshots were loaded at",
+            revision.clone(),
+        );
+        let snapshot_age = FloatGauge::default();
+        registry.register(
+            "snapshot_age_seconds",
+            "Seconds since the snapshots were last loaded",
+            snapshot_age.clone(),
+        );
+        let behind = FloatGauge::default();
+        registry.register(
+            "replica_lag_seconds",
+            "Seconds since the snapshots were last known to match the database: how far behind this replica may be",
+            behind.clone(),
+        );
+        let pool_open = Gauge::default();
+        registry.register(
+            "db_pool_connections",
+            "Open database connections, idle or in use",
+            pool_open.clone(),
+        );
+        let pool_idle = Gauge::default();
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            pool_idle.clone(),
+        );
+        let pool_max = Gauge::default();
+        registry.register(
+            "db_pool_max_connections",
+            "The most database connections the pool opens",
+            pool_max.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            revision,
+            snapshot_age,
+            behind,
+            pool_open,
+            pool_idle,
+            pool_max,
+        }
+    }
+}
+
+/// Counts every answered request under its route.
+pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    metrics
+        .latency
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+            method: method.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            route,
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// Whether the caller may scrape: a client on this machine, or a super admin's API token.
+async fn may_scrape(
+    state: &ServerState,
+    headers: &HeaderMap,
+    client: Option<ClientAddress>,
+) -> Result<(), ApiError> {
+    if client.is_some_and(|c| c.0.is_loopback()) {
+        return Ok(());
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = bearer else {
+        return Err(ApiError(WireError::Unauthenticated(
+            "metrics are served to local clients and to super admins' API tokens".into(),
+        )));
+    };
+    let actor = app::backend::audit::Actor::from_client("token", client, None);
+    match tokens::authenticate(&state.app, token.trim(), &actor).await? {
+        Some(found) => match decide(&found.principal, &Action::Operate) {
+            app::domain::policy::Decision::Allow => Ok(()),
+            _ => Err(ApiError(WireError::Forbidden(
+                "only super admins' tokens read the metrics".into(),
+            ))),
+        },
+        None => Err(ApiError(WireError::Unauthenticated(
+            "the token is not valid (unknown, expired or revoked)".into(),
+        ))),
+    }
+}
+
+/// Prometheus metrics of this server.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "The metrics in the OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
+        (status = 401, description = "Neither a local client nor an API token", body = crate::api::ErrorBody),
+        (status = 403, description = "The token is not a super admin's", body = crate::api::ErrorBody)))]
+pub async fn scrape(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    crate::api::ClientAddr(client): crate::api::ClientAddr,
+) -> Result<Response, ApiError> {
+    may_scrape(&state, &headers, client).await?;
+    let metrics = &state.metrics;
+    let snapshots = &state.app.snapshots;
+    metrics.revision.set(snapshots.loaded_head().max(0));
+    let seconds = |d: Option<std::time::Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64());
+    metrics.snapshot_age.set(seconds(snapshots.since_loaded()));
+    metrics.behind.set(seconds(snapshots.since_checked()));
+    if let Some(pool) = db::pool_status(&state.app.db) {
+        metrics.pool_open.set(i64::from(pool.open));
+        metrics.pool_idle.set(i64::from(pool.idle));
+        metrics.pool_max.set(i64::from(pool.max));
+    }
+    let mut body = String::new();
+    encode(&mut body, &metrics.registry).map_err(|e| ApiError(crate::api::internal(e)))?;
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
+}

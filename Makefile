@@ -24,7 +24,7 @@ STRATA := $(CARGO_TARGET_DIR)/release/strata
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 
-.PHONY: help run test tools site server lint unit-test pg-test api-doc e2e browser bench clean
+.PHONY: help run test tools site server lint unit-test pg-test outage-test api-doc e2e browser bench clean
 
 help:
 	@echo "make run   build the release site and serve the console on http://127.0.0.1:3000"
@@ -37,7 +37,7 @@ run: site server
 	"$(STRATA)" demo --if-empty
 	STRATA_SITE_ROOT="$(SITE)" "$(STRATA)" serve
 
-test: lint unit-test pg-test api-doc e2e
+test: lint unit-test pg-test outage-test api-doc e2e
 
 ## Build tools, installed once into the cache when missing or of the wrong version.
 tools:
@@ -84,6 +84,14 @@ pg-test:
 		STRATA_TEST_BACKEND=postgres cargo test -p app -p server --test '*'; \
 	else \
 		echo "TEST_DATABASE_URL is not set: skipping the PostgreSQL run"; \
+	fi
+
+## PostgreSQL stopped and started under a running release server (a throw-away cluster).
+outage-test: server
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		server/tests/outage.sh "$(STRATA)"; \
+	else \
+		echo "no PostgreSQL server binaries: skipping the outage test"; \
 	fi
 
 browser:

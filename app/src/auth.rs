@@ -220,21 +220,16 @@ pub mod server {
     }
 
     /// Keeps `session` signed in after its own account changed its password, which ended
-    /// every other session of the account.
+    /// every other session of the account: it adopts `epoch`, the epoch that change made (a
+    /// later reset by an admin moves the account past it and ends this session too).
     pub async fn keep_after_password_change(
-        state: &AppState,
         session: &Session,
+        epoch: i64,
     ) -> Result<(), WireError> {
         let Some(mut auth) = session
             .get::<SessionAuth>(SESSION_KEY)
             .await
-            .map_err(internal)?
-        else {
-            return Ok(());
-        };
-        let Some(epoch) = crate::backend::accounts::session_epoch(&state.db, auth.user_id)
-            .await
-            .map_err(internal)?
+            .map_err(session_error)?
         else {
             return Ok(());
         };

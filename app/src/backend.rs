@@ -44,6 +44,8 @@ pub struct AppState {
     pub tokens: Arc<tokens::TokenCache>,
     /// Sessions end this long after sign-in, however active (default 12 hours).
     pub session_max_age: chrono::Duration,
+    /// Which refused sign-ins were audited lately.
+    pub sign_ins: Arc<accounts::SignInLimiter>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
             snapshots: Arc::new(Snapshots::default()),
             tokens: Arc::default(),
             session_max_age: chrono::Duration::hours(12),
+            sign_ins: Arc::default(),
         };
         state.snapshots.reload(&state.db, &state.secrets).await?;
         Ok(state)
@@ -62,9 +65,12 @@ impl AppState {
 
     /// After a change committed: what this process holds in memory catches up with it (the
     /// snapshots, and verified tokens, whose owner the change may have disabled or changed).
-    /// Every write path ends here.
-    pub async fn publish(&self) -> Result<(), DbErr> {
+    /// Every write path ends here. The change stands whatever happens here: a reload that
+    /// fails is logged, and the refresher picks the change up on its next tick.
+    pub async fn publish(&self) {
         self.tokens.invalidate();
-        self.snapshots.reload(&self.db, &self.secrets).await
+        if let Err(err) = self.snapshots.reload(&self.db, &self.secrets).await {
+            tracing::warn!(error = %err, "could not reload the snapshots after a change; the refresher retries");
+        }
     }
 }

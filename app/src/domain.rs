@@ -11,6 +11,8 @@ pub mod level;
 pub mod name;
 pub mod policy;
 pub mod resolve;
+#[cfg(feature = "ssr")]
+pub mod schema;
 pub mod scope;
 pub mod traits;
 pub mod value;

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use crate::http::ServerState;
 
 pub use error::{ApiError, ErrorBody, internal};
-pub use session::ClientAddr;
+pub use session::{Caller, ClientAddr};
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -18,13 +18,15 @@ async fn token_of(client: &Client) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-/// `/metrics` as a client at `address` behind the trusted proxy sees it.
-async fn scrape(server: &TestServer, address: &str, token: Option<&str>) -> (u16, String) {
+/// `/metrics` as a client on this machine (`None`) or at `address` behind a proxy sees it.
+async fn scrape(server: &TestServer, address: Option<&str>, token: Option<&str>) -> (u16, String) {
     let mut request = server
         .anonymous()
         .http
-        .get(format!("{}/metrics", server.root))
-        .header("x-forwarded-for", address);
+        .get(format!("{}/metrics", server.root));
+    if let Some(address) = address {
+        request = request.header("x-forwarded-for", address);
+    }
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -55,7 +57,7 @@ async fn metrics_are_for_local_clients_and_super_admins_tokens() {
     let (status, _) = mercy.get("/effective?user=nobody_at_all").await;
     assert_eq!(status, 404);
 
-    let (status, body) = scrape(&server, "127.0.0.1", None).await;
+    let (status, body) = scrape(&server, None, None).await;
     assert_eq!(status, 200, "{body}");
     assert!(
         body.contains(
@@ -81,17 +83,37 @@ async fn metrics_are_for_local_clients_and_super_admins_tokens() {
     assert!(sample(&body, "strata_db_pool_max_connections") >= 1.0);
     assert!(body.ends_with("# EOF\n"));
 
-    // From elsewhere: a super admin's token, nothing else.
-    let (status, _) = scrape(&server, "203.0.113.5", None).await;
-    assert_eq!(status, 401);
+    // From elsewhere: a super admin's token, nothing else. A request a proxy on this
+    // machine forwards is from elsewhere, whatever address it names.
+    for forwarded in ["203.0.113.5", "127.0.0.1"] {
+        let (status, _) = scrape(&server, Some(forwarded), None).await;
+        assert_eq!(status, 401, "{forwarded}");
+    }
     let tenant_admin = token_of(&mercy).await;
-    let (status, body) = scrape(&server, "203.0.113.5", Some(&tenant_admin)).await;
+    let (status, body) = scrape(&server, Some("203.0.113.5"), Some(&tenant_admin)).await;
     assert_eq!(status, 403, "{body}");
     let root = server.client_as("root").await;
     let platform = token_of(&root).await;
-    let (status, body) = scrape(&server, "203.0.113.5", Some(&platform)).await;
+    let (status, body) = scrape(&server, Some("203.0.113.5"), Some(&platform)).await;
     assert_eq!(status, 200);
     assert!(body.contains("strata_http_requests_total"));
+    // Methods a client invents share one series.
+    for method in ["BREW", "PROPFIND"] {
+        let response = server
+            .anonymous()
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}/api/v1/me", server.root),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error());
+    }
+    let (_, body) = scrape(&server, None, None).await;
+    assert!(!body.contains("BREW") && !body.contains("PROPFIND"));
+    assert!(body.contains("method=\"other\""), "{body}");
 }
 
 #[tokio::test]
@@ -135,9 +157,11 @@ async fn a_tenant_s_status_counts_it_and_names_its_latest_change() {
         status_body["revision"].as_i64().unwrap(),
         server.state.snapshots.loaded_head()
     );
-    // A member reads their own tenant's status; another tenant's admin finds nothing.
+    // Its admins only: a member is refused; another tenant's admin finds nothing.
     let house = server.client_as("dr_house").await;
-    assert_eq!(house.get("/tenants/mercy_hospital/status").await.0, 200);
+    let (status, body) = house.get("/tenants/mercy_hospital/status").await;
+    assert_eq!(status, 403);
+    assert_error(&body, "forbidden");
     let general = server.client_as("general_admin").await;
     let (status, body) = general.get("/tenants/mercy_hospital/status").await;
     assert_eq!(status, 404);

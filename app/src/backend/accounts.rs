@@ -142,6 +142,48 @@ async fn failures_since<C: ConnectionTrait>(
         .collect())
 }
 
+/// The address a sign-in is counted under: an IPv4 address, or the /64 network of an IPv6
+/// one (a single host commonly holds a whole /64, and would get a fresh count per address).
+pub fn throttle_address(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+        Ok(other) => other.to_canonical().to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
+/// Which refused sign-ins were audited lately, so that a flood of them leaves one event per
+/// account and address a minute. Per process: each replica audits its own first refusal.
+#[derive(Debug, Default)]
+pub struct SignInLimiter {
+    audited: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+impl SignInLimiter {
+    const QUIET: std::time::Duration = std::time::Duration::from_secs(60);
+    const CAPACITY: usize = 10_000;
+
+    /// Whether a refusal for `account` from `address` is the first in a minute.
+    fn first_refusal(&self, account: &str, address: Option<&str>) -> bool {
+        let now = std::time::Instant::now();
+        let mut audited = self.audited.lock().expect("sign-in limiter poisoned");
+        if audited.len() >= Self::CAPACITY {
+            audited.retain(|_, at| now.duration_since(*at) < Self::QUIET);
+        }
+        let key = format!("{account}\n{}", address.unwrap_or_default());
+        match audited.get(&key) {
+            Some(at) if now.duration_since(*at) < Self::QUIET => false,
+            _ => {
+                audited.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
 /// Where sign-in events about `account` are filed: the account's user level, tenant and
 /// department; a name that matches no account is filed nowhere (super admins only).
 async fn sign_in_event<C: ConnectionTrait>(
@@ -177,7 +219,12 @@ pub async fn login(
     client: &Actor,
 ) -> Result<Principal, LoginError> {
     let now = Utc::now();
-    let account = username.trim().to_lowercase();
+    // Counted, stored and looked up in one form: what the audit keeps of the typed name.
+    let account = super::audit::bounded(
+        &username.trim().to_lowercase(),
+        super::audit::MAX_ACTOR_CHARS,
+    );
+    let address = client.client_ip.as_deref().map(throttle_address);
     let since = now - Duration::minutes(FAILURE_WINDOW_MINUTES);
     let actor = Actor {
         name: account.clone(),
@@ -192,23 +239,25 @@ pub async fn login(
         .await?;
     let by_account = failures_since(&tx, login_failure::Column::Account, &account, since).await?;
     let mut wait = cool_down(&by_account, MAX_ACCOUNT_FAILURES, now);
-    if let Some(ip) = &client.client_ip {
-        let by_address = failures_since(&tx, login_failure::Column::ClientIp, ip, since).await?;
+    if let Some(address) = &address {
+        let by_address =
+            failures_since(&tx, login_failure::Column::ClientIp, address, since).await?;
         wait = wait.max(cool_down(&by_address, MAX_ADDRESS_FAILURES, now));
     }
     if let Some(retry_after) = wait {
-        let event = sign_in_event(&tx, "login.throttled", found.as_ref()).await?;
-        audit.append(&tx, &actor, event).await?;
-        audit.finish(&tx).await?;
-        tx.commit().await?;
+        // One event per account and address a minute: a flood of refused attempts must not
+        // flood the audit (and its lock) too.
+        if state.sign_ins.first_refusal(&account, address.as_deref()) {
+            let event = sign_in_event(&tx, "login.throttled", found.as_ref()).await?;
+            audit.append(&tx, &actor, event).await?;
+            audit.finish(&tx).await?;
+            tx.commit().await?;
+        }
         return Err(LoginError::Throttled { retry_after });
     }
     let attempt = login_failure::ActiveModel {
-        account: Set(crate::backend::audit::bounded(
-            &account,
-            crate::backend::audit::MAX_ACTOR_CHARS,
-        )),
-        client_ip: Set(client.client_ip.clone()),
+        account: Set(account.clone()),
+        client_ip: Set(address),
         at: Set(now),
         ..Default::default()
     }
@@ -277,17 +326,6 @@ pub async fn session_key<C: ConnectionTrait>(
         .one(db)
         .await?
         .map(|u| (u.id, u.session_epoch)))
-}
-
-/// The session epoch of a user, by database id.
-pub async fn session_epoch<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-) -> Result<Option<i64>, sea_orm::DbErr> {
-    Ok(user::Entity::find_by_id(user_id)
-        .one(db)
-        .await?
-        .map(|u| u.session_epoch))
 }
 
 /// The principal of a session: an enabled user whose session epoch is still `epoch`.
@@ -551,18 +589,19 @@ pub async fn create_account(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.publish().await?;
+    state.publish().await;
     Ok(())
 }
 
-/// Replaces a user's password.
+/// Replaces a user's password, which ends every session of the account; answers the
+/// account's new session epoch (a session that should survive the change adopts exactly it).
 #[tracing::instrument(skip(state, password), fields(user = %slug))]
 pub async fn set_password(
     state: &AppState,
     actor: &Actor,
     slug: &Slug,
     password: String,
-) -> Result<(), ServiceError> {
+) -> Result<i64, ServiceError> {
     check_password_strength(&password)?;
     let hash = hash_password(password).await?;
     let tx = state.db.begin().await?;
@@ -595,8 +634,8 @@ pub async fn set_password(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.publish().await?;
-    Ok(())
+    state.tokens.invalidate();
+    Ok(row.session_epoch + 1)
 }
 
 /// Replaces a user's traits.
@@ -651,7 +690,8 @@ pub async fn set_traits(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.publish().await?;
+    // Traits and the disabled flag are in no snapshot, but in verified tokens.
+    state.tokens.invalidate();
     Ok(())
 }
 
@@ -690,7 +730,8 @@ pub async fn disable(state: &AppState, actor: &Actor, slug: &Slug) -> Result<(),
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.publish().await?;
+    // Traits and the disabled flag are in no snapshot, but in verified tokens.
+    state.tokens.invalidate();
     Ok(())
 }
 
@@ -773,6 +814,33 @@ mod tests {
             minutes(1),
         ];
         assert_eq!(cool_down(&six, 5, now), Some(Duration::minutes(3)));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64_network() {
+        assert_eq!(throttle_address("203.0.113.9"), "203.0.113.9");
+        assert_eq!(
+            throttle_address("2001:db8:1:2:aaaa::1"),
+            throttle_address("2001:db8:1:2:bbbb::2")
+        );
+        assert_eq!(
+            throttle_address("2001:db8:1:2:aaaa::1"),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(
+            throttle_address("2001:db8:1:2::1"),
+            throttle_address("2001:db8:1:3::1")
+        );
+        assert_eq!(throttle_address("::ffff:203.0.113.9"), "203.0.113.9");
+    }
+
+    #[test]
+    fn a_flood_of_refusals_is_audited_once_a_minute() {
+        let limiter = SignInLimiter::default();
+        assert!(limiter.first_refusal("alice", Some("10.0.0.1")));
+        assert!(!limiter.first_refusal("alice", Some("10.0.0.1")));
+        assert!(limiter.first_refusal("alice", Some("10.0.0.2")));
+        assert!(limiter.first_refusal("bob", Some("10.0.0.1")));
     }
 
     #[test]

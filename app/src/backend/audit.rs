@@ -309,6 +309,8 @@ pub struct AuditFilter {
     pub until: Option<String>,
     pub limit: Option<u64>,
     pub before_id: Option<i64>,
+    /// Actions to leave out.
+    pub exclude_actions: Vec<String>,
     /// Set by [`browse`] from the policy's `event_reach`: `Some(Some(t))` keeps tenant `t`'s
     /// and platform-wide events, `Some(None)` platform-wide ones only.
     pub reach: Option<Option<String>>,
@@ -334,6 +336,9 @@ pub async fn list<C: ConnectionTrait>(
     }
     if let Some(action) = &filter.action {
         query = query.filter(audit_event::Column::Action.eq(action.as_str()));
+    }
+    if !filter.exclude_actions.is_empty() {
+        query = query.filter(audit_event::Column::Action.is_not_in(filter.exclude_actions.clone()));
     }
     if let Some(since) = &filter.since {
         query = query.filter(audit_event::Column::At.gte(since.as_str()));

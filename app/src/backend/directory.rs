@@ -770,7 +770,7 @@ pub async fn delete(
     }
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.publish().await?;
+    state.publish().await;
     Ok(())
 }
 

@@ -385,7 +385,7 @@ pub async fn set_entry(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.publish().await?;
+    state.publish().await;
     Ok(view(&def, &request.value, &row, false))
 }
 
@@ -471,7 +471,7 @@ pub async fn unset_entry(
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.publish().await?;
+    state.publish().await;
     Ok(())
 }
 

@@ -141,29 +141,63 @@ fn context_error(err: ContextError, spec: &ContextSpec) -> ServiceError {
     }
 }
 
+/// The snapshot a context resolves from, looked up once: an answer's version, the secrets it
+/// shows and its values all come from this one snapshot, however the snapshots move meanwhile.
+pub struct Located {
+    snapshot: std::sync::Arc<Snapshot>,
+    context: Context,
+}
+
+/// Finds the snapshot of `spec` and checks that the context names what it holds.
+pub fn locate_context(state: &AppState, spec: &ContextSpec) -> Result<Located, ServiceError> {
+    let (snapshot, context) = locate(state, spec)?;
+    snapshot
+        .chain_layers(&context)
+        .map_err(|e| context_error(e, spec))?;
+    Ok(Located { snapshot, context })
+}
+
+impl Located {
+    /// The snapshot's tenant (`None`: platform users).
+    pub fn tenant(&self) -> Option<&Slug> {
+        self.snapshot.tenant.as_ref()
+    }
+
+    /// The snapshot's version (ETags name it).
+    pub fn version(&self) -> u64 {
+        self.snapshot.version
+    }
+
+    /// Runs `f` over the effective configuration.
+    pub fn effective<T>(&self, f: impl FnOnce(&[Resolved<'_>]) -> T) -> T {
+        let resolved = self
+            .snapshot
+            .effective(&self.context)
+            .expect("the context was checked when it was located");
+        f(&resolved)
+    }
+
+    /// The sensitive values the effective configuration shows when revealed.
+    pub fn secrets(&self, state: &AppState) -> Vec<RevealedSecret> {
+        self.effective(|resolved| {
+            resolved
+                .iter()
+                .filter(|r| r.key.sensitive)
+                .filter_map(|r| Some(revealed(state, r.key.key.as_str(), r.source, r.value?)))
+                .collect()
+        })
+    }
+}
+
 /// Runs `f` over the effective configuration of `spec` and the version of its snapshot.
 pub fn with_effective<T>(
     state: &AppState,
     spec: &ContextSpec,
     f: impl FnOnce(&[Resolved<'_>], u64) -> T,
 ) -> Result<T, ServiceError> {
-    let (snapshot, context) = locate(state, spec)?;
-    let resolved = snapshot
-        .effective(&context)
-        .map_err(|e| context_error(e, spec))?;
-    Ok(f(&resolved, snapshot.version))
-}
-
-/// The snapshot `spec` resolves from: its tenant and version (for ETags), without resolving.
-pub fn snapshot_version(
-    state: &AppState,
-    spec: &ContextSpec,
-) -> Result<(Option<Slug>, u64), ServiceError> {
-    let (snapshot, context) = locate(state, spec)?;
-    snapshot
-        .chain_layers(&context)
-        .map_err(|e| context_error(e, spec))?;
-    Ok((snapshot.tenant.clone(), snapshot.version))
+    let located = locate_context(state, spec)?;
+    let version = located.version();
+    Ok(located.effective(|resolved| f(resolved, version)))
 }
 
 /// The chain of `key` for `spec` in its wire form; with `reveal`, sensitive values in
@@ -220,20 +254,6 @@ fn revealed(state: &AppState, key: &str, source: Source<'_>, value: &Value) -> R
     }
 }
 
-/// The sensitive values the effective configuration of `spec` shows when revealed.
-pub fn effective_secrets(
-    state: &AppState,
-    spec: &ContextSpec,
-) -> Result<Vec<RevealedSecret>, ServiceError> {
-    with_effective(state, spec, |resolved, _| {
-        resolved
-            .iter()
-            .filter(|r| r.key.sensitive)
-            .filter_map(|r| Some(revealed(state, r.key.key.as_str(), r.source, r.value?)))
-            .collect()
-    })
-}
-
 /// The effective configuration of `spec` with each key's chain, for the console's preview;
 /// with `reveal`, sensitive values in plaintext, which is audited.
 pub async fn preview(
@@ -243,7 +263,11 @@ pub async fn preview(
 ) -> Result<Vec<PreviewRow>, ServiceError> {
     let rows = preview_rows(state, spec, reveal.is_some())?;
     if let Some(viewer) = reveal {
-        let secrets = effective_secrets(state, spec)?;
+        let secrets = match viewer {
+            // A person's reveal is one event whatever it showed.
+            Viewer::Person(_) => Vec::new(),
+            Viewer::Token { .. } => locate_context(state, spec)?.secrets(state),
+        };
         audit_reveal(state, viewer, spec, None, &secrets).await?;
     }
     Ok(rows)

@@ -169,6 +169,6 @@ pub async fn rotate_master_key(state: &AppState, actor: &Actor) -> Result<Rotati
         .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
-    state.publish().await?;
+    state.publish().await;
     Ok(done)
 }

@@ -128,13 +128,30 @@ pub async fn apply(
     let tx = state.db.begin().await?;
     let audit = AuditWriter::begin(&tx, now).await?;
     let loaded = load(&tx, &state.secrets).await?;
-    if let Mode::Create(item) = &mode
-        && let Some(what) = item.exists(&loaded)
-    {
-        return Err(ServiceError::Conflict {
-            message: format!("{what} already exists"),
-            current: None,
-        });
+    let mut within_tenant;
+    let mut doc = doc;
+    if let Mode::Create(item) = &mode {
+        if let Some(what) = item.exists(&loaded) {
+            return Err(ServiceError::Conflict {
+                message: format!("{what} already exists"),
+                current: None,
+            });
+        }
+        // A department or group is created in the tenant as it is now, not as the caller
+        // read it: a tenant deleted meanwhile is not created again, a rename is not undone.
+        if let Creating::Department(tenant, _) | Creating::Group(tenant, _) = item {
+            let row = loaded
+                .tenants
+                .iter()
+                .find(|t| &t.slug == tenant)
+                .ok_or_else(|| ServiceError::NotFound(format!("tenant {tenant} was not found")))?;
+            within_tenant = doc.clone();
+            for t in &mut within_tenant.tenants {
+                t.name.clone_from(&row.name);
+                t.plan.clone_from(&row.plan);
+            }
+            doc = &within_tenant;
+        }
     }
     let open = |key: &str, sealed: &str| state.secrets.open(key, sealed).map_err(|e| e.to_string());
     let plan = match document::validate(doc, &loaded.catalog(), &open) {
@@ -189,7 +206,7 @@ pub async fn apply(
     audit.finish(&tx).await?;
     tx.commit().await?;
     if report.created + report.updated > 0 {
-        state.publish().await?;
+        state.publish().await;
     }
     Ok(report)
 }

@@ -35,8 +35,10 @@ pub struct Document {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyDoc {
+    #[cfg_attr(feature = "ssr", schema(value_type = super::name::ConfigKey))]
     pub key: String,
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ssr", schema(value_type = super::key::KeyType))]
     pub key_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<String>>,
@@ -57,6 +59,7 @@ pub struct KeyDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Vec<super::level::Level>>))]
     pub levels: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensitive: Option<bool>,
@@ -68,7 +71,9 @@ pub struct KeyDoc {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TenantDoc {
+    #[cfg_attr(feature = "ssr", schema(value_type = super::name::Slug))]
     pub id: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = super::schema::DisplayName))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
@@ -82,7 +87,9 @@ pub struct TenantDoc {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentDoc {
+    #[cfg_attr(feature = "ssr", schema(value_type = super::name::Slug))]
     pub id: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = super::schema::DisplayName))]
     pub name: String,
 }
 
@@ -90,7 +97,9 @@ pub struct DepartmentDoc {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupDoc {
+    #[cfg_attr(feature = "ssr", schema(value_type = super::name::Slug))]
     pub id: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = super::schema::DisplayName))]
     pub name: String,
     #[serde(default)]
     pub priority: i64,
@@ -100,15 +109,21 @@ pub struct GroupDoc {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserDoc {
+    #[cfg_attr(feature = "ssr", schema(value_type = super::name::Slug))]
     pub id: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = super::schema::DisplayName))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
     pub tenant: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
     pub department: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = super::schema::SlugSet))]
     pub groups: Vec<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<super::traits::Trait>))]
     pub traits: Vec<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disabled: bool,
@@ -118,15 +133,21 @@ pub struct UserDoc {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EntryDoc {
+    #[cfg_attr(feature = "ssr", schema(value_type = super::level::Level))]
     pub level: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
     pub tenant: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
     pub department: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
     pub group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
     pub user: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(value_type = super::name::ConfigKey))]
     pub key: String,
     pub value: Value,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -99,6 +99,8 @@ pub enum Action<'a> {
     },
     /// See one audit event.
     ReadEvent(&'a EventPlace),
+    /// Read a tenant's administrative summary (its counts and latest change).
+    ViewTenantStatus { tenant: &'a Slug },
     /// Import a document (it may touch keys, tenants and every level).
     Import,
     /// Check the whole audit chain.
@@ -319,6 +321,15 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
                 Decision::Forbidden(format!("only admins who hold {t} grant it or take it away"))
             } else {
                 Decision::Allow
+            }
+        }
+        Action::ViewTenantStatus { tenant } => {
+            if !p.is_super() && p.tenant.as_ref() != Some(*tenant) {
+                Decision::NotFound
+            } else if p.is_super() || p.tenant_admin_of(Some(tenant)) {
+                Decision::Allow
+            } else {
+                forbidden("only the tenant's admins see its status")
             }
         }
         Action::ChangeUser { tenant, holds } => {

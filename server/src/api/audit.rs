@@ -27,12 +27,28 @@ pub struct AuditQuery {
     key: Option<String>,
     actor: Option<String>,
     action: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     since: Option<String>,
+    /// Events before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     until: Option<String>,
+    /// How many events, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
+    /// Events before this id (the previous page's `next_before_id`).
+    #[param(minimum = -9223372036854775808i64, maximum = 9223372036854775807i64)]
     before_id: Option<i64>,
     /// `json` (default) or `csv` (the events only, with a header row).
-    format: Option<String>,
+    format: Option<AuditFormat>,
+}
+
+/// How `/audit` answers.
+#[derive(Deserialize, utoipa::ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditFormat {
+    Json,
+    Csv,
 }
 
 /// A page of events.
@@ -124,15 +140,7 @@ pub async fn list(
             "limit: expected 1 to 500, got {limit}"
         ))));
     }
-    let as_csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError(WireError::InvalidInput(format!(
-                "format: expected json or csv, got {other:?}"
-            ))));
-        }
-    };
+    let as_csv = q.format == Some(AuditFormat::Csv);
     let filter = AuditFilter {
         tenant: q.tenant,
         level: q.level,
@@ -189,7 +197,7 @@ pub struct RevertRequest {
 }
 
 #[utoipa::path(post, path = "/audit/{id}/revert", tag = "audit",
-    params(("id" = i64, Path, description = "The audit event of an entry change")),
+    params(("id" = i64, Path, minimum = -9223372036854775808i64, maximum = 9223372036854775807i64, description = "The audit event of an entry change")),
     request_body(content = Option<RevertRequest>, description = "Optional; an empty body is fine"),
     responses((status = 200, description = "The entry as restored", body = EntryView),
         (status = 204, description = "The event created the entry, so reverting removed it"),

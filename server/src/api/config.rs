@@ -28,6 +28,14 @@ fn slug(what: &'static str, value: &str) -> Result<Slug, ApiError> {
     Slug::parse(what, value).map_err(|e| invalid(format!("{what}: {e}")))
 }
 
+/// How `/effective` answers.
+#[derive(Deserialize, utoipa::ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EffectiveFormat {
+    Json,
+    Env,
+}
+
 /// `user=U`, or `tenant=T[&department=D][&group=G…]`, plus `reveal`.
 fn context(query: Option<&str>) -> Result<(ContextSpec, bool), ApiError> {
     let (spec, reveal, env) = context_and_format(query)?;
@@ -55,15 +63,9 @@ fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), 
                 })?
             }
             "format" => {
-                env = match value.as_str() {
-                    "json" => false,
-                    "env" => true,
-                    _ => {
-                        return Err(invalid(format!(
-                            "format: expected json or env, got {value:?}"
-                        )));
-                    }
-                }
+                let format: EffectiveFormat = serde_json::from_value(Value::String(value.clone()))
+                    .map_err(|_| invalid(format!("format: expected json or env, got {value:?}")))?;
+                env = format == EffectiveFormat::Env;
             }
             other => return Err(invalid(format!("{other}: unknown query parameter"))),
         }
@@ -86,12 +88,12 @@ fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), 
 }
 
 #[utoipa::path(get, path = "/effective", tag = "configuration",
-    params(("user" = Option<String>, Query, description = "A real user: their tenant, department and groups"),
-        ("tenant" = Option<String>, Query, description = "What-if context: the tenant"),
-        ("department" = Option<String>, Query, description = "What-if context: a department of the tenant"),
-        ("group" = Option<Vec<String>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
+    params(("user" = Option<Slug>, Query, description = "A real user: their tenant, department and groups"),
+        ("tenant" = Option<Slug>, Query, description = "What-if context: the tenant"),
+        ("department" = Option<Slug>, Query, description = "What-if context: a department of the tenant"),
+        ("group" = Option<Vec<Slug>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
         ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited)"),
-        ("format" = Option<String>, Query, description = "`json` (default) or `env`: `NAME=value` lines as `strata resolve --format env` prints them"),
+        ("format" = Option<EffectiveFormat>, Query, description = "`json` (default) or `env`: `NAME=value` lines as `strata resolve --format env` prints them"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses((status = 200, description = "Every key with its effective value and source, as `strata resolve --format json`: `{key: {value, level, scope}}`", body = Object,
             headers(("ETag" = String, description = "Changes whenever anything in the context's chain changes"))),
@@ -111,10 +113,11 @@ pub async fn effective(
     access::authorize_context(&state.app, principal, &spec, reveal).await?;
     let actor = client(&headers, address, principal.user.to_string());
     let viewer = reveal.then(|| caller.viewer(&actor)).transpose()?;
-    let (tenant, version) = resolution::snapshot_version(&state.app, &spec)?;
+    // One snapshot answers: the ETag, the audited secrets and the body all come from it.
+    let located = resolution::locate_context(&state.app, &spec)?;
     let key = EffectiveKey {
-        tenant,
-        version,
+        tenant: located.tenant().cloned(),
+        version: located.version(),
         context: spec.clone(),
         reveal,
         env,
@@ -126,7 +129,7 @@ pub async fn effective(
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     if let Some(viewer) = viewer {
         // Audited before anything is shown, a 304 included (it confirms what was shown).
-        let secrets = resolution::effective_secrets(&state.app, &spec)?;
+        let secrets = located.secrets(&state.app);
         resolution::audit_reveal(&state.app, viewer, &spec, None, &secrets).await?;
     }
     if matches {
@@ -136,8 +139,8 @@ pub async fn effective(
     let body = match state.effective_cache.get(&key) {
         Some(body) => body,
         None => {
-            let body: axum::body::Bytes =
-                resolution::with_effective(&state.app, &spec, |resolved, _| {
+            let body: axum::body::Bytes = located
+                .effective(|resolved| {
                     let view = EffectiveView { resolved, reveal };
                     if env {
                         serde_json::to_value(&view).map(|json| {
@@ -149,7 +152,7 @@ pub async fn effective(
                     } else {
                         serde_json::to_vec(&view)
                     }
-                })?
+                })
                 .map_err(|e| ApiError(internal(e)))?
                 .into();
             state.effective_cache.put(key, body.clone());
@@ -170,10 +173,10 @@ pub async fn effective(
 }
 
 #[utoipa::path(get, path = "/chain/{key}", tag = "configuration",
-    params(("key" = String, Path, description = "Dotted key name"), ("user" = Option<String>, Query, description = "A real user: their tenant, department and groups"),
-        ("tenant" = Option<String>, Query, description = "What-if context: the tenant"),
-        ("department" = Option<String>, Query, description = "What-if context: a department of the tenant"),
-        ("group" = Option<Vec<String>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
+    params(("key" = ConfigKey, Path, description = "Dotted key name"), ("user" = Option<Slug>, Query, description = "A real user: their tenant, department and groups"),
+        ("tenant" = Option<Slug>, Query, description = "What-if context: the tenant"),
+        ("department" = Option<Slug>, Query, description = "What-if context: a department of the tenant"),
+        ("group" = Option<Vec<Slug>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
         ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited)")),
     responses((status = 200, description = "The candidates from general to specific, as `strata chain --format json`: `[{level, scope, value, state}]`", body = [Object]),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
@@ -220,7 +223,7 @@ fn params(query: ScopeParams) -> Result<ScopeQuery, ApiError> {
 }
 
 #[utoipa::path(get, path = "/entries", tag = "configuration",
-    params(("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
+    params(("scope" = app::domain::schema::ScopeText, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
     responses((status = 200, description = "The entries set at the scope, sensitive values masked", body = [EntryView]),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -244,7 +247,7 @@ pub struct PutEntry {
 }
 
 #[utoipa::path(put, path = "/entries/{key}", tag = "configuration",
-    params(("key" = String, Path, description = "Dotted key name"), ("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
+    params(("key" = ConfigKey, Path, description = "Dotted key name"), ("scope" = app::domain::schema::ScopeText, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
     request_body = PutEntry,
     responses((status = 200, description = "The entry as stored", body = EntryView),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
@@ -278,8 +281,8 @@ pub async fn put_entry(
 }
 
 #[utoipa::path(delete, path = "/entries/{key}", tag = "configuration",
-    params(("key" = String, Path, description = "Dotted key name"), ("scope" = String, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`"),
-        ("expect_version" = Option<i64>, Query, description = "Refuse with 409 unless the entry is at this version")),
+    params(("key" = ConfigKey, Path, description = "Dotted key name"), ("scope" = app::domain::schema::ScopeText, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`"),
+        ("expect_version" = Option<i64>, Query, minimum = -9223372036854775808i64, maximum = 9223372036854775807i64, description = "Refuse with 409 unless the entry is at this version")),
     responses((status = 204, description = "Removed"), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -314,7 +317,7 @@ pub async fn keys(
 }
 
 #[utoipa::path(put, path = "/keys/{key}", tag = "configuration",
-    params(("key" = String, Path, description = "Dotted key name")),
+    params(("key" = ConfigKey, Path, description = "Dotted key name")),
     request_body(content = KeyDoc, description = "A key definition as in the document format; `key` may be left out"),
     responses((status = 200, description = "The definition was replaced", body = KeyDoc),
         (status = 201, description = "The key was defined", body = KeyDoc),
@@ -351,7 +354,7 @@ pub async fn put_key(
 }
 
 #[utoipa::path(delete, path = "/keys/{key}", tag = "configuration",
-    params(("key" = String, Path, description = "Dotted key name"), DeleteQuery),
+    params(("key" = ConfigKey, Path, description = "Dotted key name"), DeleteQuery),
     responses((status = 204, description = "The key and all its entries are removed, in one transaction"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]

@@ -84,7 +84,7 @@ pub async fn create_tenant(
 }
 
 #[utoipa::path(get, path = "/tenants/{t}", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id")),
+    params(("t" = Slug, Path, description = "Tenant id")),
     responses((status = 200, description = "OK", body = TenantDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn get_tenant(
@@ -108,7 +108,7 @@ pub async fn get_tenant(
 }
 
 #[utoipa::path(patch, path = "/tenants/{t}", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id")),
+    params(("t" = Slug, Path, description = "Tenant id")),
     request_body(content = Object, description = "`{\"name\"?, \"plan\"?}`"),
     responses((status = 200, description = "OK", body = TenantDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
@@ -131,7 +131,7 @@ pub async fn update_tenant(
 }
 
 #[utoipa::path(delete, path = "/tenants/{t}", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id"), DeleteQuery),
+    params(("t" = Slug, Path, description = "Tenant id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its departments, groups, users and entries, in one transaction"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
@@ -153,9 +153,10 @@ pub async fn delete_tenant(
 }
 
 #[utoipa::path(get, path = "/tenants/{t}/status", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id")),
-    responses((status = 200, description = "Counts, the snapshot revision and the latest change the caller may see", body = app::backend::overview::TenantStatus),
+    params(("t" = Slug, Path, description = "Tenant id")),
+    responses((status = 200, description = "Counts, the snapshot revision and the latest change (the tenant's admins and super admins)", body = app::backend::overview::TenantStatus),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn tenant_status(
     State(state): State<ServerState>,
@@ -163,14 +164,13 @@ pub async fn tenant_status(
     Path(t): Path<String>,
 ) -> Result<Json<app::backend::overview::TenantStatus>, ApiError> {
     let tenant = slug("tenant", &t)?;
-    readable(
-        &state,
-        &caller,
-        Scope::Tenant {
-            tenant: tenant.clone(),
-        },
-    )
-    .await?;
+    access::enforce(
+        app::domain::policy::decide(
+            &caller.principal,
+            &Action::ViewTenantStatus { tenant: &tenant },
+        ),
+        || format!("tenant {tenant}"),
+    )?;
     Ok(Json(
         app::backend::overview::tenant_status(&state.app, &caller.principal, &tenant).await?,
     ))
@@ -187,7 +187,7 @@ async fn manageable(state: &ServerState, caller: &Caller, t: &str) -> Result<Slu
 }
 
 #[utoipa::path(get, path = "/tenants/{t}/departments", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id")),
+    params(("t" = Slug, Path, description = "Tenant id")),
     responses((status = 200, description = "The departments the caller may read", body = [DepartmentDoc]),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn list_departments(
@@ -208,7 +208,7 @@ pub async fn list_departments(
 }
 
 #[utoipa::path(post, path = "/tenants/{t}/departments", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id")), request_body = DepartmentDoc,
+    params(("t" = Slug, Path, description = "Tenant id")), request_body = DepartmentDoc,
     responses((status = 201, description = "Created", body = DepartmentDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -227,7 +227,7 @@ pub async fn create_department(
 }
 
 #[utoipa::path(patch, path = "/tenants/{t}/departments/{d}", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id"), ("d" = String, Path, description = "Department id")),
+    params(("t" = Slug, Path, description = "Tenant id"), ("d" = Slug, Path, description = "Department id")),
     request_body(content = Object, description = "`{\"name\"}`"),
     responses((status = 200, description = "OK", body = DepartmentDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
@@ -249,7 +249,7 @@ pub async fn update_department(
 }
 
 #[utoipa::path(delete, path = "/tenants/{t}/departments/{d}", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id"), ("d" = String, Path, description = "Department id"), DeleteQuery),
+    params(("t" = Slug, Path, description = "Tenant id"), ("d" = Slug, Path, description = "Department id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its entries; its users keep no department"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
@@ -271,7 +271,7 @@ pub async fn delete_department(
 }
 
 #[utoipa::path(get, path = "/tenants/{t}/groups", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id")),
+    params(("t" = Slug, Path, description = "Tenant id")),
     responses((status = 200, description = "The groups the caller may read", body = [GroupDoc]),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn list_groups(
@@ -292,7 +292,7 @@ pub async fn list_groups(
 }
 
 #[utoipa::path(post, path = "/tenants/{t}/groups", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id")), request_body = GroupDoc,
+    params(("t" = Slug, Path, description = "Tenant id")), request_body = GroupDoc,
     responses((status = 201, description = "Created", body = GroupDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -311,7 +311,7 @@ pub async fn create_group(
 }
 
 #[utoipa::path(patch, path = "/tenants/{t}/groups/{g}", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id"), ("g" = String, Path, description = "Group id")),
+    params(("t" = Slug, Path, description = "Tenant id"), ("g" = Slug, Path, description = "Group id")),
     request_body(content = Object, description = "`{\"name\"?, \"priority\"?}`"),
     responses((status = 200, description = "OK", body = GroupDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
@@ -333,7 +333,7 @@ pub async fn update_group(
 }
 
 #[utoipa::path(delete, path = "/tenants/{t}/groups/{g}", tag = "directory",
-    params(("t" = String, Path, description = "Tenant id"), ("g" = String, Path, description = "Group id"), DeleteQuery),
+    params(("t" = Slug, Path, description = "Tenant id"), ("g" = Slug, Path, description = "Group id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its entries and memberships"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
@@ -397,7 +397,7 @@ pub async fn create_user(
 }
 
 #[utoipa::path(get, path = "/users/{u}", tag = "directory",
-    params(("u" = String, Path, description = "User id")),
+    params(("u" = Slug, Path, description = "User id")),
     responses((status = 200, description = "OK", body = UserDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn get_user(
@@ -409,7 +409,7 @@ pub async fn get_user(
 }
 
 #[utoipa::path(patch, path = "/users/{u}", tag = "directory",
-    params(("u" = String, Path, description = "User id")),
+    params(("u" = Slug, Path, description = "User id")),
     request_body(content = Object, description = "Any fields of a user but `id`"),
     responses((status = 200, description = "OK", body = UserDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
@@ -436,7 +436,7 @@ pub async fn update_user(
 }
 
 #[utoipa::path(delete, path = "/users/{u}", tag = "directory",
-    params(("u" = String, Path, description = "User id"), DeleteQuery),
+    params(("u" = Slug, Path, description = "User id"), DeleteQuery),
     responses((status = 204, description = "Deleted with their entries, memberships and tokens"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -466,7 +466,7 @@ pub struct NewPassword {
 }
 
 #[utoipa::path(put, path = "/users/{u}/password", tag = "directory",
-    params(("u" = String, Path, description = "User id")), request_body = NewPassword,
+    params(("u" = Slug, Path, description = "User id")), request_body = NewPassword,
     responses((status = 204, description = "The password is replaced"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -485,10 +485,10 @@ pub async fn set_password(
     access::authorize_user_change(&caller.principal, Some(&before), Some(&before))?;
     let user = slug("user", &u)?;
     let actor = client(&headers, address, caller.principal.user.to_string());
-    accounts::set_password(&state.app, &actor, &user, body.password).await?;
+    let epoch = accounts::set_password(&state.app, &actor, &user, body.password).await?;
     // Every other session of the account is over; the one that changed it stays.
     if caller.token.is_none() && caller.principal.user == user {
-        app::auth::server::keep_after_password_change(&state.app, &session).await?;
+        app::auth::server::keep_after_password_change(&session, epoch).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

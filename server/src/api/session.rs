@@ -268,7 +268,7 @@ pub async fn list_tokens(
 }
 
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "session",
-    params(("id" = i64, Path, description = "Token id")),
+    params(("id" = i64, Path, minimum = -9223372036854775808i64, maximum = 9223372036854775807i64, description = "Token id")),
     responses((status = 204, description = "Revoked"), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
 pub async fn revoke_token(

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -19,13 +20,12 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
-use app::backend::audit::ClientAddress;
-use app::backend::{db, tokens};
-use app::domain::policy::{Action, decide};
+use app::backend::db;
+use app::domain::policy::{Action, Decision, decide};
 use app::error::WireError;
 
 use super::ServerState;
-use crate::api::ApiError;
+use crate::api::{ApiError, Caller};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -131,13 +131,29 @@ impl Default for Metrics {
     }
 }
 
+/// A method as a label: the standard ones by name, anything a client invents as `other`, so
+/// no client can grow the series without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Counts every answered request under its route.
 pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     metrics
@@ -158,34 +174,27 @@ pub async fn record(State(metrics): State<Arc<Metrics>>, request: Request, next:
     response
 }
 
-/// Whether the caller may scrape: a client on this machine, or a super admin's API token.
-async fn may_scrape(
-    state: &ServerState,
-    headers: &HeaderMap,
-    client: Option<ClientAddress>,
-) -> Result<(), ApiError> {
-    if client.is_some_and(|c| c.0.is_loopback()) {
+/// Whether the caller may scrape: a client on this machine (not through a proxy), or a
+/// super admin's API token.
+async fn may_scrape(state: &ServerState, parts: &mut Parts) -> Result<(), ApiError> {
+    if super::security::from_this_machine(parts) {
         return Ok(());
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(token) = bearer else {
+    if !parts.headers.contains_key(header::AUTHORIZATION) {
         return Err(ApiError(WireError::Unauthenticated(
             "metrics are served to local clients and to super admins' API tokens".into(),
         )));
-    };
-    let actor = app::backend::audit::Actor::from_client("token", client, None);
-    match tokens::authenticate(&state.app, token.trim(), &actor).await? {
-        Some(found) => match decide(&found.principal, &Action::Operate) {
-            app::domain::policy::Decision::Allow => Ok(()),
-            _ => Err(ApiError(WireError::Forbidden(
-                "only super admins' tokens read the metrics".into(),
-            ))),
-        },
-        None => Err(ApiError(WireError::Unauthenticated(
-            "the token is not valid (unknown, expired or revoked)".into(),
+    }
+    let caller = Caller::from_request_parts(parts, state).await?;
+    if caller.token.is_none() {
+        return Err(ApiError(WireError::Unauthenticated(
+            "metrics are served to local clients and to super admins' API tokens".into(),
+        )));
+    }
+    match decide(&caller.principal, &Action::Operate) {
+        Decision::Allow => Ok(()),
+        _ => Err(ApiError(WireError::Forbidden(
+            "only super admins' tokens read the metrics".into(),
         ))),
     }
 }
@@ -197,10 +206,10 @@ async fn may_scrape(
         (status = 403, description = "The token is not a super admin's", body = crate::api::ErrorBody)))]
 pub async fn scrape(
     State(state): State<ServerState>,
-    headers: HeaderMap,
-    crate::api::ClientAddr(client): crate::api::ClientAddr,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    may_scrape(&state, &headers, client).await?;
+    let (mut parts, _) = request.into_parts();
+    may_scrape(&state, &mut parts).await?;
     let metrics = &state.metrics;
     let snapshots = &state.app.snapshots;
     metrics.revision.set(snapshots.loaded_head().max(0));

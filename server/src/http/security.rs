@@ -41,21 +41,26 @@ pub async fn headers(mut request: Request, next: Next) -> Response {
 }
 
 /// The client of a request from `peer`: the peer itself, or when the peer is a trusted proxy
-/// the nearest address in `X-Forwarded-For` that is not a trusted proxy too (addresses further
-/// left were written by the client and prove nothing).
-pub fn client_of(peer: IpAddr, forwarded: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+/// the nearest address in `X-Forwarded-For` that is not a trusted proxy too. Each trusted
+/// proxy appends the address it was reached from, so the walk from the right only ever reads
+/// hops written by trusted proxies; it stops at the first untrusted one (what is further left
+/// was written by the client and proves nothing), and at anything unreadable it keeps the
+/// last hop it could read. `STRATA_TRUSTED_PROXIES` must list proxies, not client networks:
+/// a client inside a trusted range could otherwise extend the walk with hops of its own.
+pub fn client_of(peer: IpAddr, forwarded: &[&str], trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
+    let mut client = peer.to_canonical();
+    if !is_trusted(&client) {
+        return client;
     }
-    let mut client = peer;
-    for hop in forwarded.unwrap_or_default().rsplit(',') {
+    // Several header lines are one list, in order (RFC 9110 §5.3).
+    let hops: Vec<&str> = forwarded.iter().flat_map(|line| line.split(',')).collect();
+    for hop in hops.into_iter().rev() {
         let Ok(ip) = hop.trim().parse::<IpAddr>() else {
-            // Garbage is not an address: the last hop that could be read is the client.
             break;
         };
-        client = ip;
-        if !is_trusted(&ip) {
+        client = ip.to_canonical();
+        if !is_trusted(&client) {
             break;
         }
     }
@@ -73,14 +78,29 @@ pub async fn client_address(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     if let Some(peer) = peer {
-        let forwarded = request
+        let forwarded: Vec<&str> = request
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let client = client_of(peer, forwarded, &trusted);
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let client = client_of(peer, &forwarded, &trusted);
         request.extensions_mut().insert(ClientAddress(client));
     }
     next.run(request).await
+}
+
+/// Whether a request comes straight from this machine: a loopback peer that forwards for
+/// nobody (behind a reverse proxy on this machine, every request would look local otherwise).
+pub fn from_this_machine(parts: &axum::http::request::Parts) -> bool {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical());
+    peer.is_some_and(|ip| ip.is_loopback())
+        && ["x-forwarded-for", "forwarded", "x-real-ip"]
+            .iter()
+            .all(|h| !parts.headers.contains_key(*h))
 }
 
 /// `Cache-Control` for answers that set none. What may carry a revealed secret (any request
@@ -88,9 +108,10 @@ pub async fn client_address(
 /// only privately and revalidated.
 pub async fn cache_control(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
+    // Decoded as the handlers decode it, so no spelling of the flag slips past.
     let reveals = request.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|pair| pair.eq_ignore_ascii_case("reveal=true"))
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .is_ok_and(|pairs| pairs.iter().any(|(k, v)| k == "reveal" && v == "true"))
     });
     let mut response = next.run(request).await;
     if path.starts_with("/pkg/") {
@@ -253,34 +274,36 @@ mod tests {
     fn the_client_is_the_peer_unless_a_trusted_proxy_forwarded_it() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let client =
+            |peer: &str, lines: &[&str], trusted: &[IpNet]| client_of(ip(peer), lines, trusted);
         // An untrusted peer's header proves nothing.
         assert_eq!(
-            client_of(ip("203.0.113.9"), Some("1.2.3.4"), &trusted),
+            client("203.0.113.9", &["1.2.3.4"], &trusted),
             ip("203.0.113.9")
         );
         // A trusted proxy's: the nearest untrusted hop, not whatever the client wrote first.
         assert_eq!(
-            client_of(
-                ip("10.0.0.2"),
-                Some("6.6.6.6, 198.51.100.7, 10.0.0.3"),
-                &trusted
-            ),
+            client("10.0.0.2", &["6.6.6.6, 198.51.100.7, 10.0.0.3"], &trusted),
             ip("198.51.100.7")
         );
+        assert_eq!(client("::1", &["2001:db8::5"], &trusted), ip("2001:db8::5"));
+        // A header line the client wrote comes first; the proxy's own is the last.
         assert_eq!(
-            client_of(ip("::1"), Some("2001:db8::5"), &trusted),
-            ip("2001:db8::5")
+            client("10.0.0.2", &["127.0.0.1", "198.51.100.7"], &trusted),
+            ip("198.51.100.7")
         );
         // Without the header, or with garbage next to the proxy, the proxy is all we know.
-        assert_eq!(client_of(ip("10.0.0.2"), None, &trusted), ip("10.0.0.2"));
+        assert_eq!(client("10.0.0.2", &[], &trusted), ip("10.0.0.2"));
         assert_eq!(
-            client_of(ip("10.0.0.2"), Some("1.2.3.4, nonsense"), &trusted),
+            client("10.0.0.2", &["1.2.3.4, nonsense"], &trusted),
             ip("10.0.0.2")
         );
         // No trusted proxies: the header is ignored.
+        assert_eq!(client("10.0.0.2", &["1.2.3.4"], &[]), ip("10.0.0.2"));
+        // An IPv4 peer reached over IPv6 is the IPv4 address.
         assert_eq!(
-            client_of(ip("10.0.0.2"), Some("1.2.3.4"), &[]),
-            ip("10.0.0.2")
+            client("::ffff:203.0.113.9", &[], &trusted),
+            ip("203.0.113.9")
         );
     }
 

@@ -516,6 +516,22 @@ fn table() -> Vec<Row> {
                 )
             },
         ),
+        row("see own tenant's status", &[&[SA], &[TA]], false, |p| {
+            decide(
+                p,
+                &Action::ViewTenantStatus {
+                    tenant: &slug("t1"),
+                },
+            )
+        }),
+        row("see another tenant's status", &[&[SA]], true, |p| {
+            decide(
+                p,
+                &Action::ViewTenantStatus {
+                    tenant: &slug("t2"),
+                },
+            )
+        }),
         // Audit events.
         row(
             "see a global event",

@@ -15,6 +15,7 @@ export PATH := $(TOOLS)/bin:$(TOOLS)/node_modules/.bin:$(PATH)
 WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION := 132.0.0
 OPENAPI_VALIDATOR_VERSION := 0.9.0
+SCHEMATHESIS_VERSION := 4.32.5
 
 SITE := $(CURDIR)/target/site
 PKG := $(SITE)/pkg
@@ -50,6 +51,8 @@ tools:
 	@[ -x "$(TOOLS)/venv/bin/openapi-spec-validator" ] \
 		|| { python3 -m venv "$(TOOLS)/venv" \
 			&& "$(TOOLS)/venv/bin/pip" install --quiet "openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION)"; }
+	@"$(TOOLS)/venv/bin/schemathesis" --version 2>/dev/null | grep -qF " $(SCHEMATHESIS_VERSION)" \
+		|| "$(TOOLS)/venv/bin/pip" install --quiet "schemathesis==$(SCHEMATHESIS_VERSION)"
 
 ## The browser half: wasm, its JS glue and the CSS, in the layout Leptos expects.
 site: tools
@@ -64,10 +67,12 @@ site: tools
 server:
 	cargo build -p server --release --bin strata
 
-## The OpenAPI document the server serves, checked by an independent validator.
+## The OpenAPI document the server serves, checked by an independent validator, then held
+## to the server itself: schemathesis runs every operation with all checks (seeded data).
 api-doc: tools server
 	"$(STRATA)" openapi > "$(CARGO_TARGET_DIR)/openapi.json"
 	"$(TOOLS)/venv/bin/openapi-spec-validator" "$(CARGO_TARGET_DIR)/openapi.json"
+	server/tests/schemathesis.sh "$(STRATA)" "$(TOOLS)/venv/bin/schemathesis"
 
 lint: tools
 	cargo fmt --all -- --check

@@ -360,11 +360,10 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
             crate::http::serve(settings).await
         }
         Command::Openapi => {
-            let document = crate::api::routes().1;
+            let document = crate::api::document();
             println!(
                 "{}",
-                document
-                    .to_pretty_json()
+                serde_json::to_string_pretty(&document)
                     .map_err(|e| CliError::Service(e.to_string()))?
             );
             Ok(())

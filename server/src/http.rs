@@ -61,13 +61,12 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
 /// Builds the whole application. Tests call this with their own database.
 pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> Router {
     app.session_max_age = settings.session_max_age;
-    let (api, openapi) = crate::api::routes();
+    let (api, _) = crate::api::routes();
     let state = ServerState {
         app,
         leptos,
         effective_cache: Default::default(),
-        openapi: openapi
-            .to_json()
+        openapi: serde_json::to_vec(&crate::api::document())
             .expect("the OpenAPI document serialises")
             .into(),
         metrics: Default::default(),

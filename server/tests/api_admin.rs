@@ -916,7 +916,7 @@ async fn the_openapi_document_covers_every_route() {
     for (path, name) in [
         ("/api/v1/audit", "before_id"),
         ("/api/v1/import", "dry_run"),
-        ("/api/v1/effective", "user"),
+        ("/api/v1/effective", "context"),
     ] {
         let method = if path.ends_with("import") {
             "post"
@@ -927,6 +927,17 @@ async fn the_openapi_document_covers_every_route() {
         let parameter = parameters.iter().find(|p| p["name"] == name).unwrap();
         assert_eq!(parameter["in"], "query", "{path} {name}");
     }
+    // A context is `user=U` or `tenant=T…`, one shape or the other: an exploded query object.
+    let context = paths["/api/v1/effective"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "context")
+        .unwrap();
+    assert_eq!(context["explode"], true);
+    let shapes = context["schema"]["oneOf"].as_array().unwrap();
+    assert_eq!(shapes[0]["required"], json!(["user"]));
+    assert_eq!(shapes[1]["required"], json!(["tenant"]));
 
     // Schemas are named and referenced.
     let schemas = doc["components"]["schemas"].as_object().unwrap();

@@ -25,7 +25,10 @@ port=$(free_port)
 cluster="$work/cluster"
 server_pid=
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
   as_pg "$pg_bin/pg_ctl" -D "$cluster" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -53,13 +56,13 @@ url="postgres://postgres@127.0.0.1:$pg_port/strata"
 base="http://127.0.0.1:$port"
 password="outage test password"
 # Only these settings: nothing from the caller's shell or a .env file.
-run_strata() {
-  (cd "$work" && env -i PATH="$PATH" HOME="$work" STRATA_DATABASE_URL="$url" \
-    STRATA_MASTER_KEY="c3RyYXRhLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE=" \
-    STRATA_ADMIN_PASSWORD="$password" STRATA_LOG=warn "$strata" "$@")
-}
-run_strata demo >/dev/null
-run_strata serve --addr "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+settings=(env -i PATH="$PATH" HOME="$work" STRATA_DATABASE_URL="$url"
+  STRATA_MASTER_KEY="c3RyYXRhLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE="
+  STRATA_ADMIN_PASSWORD="$password" STRATA_LOG=warn)
+(cd "$work" && exec "${settings[@]}" "$strata" demo) >/dev/null
+# exec: the background job is the server itself, so killing it stops the server.
+(cd "$work" && exec "${settings[@]}" "$strata" serve --addr "127.0.0.1:$port") \
+  >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
   curl -fsS "$base/readyz" >/dev/null 2>&1 && break

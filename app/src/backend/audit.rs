@@ -487,6 +487,23 @@ pub async fn browse<C: ConnectionTrait>(
     .await
 }
 
+/// A time filter of the HTTP API as stored (UTC, fixed width): RFC 3339 only, as its document
+/// says (`format: date-time`).
+pub fn parse_rfc3339(name: &str, value: Option<&str>) -> Result<Option<String>, String> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let parsed = chrono::DateTime::parse_from_rfc3339(value).map_err(|_| {
+        format!("{name}: expected an RFC 3339 time like 2026-11-22T09:30:00Z, got {value:?}")
+    })?;
+    Ok(Some(
+        parsed
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string(),
+    ))
+}
+
 /// A time filter as stored (UTC, fixed width), from RFC 3339 or a form's
 /// `YYYY-MM-DDTHH:MM[:SS]` (taken as UTC).
 pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<String>, String> {

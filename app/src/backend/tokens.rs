@@ -117,8 +117,25 @@ fn view(row: &api_token::Model) -> TokenView {
     }
 }
 
-/// The scopes a token may carry, in their stored order.
-const SCOPES: [&str; 3] = ["read", "write", "secrets"];
+/// What a token may do: `read` always, `write` to change things, `secrets` to reveal what its
+/// creator may reveal.
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    Read,
+    Write,
+    Secrets,
+}
+
+impl TokenScope {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Read => "read",
+            TokenScope::Write => "write",
+            TokenScope::Secrets => "secrets",
+        }
+    }
+}
 
 /// The stored form of `scopes` (`read`, `read,write`, `read,secrets`, `read,write,secrets`).
 fn stored_scopes(scopes: &[String]) -> Result<String, ServiceError> {
@@ -128,19 +145,20 @@ fn stored_scopes(scopes: &[String]) -> Result<String, ServiceError> {
                 .into(),
         )
     };
-    let mut seen = HashSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     for scope in scopes {
-        if !SCOPES.contains(&scope.as_str()) || !seen.insert(scope.as_str()) {
+        let scope: TokenScope = serde_json::from_value(serde_json::Value::String(scope.clone()))
+            .map_err(|_| wrong())?;
+        if !seen.insert(scope) {
             return Err(wrong());
         }
     }
-    if !seen.contains("read") {
+    if !seen.contains(&TokenScope::Read) {
         return Err(wrong());
     }
-    Ok(SCOPES
+    Ok(seen
         .iter()
-        .filter(|s| seen.contains(**s))
-        .copied()
+        .map(|s| s.as_str())
         .collect::<Vec<_>>()
         .join(","))
 }

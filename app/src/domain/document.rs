@@ -16,10 +16,49 @@ use super::traits::Trait;
 
 pub const FORMAT: &str = "strata/v1";
 
+/// Whole numbers as JSON writes them: `3`, and `3.0` too (JSON has one number type, and JSON
+/// Schema's `integer` counts `3.0` as one). Anything with a fraction, or out of `T`'s range, is
+/// refused with a message saying so.
+pub mod integral {
+    use serde::de::{Deserialize, Deserializer, Error};
+    use serde_json::Number;
+
+    fn whole(n: &Number) -> Option<i128> {
+        if let Some(i) = n.as_i64() {
+            return Some(i128::from(i));
+        }
+        if let Some(u) = n.as_u64() {
+            return Some(i128::from(u));
+        }
+        let f = n.as_f64()?;
+        // Below 2^63 in magnitude every float is exact as an i128.
+        (f.fract() == 0.0 && f.abs() < 9.223_372_036_854_776e18).then_some(f as i128)
+    }
+
+    fn convert<T: TryFrom<i128>, E: Error>(n: &Number) -> Result<T, E> {
+        let value =
+            whole(n).ok_or_else(|| E::custom(format!("expected a whole number, got {n}")))?;
+        T::try_from(value).map_err(|_| E::custom(format!("{n} is out of range")))
+    }
+
+    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D) -> Result<T, D::Error> {
+        convert(&Number::deserialize(d)?)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>, T: TryFrom<i128>>(
+        d: D,
+    ) -> Result<Option<T>, D::Error> {
+        Option::<Number>::deserialize(d)?
+            .map(|n| convert(&n))
+            .transpose()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Document {
+    #[cfg_attr(feature = "ssr", schema(pattern = "^strata/v1$"))]
     pub format: String,
     #[serde(default)]
     pub keys: Vec<KeyDoc>,
@@ -48,7 +87,11 @@ pub struct KeyDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<f64>))]
     pub max: Option<Number>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "integral::optional"
+    )]
     pub max_length: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
@@ -101,7 +144,7 @@ pub struct GroupDoc {
     pub id: String,
     #[cfg_attr(feature = "ssr", schema(value_type = super::schema::DisplayName))]
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "integral::required")]
     pub priority: i64,
 }
 

@@ -14,6 +14,16 @@ const FILTERS: [&str; 7] = [
     "tenant", "level", "key", "actor", "action", "since", "until",
 ];
 
+/// A `datetime-local` value (`YYYY-MM-DDTHH:MM[:SS]`, taken as UTC) as RFC 3339; anything
+/// else as it is.
+fn rfc3339(value: &str) -> String {
+    match value.len() {
+        16 => format!("{value}:00Z"),
+        19 => format!("{value}Z"),
+        _ => value.to_owned(),
+    }
+}
+
 /// The audit browser's filters, as its URL holds them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditQuery {
@@ -128,11 +138,22 @@ pub fn AuditPage() -> impl IntoView {
             })
         },
     );
-    // The filters as a query string, for export and paging links.
-    let filters = move || {
+    // The filters as a query string, for paging links (`for_api`: for the export links of the
+    // HTTP API, which takes times as RFC 3339; the form's `datetime-local` values are UTC
+    // without a zone).
+    let filters = move |for_api: bool| {
         FILTERS
             .iter()
-            .filter_map(|name| param(name).map(|v| format!("{name}={}", urlencode(&v))))
+            .filter_map(|name| {
+                param(name).map(|v| {
+                    let v = if for_api && matches!(*name, "since" | "until") {
+                        rfc3339(&v)
+                    } else {
+                        v
+                    };
+                    format!("{name}={}", urlencode(&v))
+                })
+            })
             .collect::<Vec<_>>()
             .join("&")
     };
@@ -196,8 +217,8 @@ pub fn AuditPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Reading the audit…"</p> }>
             {move || data.get().map(|result| match result {
                 Ok(page) => {
-                    let filters = filters();
-                    view! { <Events page filters confirm=confirm() revert/> }.into_any()
+                    let (filters, api_filters) = (filters(false), filters(true));
+                    view! { <Events page filters api_filters confirm=confirm() revert/> }.into_any()
                 }
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
@@ -210,6 +231,7 @@ pub fn AuditPage() -> impl IntoView {
 fn Events(
     page: AuditPageView,
     filters: String,
+    api_filters: String,
     confirm: Option<i64>,
     revert: ServerAction<RevertEvent>,
 ) -> impl IntoView {
@@ -225,8 +247,15 @@ fn Events(
             format!("{filters}&{extra}")
         }
     };
-    let json_href = format!("/api/v1/audit?{}", joined("limit=500".into()));
-    let csv_href = format!("/api/v1/audit?{}", joined("limit=500&format=csv".into()));
+    let api_query = |extra: &str| {
+        if api_filters.is_empty() {
+            extra.to_owned()
+        } else {
+            format!("{api_filters}&{extra}")
+        }
+    };
+    let json_href = format!("/api/v1/audit?{}", api_query("limit=500"));
+    let csv_href = format!("/api/v1/audit?{}", api_query("limit=500&format=csv"));
     let older = next_before_id.map(|id| format!("/audit?{}", joined(format!("before_id={id}"))));
     let integrity = integrity.map(|verdict| match verdict {
         Ok(count) => view! {
@@ -344,4 +373,20 @@ fn ConfirmRevert(
         </section>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn form_times_become_rfc3339_for_the_api() {
+        assert_eq!(super::rfc3339("2026-11-22T09:30"), "2026-11-22T09:30:00Z");
+        assert_eq!(
+            super::rfc3339("2026-11-22T09:30:15"),
+            "2026-11-22T09:30:15Z"
+        );
+        assert_eq!(
+            super::rfc3339("2026-11-22T09:30:15Z"),
+            "2026-11-22T09:30:15Z"
+        );
+    }
 }

@@ -70,7 +70,7 @@ pub struct Verified {
 }
 
 fn time(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
-    audit::parse_time(name, value.as_deref()).map_err(|m| ApiError(WireError::InvalidInput(m)))
+    audit::parse_rfc3339(name, value.as_deref()).map_err(|m| ApiError(WireError::InvalidInput(m)))
 }
 
 /// Text as a CSV cell a spreadsheet shows as text: a leading `=`, `+`, `-`, `@`, tab or
@@ -125,7 +125,8 @@ fn csv(events: &[AuditEntry]) -> Result<Vec<u8>, ApiError> {
 }
 
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, description = "Events newest first, only those the caller may see", body = AuditPage),
+    responses((status = 200, description = "Events newest first, only those the caller may see (`format=csv`: as CSV)",
+            content((AuditPage = "application/json"), (String = "text/csv"))),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn list(
     State(state): State<ServerState>,
@@ -208,12 +209,13 @@ pub struct RevertRequest {
 pub async fn revert(
     State(state): State<ServerState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     OptionalBody(body): OptionalBody<RevertRequest>,
 ) -> Result<Response, ApiError> {
     caller.writing()?;
+    let id = super::error::id(&id)?;
     // Whether the event is theirs to see comes first: a refusal says nothing about it.
     let place = revert::place(&state.app, id).await?;
     access::authorize_read_event(&caller.principal, id, &place)?;

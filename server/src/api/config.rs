@@ -95,7 +95,8 @@ fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), 
         ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited)"),
         ("format" = Option<EffectiveFormat>, Query, description = "`json` (default) or `env`: `NAME=value` lines as `strata resolve --format env` prints them"),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
-    responses((status = 200, description = "Every key with its effective value and source, as `strata resolve --format json`: `{key: {value, level, scope}}`", body = Object,
+    responses((status = 200, description = "Every key with its effective value and source, as `strata resolve --format json`: `{key: {value, level, scope}}` (`format=env`: `NAME=value` lines)",
+            content((Object = "application/json"), (String = "text/plain")),
             headers(("ETag" = String, description = "Changes whenever anything in the context's chain changes"))),
         (status = 304, description = "Unchanged since the given ETag"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
@@ -242,6 +243,10 @@ pub async fn list_entries(
 pub struct PutEntry {
     value: Value,
     locked: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "app::domain::document::integral::optional"
+    )]
     expect_version: Option<i64>,
     reason: Option<String>,
 }
@@ -357,7 +362,8 @@ pub async fn put_key(
     params(("key" = ConfigKey, Path, description = "Dotted key name"), DeleteQuery),
     responses((status = 204, description = "The key and all its entries are removed, in one transaction"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
-        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn delete_key(
     State(state): State<ServerState>,
     caller: Caller,

@@ -15,7 +15,9 @@ use app::backend::directory::{self, Doomed};
 use app::domain::document::{DepartmentDoc, GroupDoc, TenantDoc, UserDoc};
 use app::domain::name::Slug;
 use app::domain::policy::Action;
+use app::domain::schema::{DisplayName, SlugSet};
 use app::domain::scope::Scope;
+use app::domain::traits::Trait;
 
 use super::error::{ApiError, Body, ErrorBody, invalid};
 use super::session::{Caller, ClientAddr, client};
@@ -46,6 +48,93 @@ pub fn delete_reason(query: DeleteParams) -> Result<Option<String>, ApiError> {
 async fn readable(state: &ServerState, caller: &Caller, scope: Scope) -> Result<(), ApiError> {
     access::authorize_read(&state.app, &caller.principal, &scope, false).await?;
     Ok(())
+}
+
+/// Serde: a field that is present, even as `null` (`Some(None)`), apart from an absent one.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// What a tenant's PATCH may change. Ids, departments and groups change through their own
+/// routes, so the body names them not at all.
+#[derive(Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<DisplayName>)]
+    name: Option<String>,
+    /// `null` removes the plan.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, nullable = true)]
+    plan: Option<Option<String>>,
+}
+
+/// What a department's PATCH may change.
+#[derive(Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<DisplayName>)]
+    name: Option<String>,
+}
+
+/// What a group's PATCH may change.
+#[derive(Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<DisplayName>)]
+    name: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "app::domain::document::integral::optional"
+    )]
+    priority: Option<i64>,
+}
+
+/// What a user's PATCH may change (everything but the id).
+#[derive(Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<DisplayName>)]
+    name: Option<String>,
+    /// `null`: a platform user.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<Slug>, nullable = true)]
+    tenant: Option<Option<String>>,
+    /// `null`: no department.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<Slug>, nullable = true)]
+    department: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<SlugSet>)]
+    groups: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Trait>>)]
+    traits: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    disabled: Option<bool>,
+}
+
+/// A typed patch as the JSON object the directory services merge.
+fn patch_object(patch: impl serde::Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(patch).map_err(|e| ApiError(super::error::internal(e)))
 }
 
 // Tenants.
@@ -109,7 +198,7 @@ pub async fn get_tenant(
 
 #[utoipa::path(patch, path = "/tenants/{t}", tag = "directory",
     params(("t" = Slug, Path, description = "Tenant id")),
-    request_body(content = Object, description = "`{\"name\"?, \"plan\"?}`"),
+    request_body = TenantPatch,
     responses((status = 200, description = "OK", body = TenantDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -119,12 +208,13 @@ pub async fn update_tenant(
     Path(t): Path<String>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
-    Body(patch): Body<Value>,
+    Body(patch): Body<TenantPatch>,
 ) -> Result<Json<TenantDoc>, ApiError> {
     caller.writing()?;
     let tenant = slug("tenant", &t)?;
     access::authorize_tenant_change(&state.app, &caller.principal, &tenant).await?;
     let actor = client(&headers, address, caller.principal.user.to_string());
+    let patch = patch_object(patch)?;
     Ok(Json(
         directory::update_tenant(&state.app, &actor, &tenant, patch).await?,
     ))
@@ -134,7 +224,8 @@ pub async fn update_tenant(
     params(("t" = Slug, Path, description = "Tenant id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its departments, groups, users and entries, in one transaction"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
-        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn delete_tenant(
     State(state): State<ServerState>,
     caller: Caller,
@@ -228,7 +319,7 @@ pub async fn create_department(
 
 #[utoipa::path(patch, path = "/tenants/{t}/departments/{d}", tag = "directory",
     params(("t" = Slug, Path, description = "Tenant id"), ("d" = Slug, Path, description = "Department id")),
-    request_body(content = Object, description = "`{\"name\"}`"),
+    request_body = DepartmentPatch,
     responses((status = 200, description = "OK", body = DepartmentDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -238,11 +329,12 @@ pub async fn update_department(
     Path((t, d)): Path<(String, String)>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
-    Body(patch): Body<Value>,
+    Body(patch): Body<DepartmentPatch>,
 ) -> Result<Json<DepartmentDoc>, ApiError> {
     let tenant = manageable(&state, &caller, &t).await?;
     let department = slug("department", &d)?;
     let actor = client(&headers, address, caller.principal.user.to_string());
+    let patch = patch_object(patch)?;
     Ok(Json(
         directory::update_department(&state.app, &actor, &tenant, &department, patch).await?,
     ))
@@ -252,7 +344,8 @@ pub async fn update_department(
     params(("t" = Slug, Path, description = "Tenant id"), ("d" = Slug, Path, description = "Department id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its entries; its users keep no department"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
-        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn delete_department(
     State(state): State<ServerState>,
     caller: Caller,
@@ -312,7 +405,7 @@ pub async fn create_group(
 
 #[utoipa::path(patch, path = "/tenants/{t}/groups/{g}", tag = "directory",
     params(("t" = Slug, Path, description = "Tenant id"), ("g" = Slug, Path, description = "Group id")),
-    request_body(content = Object, description = "`{\"name\"?, \"priority\"?}`"),
+    request_body = GroupPatch,
     responses((status = 200, description = "OK", body = GroupDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -322,11 +415,12 @@ pub async fn update_group(
     Path((t, g)): Path<(String, String)>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
-    Body(patch): Body<Value>,
+    Body(patch): Body<GroupPatch>,
 ) -> Result<Json<GroupDoc>, ApiError> {
     let tenant = manageable(&state, &caller, &t).await?;
     let group = slug("group", &g)?;
     let actor = client(&headers, address, caller.principal.user.to_string());
+    let patch = patch_object(patch)?;
     Ok(Json(
         directory::update_group(&state.app, &actor, &tenant, &group, patch).await?,
     ))
@@ -336,7 +430,8 @@ pub async fn update_group(
     params(("t" = Slug, Path, description = "Tenant id"), ("g" = Slug, Path, description = "Group id"), DeleteQuery),
     responses((status = 204, description = "Deleted with its entries and memberships"),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
-        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn delete_group(
     State(state): State<ServerState>,
     caller: Caller,
@@ -410,7 +505,7 @@ pub async fn get_user(
 
 #[utoipa::path(patch, path = "/users/{u}", tag = "directory",
     params(("u" = Slug, Path, description = "User id")),
-    request_body(content = Object, description = "Any fields of a user but `id`"),
+    request_body = UserPatch,
     responses((status = 200, description = "OK", body = UserDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -420,11 +515,12 @@ pub async fn update_user(
     Path(u): Path<String>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
-    Body(patch): Body<Value>,
+    Body(patch): Body<UserPatch>,
 ) -> Result<Json<UserDoc>, ApiError> {
     caller.writing()?;
     let before = visible_user(&state, &caller, &u).await?;
     let user = slug("user", &u)?;
+    let patch = patch_object(patch)?;
     let (before, after) = directory::patched_user(&state.app, &user, patch)
         .await
         .map(|(_, after)| (before, after))?;
@@ -461,7 +557,8 @@ pub async fn delete_user(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPassword {
-    /// At least the minimum length; stored only as an argon2id hash.
+    /// At least 12 characters; stored only as an argon2id hash.
+    #[schema(min_length = 12)]
     password: String,
 }
 

@@ -33,6 +33,16 @@ pub struct ErrorDetail {
     message: String,
 }
 
+impl ErrorDetail {
+    /// An `invalid_input` refusal with its message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ErrorDetail {
+            code: "invalid_input".into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A 422 naming the field and what is wrong with it.
 pub fn invalid(message: impl Into<String>) -> ApiError {
     ApiError(WireError::InvalidInput(message.into()))
@@ -89,6 +99,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A numeric id from the path; anything else is a 422 naming it (axum's own answer is a
+/// plain-text 400 that no document describes).
+pub fn id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| invalid(format!("id: expected a whole number, got {text:?}")))
+}
+
 pub async fn not_found() -> ApiError {
     ApiError(WireError::NotFound("no such API route".into()))
 }
@@ -96,7 +113,7 @@ pub async fn not_found() -> ApiError {
 /// A JSON body: unknown fields and wrong types are 422 naming the field; over 1 MiB is 413.
 pub struct Body<T>(pub T);
 
-/// Like [`Body`], but an empty body stands for `T::default()`.
+/// Like [`Body`], but an empty body or `null` stands for `T::default()`.
 pub struct OptionalBody<T>(pub T);
 
 async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::Bytes, ApiError> {
@@ -109,6 +126,16 @@ async fn bytes<S: Send + Sync>(req: Request, state: &S) -> Result<axum::body::By
             ))))
         }
         Err(rejection) => Err(ApiError(WireError::InvalidInput(rejection.body_text()))),
+    }
+}
+
+/// Every body the API takes is a JSON object: serde would read a struct from an array too.
+fn object(bytes: &[u8]) -> Result<(), ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        _ => Err(ApiError(WireError::InvalidInput(
+            "body: expected a JSON object".into(),
+        ))),
     }
 }
 
@@ -130,7 +157,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        parse(&bytes(req, state).await?).map(Body)
+        let bytes = bytes(req, state).await?;
+        object(&bytes)?;
+        parse(&bytes).map(Body)
     }
 }
 
@@ -142,6 +171,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalBody(T::default()));
         }
+        // `null` says "nothing" as well as an empty body does.
+        if bytes.trim_ascii() == b"null" {
+            return Ok(OptionalBody(T::default()));
+        }
+        object(&bytes)?;
         parse(&bytes).map(OptionalBody)
     }
 }

@@ -160,6 +160,7 @@ async fn me_of(state: &ServerState, p: &Principal) -> Result<Me, ApiError> {
 #[utoipa::path(post, path = "/session", tag = "session", security(()), request_body = Credentials,
     responses((status = 200, description = "Signed in; the session cookie is set", body = SignedIn),
         (status = 401, description = "Wrong username or password (the same answer for both)", body = ErrorBody),
+        (status = 422, description = "The body is not `{\"username\", \"password\"}`", body = ErrorBody),
         (status = 403, description = "The account may not use the console", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = ErrorBody)))]
 pub async fn create(
@@ -199,8 +200,8 @@ pub async fn create(
     }
 }
 
-#[utoipa::path(delete, path = "/session", tag = "session",
-    responses((status = 204, description = "Signed out; the session is deleted")))]
+#[utoipa::path(delete, path = "/session", tag = "session", security(()),
+    responses((status = 204, description = "Signed out; the session, if there was one, is deleted")))]
 pub async fn delete(session: Session) -> Result<StatusCode, ApiError> {
     session.flush().await.map_err(|e| ApiError(internal(e)))?;
     Ok(StatusCode::NO_CONTENT)
@@ -215,9 +216,18 @@ pub async fn me(State(state): State<ServerState>, caller: Caller) -> Result<Json
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[schema(value_type = app::domain::schema::DisplayName)]
     name: String,
-    /// `["read"]` or `["read", "write"]`.
+    /// `read`, optionally with `write` (change things) and `secrets` (reveal what the
+    /// creator may reveal), each once.
+    #[schema(value_type = Vec<tokens::TokenScope>, min_items = 1, max_items = 3)]
     scopes: Vec<String>,
+    /// Days until the token expires (1 to 3650); none: it does not expire.
+    #[schema(minimum = 1, maximum = 3650)]
+    #[serde(
+        default,
+        deserialize_with = "app::domain::document::integral::optional"
+    )]
     expires_in_days: Option<u32>,
 }
 
@@ -270,15 +280,17 @@ pub async fn list_tokens(
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "session",
     params(("id" = i64, Path, minimum = -9223372036854775808i64, maximum = 9223372036854775807i64, description = "Token id")),
     responses((status = 204, description = "Revoked"), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
-        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody)))]
+        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 422, description = "The id is not a whole number", body = ErrorBody)))]
 pub async fn revoke_token(
     State(state): State<ServerState>,
     caller: Caller,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    axum::extract::Path(id): axum::extract::Path<String>,
     ClientAddr(address): ClientAddr,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     session_only(&caller)?;
+    let id = super::error::id(&id)?;
     let actor = client(&headers, address, caller.principal.user.to_string());
     tokens::revoke(&state.app, &actor, &caller.principal, id).await?;
     Ok(StatusCode::NO_CONTENT)

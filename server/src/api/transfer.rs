@@ -5,8 +5,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use app::backend::transfer::{self, ImportReport};
@@ -15,7 +14,7 @@ use app::domain::document::Document;
 use app::domain::policy::Action;
 use app::domain::scope::Scope;
 
-use super::error::{ApiError, Body, ErrorBody, invalid};
+use super::error::{ApiError, Body, ErrorBody, ErrorDetail, invalid};
 use super::session::{Caller, ClientAddr, client};
 use crate::http::ServerState;
 
@@ -32,7 +31,7 @@ pub struct ImportQuery {
     responses((status = 200, description = "Applied (or, with dry_run, what would be)", body = ImportReport),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
-        (status = 422, description = "Nothing was written: `errors` lists every problem with its JSON path (beside `error`)", body = ImportReport)))]
+        (status = 422, description = "Nothing was written: `errors` lists every problem with its JSON path (beside `error`)", body = ImportRefused)))]
 pub async fn import(
     State(state): State<ServerState>,
     caller: Caller,
@@ -51,13 +50,35 @@ pub async fn import(
         return Ok(Json(report).into_response());
     }
     let first = &report.errors[0];
-    let mut body = json!(report);
-    body["error"] = json!({
-        "code": "invalid_input",
-        "message": format!("{} problem(s); nothing was written. First: {}: {}",
-            report.errors.len(), first.path, first.message),
-    });
+    let message = format!(
+        "{} problem(s); nothing was written. First: {}: {}",
+        report.errors.len(),
+        first.path,
+        first.message
+    );
+    let body = ImportRefused {
+        error: ErrorDetail::invalid(message),
+        created: Some(report.created),
+        updated: Some(report.updated),
+        unchanged: Some(report.unchanged),
+        errors: Some(report.errors),
+    };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+}
+
+/// A refused import: the error, and for a document with problems the report listing every
+/// one (a body that is no document at all gets the error alone).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ImportRefused {
+    error: ErrorDetail,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unchanged: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<app::domain::document::Problem>>,
 }
 
 #[derive(Deserialize, IntoParams)]

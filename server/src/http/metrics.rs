@@ -200,7 +200,7 @@ async fn may_scrape(state: &ServerState, parts: &mut Parts) -> Result<(), ApiErr
 }
 
 /// Prometheus metrics of this server.
-#[utoipa::path(get, path = "/metrics", tag = "health",
+#[utoipa::path(get, path = "/metrics", tag = "health", security((), ("bearer" = [])),
     responses((status = 200, description = "The metrics in the OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
         (status = 401, description = "Neither a local client nor an API token", body = crate::api::ErrorBody),
         (status = 403, description = "The token is not a super admin's", body = crate::api::ErrorBody)))]

@@ -238,3 +238,36 @@ fn key_definitions_round_trip_through_the_document_form() {
     let size = key_doc(&plan.keys[1], None);
     assert_eq!(serde_json::to_value(size).unwrap()["min"], json!(1));
 }
+
+#[test]
+fn whole_numbers_may_be_written_as_floats() {
+    let group = |priority: Value| {
+        serde_json::from_value::<GroupDoc>(json!({"id": "g", "name": "G", "priority": priority}))
+            .map(|g| g.priority)
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(group(json!(7)), Ok(7));
+    assert_eq!(group(json!(-398.0)), Ok(-398));
+    assert_eq!(group(json!(i64::MIN)), Ok(i64::MIN));
+    assert!(
+        group(json!(1.5))
+            .unwrap_err()
+            .contains("expected a whole number")
+    );
+    assert!(group(json!(u64::MAX)).unwrap_err().contains("out of range"));
+    assert!(
+        group(json!(1e300))
+            .unwrap_err()
+            .contains("expected a whole number")
+    );
+    let key = |max_length: Value| {
+        serde_json::from_value::<KeyDoc>(
+            json!({"key": "k", "type": "string", "max_length": max_length}),
+        )
+        .map(|k| k.max_length)
+        .map_err(|e| e.to_string())
+    };
+    assert_eq!(key(json!(12.0)), Ok(Some(12)));
+    assert_eq!(key(Value::Null), Ok(None));
+    assert!(key(json!(-1)).unwrap_err().contains("out of range"));
+}

@@ -13,22 +13,16 @@ strata=$(realpath "${1:?usage: outage.sh path/to/strata}")
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$pg_bin/initdb" ] || { echo "outage: no PostgreSQL server binaries found" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+source "$(dirname "$0")/serve.sh"
 # PostgreSQL refuses to run as root: run its tools as the postgres user then.
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 work=$(mktemp -d /tmp/strata-outage.XXXXXX)
 chmod 755 "$work"
 pg_port=$(free_port)
-port=$(free_port)
 cluster="$work/cluster"
-server_pid=
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_server
   as_pg "$pg_bin/pg_ctl" -D "$cluster" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -52,29 +46,12 @@ stop_pg() { as_pg "$pg_bin/pg_ctl" -D "$cluster" -m fast -w stop >/dev/null; }
 start_pg
 as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres strata
 
-url="postgres://postgres@127.0.0.1:$pg_port/strata"
-base="http://127.0.0.1:$port"
+database_url="postgres://postgres@127.0.0.1:$pg_port/strata"
 password="outage test password"
-# Only these settings: nothing from the caller's shell or a .env file.
-settings=(env -i PATH="$PATH" HOME="$work" STRATA_DATABASE_URL="$url"
-  STRATA_MASTER_KEY="c3RyYXRhLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE="
-  STRATA_ADMIN_PASSWORD="$password" STRATA_LOG=warn)
-(cd "$work" && exec "${settings[@]}" "$strata" demo) >/dev/null
-# exec: the background job is the server itself, so killing it stops the server.
-(cd "$work" && exec "${settings[@]}" "$strata" serve --addr "127.0.0.1:$port") \
-  >"$work/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 100); do
-  curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")" = 200 ] || fail "the server did not become ready"
+start_server || fail "the server did not become ready"
 
 # A read-write token, verified once so that reads need no database.
-curl -fsS -c "$work/cookies" -H 'content-type: application/json' \
-  -d "{\"username\":\"admin\",\"password\":\"$password\"}" "$base/api/v1/session" >/dev/null
-token=$(curl -fsS -b "$work/cookies" -H 'content-type: application/json' \
-  -d '{"name":"outage","scopes":["read","write"]}' "$base/api/v1/tokens" | json '["token"]')
+token=$(admin_token '["read","write"]' | json '["token"]')
 auth=(-H "authorization: Bearer $token")
 write() {  # VALUE -> "status seconds"
   curl -s -o "$work/write.json" -w '%{http_code} %{time_total}' --max-time 30 -X PUT "${auth[@]}" \

@@ -377,20 +377,7 @@ async fn principal_of<C: ConnectionTrait>(
         return Ok(None);
     }
     let bad = |e: crate::domain::name::NameError| sea_orm::DbErr::Custom(e.to_string());
-    let tenant = match row.tenant_id {
-        Some(id) => tenant::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .map(|t| t.slug),
-        None => None,
-    };
-    let department = match row.department_id {
-        Some(id) => department::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .map(|d| d.slug),
-        None => None,
-    };
+    let (tenant, department) = place_of(db, &row).await?;
     let mut groups = BTreeSet::new();
     for m in user_group::Entity::find()
         .filter(user_group::Column::UserId.eq(row.id))

@@ -312,3 +312,98 @@ async fn rotate_master_key_re_encrypts_every_secret_so_the_old_key_can_go() {
     assert_eq!(rotations.len(), 2);
     assert_eq!(rotations[0].actor, "cli");
 }
+
+/// A rolling deploy's first start: two replicas on one new database at the same moment both
+/// migrate, create one super admin between them, load the demo once, and serve.
+#[tokio::test]
+async fn replicas_starting_together_on_a_new_database_both_serve() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let test = TestDatabase::empty().await;
+    let key = app::backend::crypto::SecretBox::generate_key();
+    let replica = |args: &[&str]| {
+        let mut command = strata();
+        command
+            .env("STRATA_MASTER_KEY", &key)
+            .env("STRATA_ADMIN_PASSWORD", "replica start password")
+            .args(args)
+            .args(["--database", &test.url]);
+        command
+    };
+    let started: Vec<_> = (0..2)
+        .map(|_| {
+            replica(&["serve", "--addr", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut urls = Vec::new();
+    for mut child in started {
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("Strata console: ")
+            .map(str::to_owned);
+        if url.is_none() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+            panic!("a replica did not start: {line:?} {stderr}");
+        }
+        urls.push((url.unwrap(), child));
+    }
+    for (url, _) in &urls {
+        let ready = reqwest::get(format!("{url}/readyz")).await.unwrap();
+        assert_eq!(ready.status(), 200, "{url}");
+    }
+    // Both load the demo at once, as two `make run`s would.
+    let loads: Vec<_> = (0..2)
+        .map(|_| {
+            replica(&["demo", "--if-empty"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for load in loads {
+        let output = load.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let count = |sql: &str| {
+        let db = &test.db;
+        let sql = sql.to_owned();
+        async move {
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM users WHERE slug = 'admin'").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'user.create' AND scope = 'admin'").await,
+        1
+    );
+    let demo_users = app::backend::demo::document().users.len() as i64;
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM users").await,
+        demo_users + 1
+    );
+    for (_, mut child) in urls {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}

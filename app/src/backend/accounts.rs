@@ -9,8 +9,8 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use serde_json::json;
 
@@ -464,12 +464,28 @@ pub async fn create_account(
         return Err(ServiceError::Invalid("name: must not be empty".into()));
     }
     let hash = hash_password(password).await?;
-    let now = Utc::now();
     let tx = state.db.begin().await?;
-    let mut audit = AuditWriter::begin(&tx, now).await?;
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    insert_account(&tx, &mut audit, actor, &account, hash).await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.publish().await;
+    Ok(())
+}
+
+/// Inserts `account` with the password hash `hash` and its audit event, inside the caller's
+/// transaction (whose audit lock makes the existence check and the insert one step).
+async fn insert_account<C: ConnectionTrait>(
+    tx: &C,
+    audit: &mut AuditWriter,
+    actor: &Actor,
+    account: &NewAccount,
+    hash: String,
+) -> Result<(), ServiceError> {
+    let now = Utc::now();
     if user::Entity::find()
         .filter(user::Column::Slug.eq(account.slug.as_str()))
-        .one(&tx)
+        .one(tx)
         .await?
         .is_some()
     {
@@ -482,7 +498,7 @@ pub async fn create_account(
         Some(t) => Some(
             tenant::Entity::find()
                 .filter(tenant::Column::Slug.eq(t.as_str()))
-                .one(&tx)
+                .one(tx)
                 .await?
                 .ok_or_else(|| ServiceError::NotFound(format!("tenant {t} was not found")))?
                 .id,
@@ -494,7 +510,7 @@ pub async fn create_account(
             department::Entity::find()
                 .filter(department::Column::TenantId.eq(t))
                 .filter(department::Column::Slug.eq(d.as_str()))
-                .one(&tx)
+                .one(tx)
                 .await?
                 .ok_or_else(|| {
                     ServiceError::NotFound(format!(
@@ -525,14 +541,14 @@ pub async fn create_account(
         created_at: Set(now),
         ..Default::default()
     }
-    .insert(&tx)
+    .insert(tx)
     .await?;
     for g in &account.groups {
         let t = tenant_id.expect("checked above");
         let group_row = group::Entity::find()
             .filter(group::Column::TenantId.eq(t))
             .filter(group::Column::Slug.eq(g.as_str()))
-            .one(&tx)
+            .one(tx)
             .await?
             .ok_or_else(|| {
                 ServiceError::NotFound(format!("group {g} was not found in the user's tenant"))
@@ -542,7 +558,7 @@ pub async fn create_account(
             tenant_id: Set(t),
             group_id: Set(group_row.id),
         }
-        .insert(&tx)
+        .insert(tx)
         .await?;
     }
     for t in &account.traits {
@@ -550,12 +566,12 @@ pub async fn create_account(
             user_id: Set(row.id),
             name: Set(t.as_str().into()),
         }
-        .insert(&tx)
+        .insert(tx)
         .await?;
     }
     audit
         .append(
-            &tx,
+            tx,
             actor,
             AuditRecord {
                 action: "user.create".into(),
@@ -574,9 +590,6 @@ pub async fn create_account(
             },
         )
         .await?;
-    audit.finish(&tx).await?;
-    tx.commit().await?;
-    state.publish().await;
     Ok(())
 }
 
@@ -594,24 +607,39 @@ pub async fn set_password(
     let tx = state.db.begin().await?;
     let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
     let row = user_row(&tx, slug).await?;
-    let (tenant, department) = place_of(&tx, &row).await?;
-    // A new password ends every session signed in with the old one.
+    let epoch = write_password(&tx, &mut audit, actor, &row, hash).await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.tokens.invalidate();
+    Ok(epoch)
+}
+
+/// Stores `hash` as the password of `row` and moves its session epoch on (ending its
+/// sessions), with the audit event, inside the caller's transaction; answers the new epoch.
+async fn write_password<C: ConnectionTrait>(
+    tx: &C,
+    audit: &mut AuditWriter,
+    actor: &Actor,
+    row: &user::Model,
+    hash: String,
+) -> Result<i64, ServiceError> {
+    let (tenant, department) = place_of(tx, row).await?;
     user::ActiveModel {
         id: Set(row.id),
         password_hash: Set(Some(hash)),
         session_epoch: Set(row.session_epoch + 1),
         ..Default::default()
     }
-    .update(&tx)
+    .update(tx)
     .await?;
     audit
         .append(
-            &tx,
+            tx,
             actor,
             AuditRecord {
                 action: "user.password".into(),
                 level: Some("user".into()),
-                scope: Some(slug.to_string()),
+                scope: Some(row.slug.clone()),
                 tenant,
                 department,
                 new_value: Some("password changed".into()),
@@ -619,9 +647,6 @@ pub async fn set_password(
             },
         )
         .await?;
-    audit.finish(&tx).await?;
-    tx.commit().await?;
-    state.tokens.invalidate();
     Ok(row.session_epoch + 1)
 }
 
@@ -635,38 +660,57 @@ pub async fn set_traits(
     let tx = state.db.begin().await?;
     let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
     let row = user_row(&tx, slug).await?;
-    let (tenant, department) = place_of(&tx, &row).await?;
+    if !write_traits(&tx, &mut audit, actor, &row, traits).await? {
+        return Ok(());
+    }
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    // Traits are in no snapshot, but in verified tokens.
+    state.tokens.invalidate();
+    Ok(())
+}
+
+/// Replaces the traits of `row` with their audit event, inside the caller's transaction;
+/// answers whether they changed.
+async fn write_traits<C: ConnectionTrait>(
+    tx: &C,
+    audit: &mut AuditWriter,
+    actor: &Actor,
+    row: &user::Model,
+    traits: &BTreeSet<Trait>,
+) -> Result<bool, ServiceError> {
     let old: BTreeSet<String> = user_trait::Entity::find()
         .filter(user_trait::Column::UserId.eq(row.id))
-        .all(&tx)
+        .all(tx)
         .await?
         .into_iter()
         .map(|t| t.name)
         .collect();
     let new: BTreeSet<String> = traits.iter().map(|t| t.as_str().to_owned()).collect();
     if old == new {
-        return Ok(());
+        return Ok(false);
     }
+    let (tenant, department) = place_of(tx, row).await?;
     user_trait::Entity::delete_many()
         .filter(user_trait::Column::UserId.eq(row.id))
-        .exec(&tx)
+        .exec(tx)
         .await?;
     for t in &new {
         user_trait::ActiveModel {
             user_id: Set(row.id),
             name: Set(t.clone()),
         }
-        .insert(&tx)
+        .insert(tx)
         .await?;
     }
     audit
         .append(
-            &tx,
+            tx,
             actor,
             AuditRecord {
                 action: "user.traits".into(),
                 level: Some("user".into()),
-                scope: Some(slug.to_string()),
+                scope: Some(row.slug.clone()),
                 tenant,
                 department,
                 old_value: Some(json!(old).to_string()),
@@ -675,11 +719,7 @@ pub async fn set_traits(
             },
         )
         .await?;
-    audit.finish(&tx).await?;
-    tx.commit().await?;
-    // Traits and the disabled flag are in no snapshot, but in verified tokens.
-    state.tokens.invalidate();
-    Ok(())
+    Ok(true)
 }
 
 /// Disables a user: they can no longer sign in; their configuration stays.
@@ -728,48 +768,68 @@ pub async fn ensure_super_admin(
     state: &AppState,
     password: Option<String>,
 ) -> Result<Option<String>, ServiceError> {
-    let admins = user_trait::Entity::find()
-        .filter(user_trait::Column::Name.eq(Trait::SuperAdmin.as_str()))
-        .all(&state.db)
-        .await?;
-    for a in admins {
-        if let Some(u) = user::Entity::find_by_id(a.user_id).one(&state.db).await?
-            && !u.disabled
-            && u.password_hash.is_some()
-        {
-            return Ok(None);
-        }
+    if has_usable_super_admin(&state.db).await? {
+        return Ok(None);
     }
-    let admin = Slug::parse("user", "admin").expect("valid slug");
     let generated = password.is_none();
     let password = password.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let hash = hash_password(password.clone()).await?;
+    let tx = state.db.begin().await?;
+    // Asked again under the audit lock: replicas starting together on a new database see each
+    // other's admin instead of creating it twice.
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    if has_usable_super_admin(&tx).await? {
+        return Ok(None);
+    }
     let actor = Actor::named("system");
-    let exists = user::Entity::find()
-        .filter(user::Column::Slug.eq("admin"))
-        .count(&state.db)
-        .await?
-        > 0;
     let traits = BTreeSet::from([
         Trait::AdminCapable,
         Trait::SuperAdmin,
         Trait::ConfigWrite,
         Trait::SecretsRead,
     ]);
-    if exists {
-        set_password(state, &actor, &admin, password.clone()).await?;
-        set_traits(state, &actor, &admin, &traits).await?;
-    } else {
-        let account = NewAccount {
-            slug: admin,
-            name: "Administrator".into(),
-            tenant: None,
-            department: None,
-            groups: vec![],
-            traits,
-        };
-        create_account(state, &actor, account, password.clone()).await?;
+    let existing = user::Entity::find()
+        .filter(user::Column::Slug.eq("admin"))
+        .one(&tx)
+        .await?;
+    match existing {
+        Some(row) => {
+            write_password(&tx, &mut audit, &actor, &row, hash).await?;
+            write_traits(&tx, &mut audit, &actor, &row, &traits).await?;
+        }
+        None => {
+            let account = NewAccount {
+                slug: Slug::parse("user", "admin").expect("valid slug"),
+                name: "Administrator".into(),
+                tenant: None,
+                department: None,
+                groups: vec![],
+                traits,
+            };
+            insert_account(&tx, &mut audit, &actor, &account, hash).await?;
+        }
     }
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.publish().await;
     Ok(generated.then_some(password))
+}
+
+/// Whether an enabled account with a password holds `super_admin`.
+async fn has_usable_super_admin<C: ConnectionTrait>(db: &C) -> Result<bool, sea_orm::DbErr> {
+    let admins = user_trait::Entity::find()
+        .filter(user_trait::Column::Name.eq(Trait::SuperAdmin.as_str()))
+        .all(db)
+        .await?;
+    for a in admins {
+        if let Some(u) = user::Entity::find_by_id(a.user_id).one(db).await?
+            && !u.disabled
+            && u.password_hash.is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 
 /// How long opening one connection may take.
 pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -39,9 +42,62 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Ok(db)
 }
 
-/// Applies every pending migration.
+/// Applies every pending migration. One process migrates at a time: replicas started together
+/// on a new database (a rolling deploy's first start) wait for the first, then find nothing
+/// left to do, instead of creating the same tables twice.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            // A transaction-scoped advisory lock on a connection of its own, held while the
+            // migrations run on the others; committing releases it.
+            let lock = db.begin().await?;
+            lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await?;
+            let migrated = Migrator::up(db, None).await;
+            lock.commit().await?;
+            migrated
+        }
+        _ => {
+            let _lock = match sqlite_main_file(db).await? {
+                Some(file) => Some(lock_file(format!("{file}.migrate-lock")).await?),
+                None => None,
+            };
+            Migrator::up(db, None).await
+        }
+    }
+}
+
+/// The advisory lock id of migrations (any constant; "strata" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7374_7261_7461;
+
+/// The file of the main SQLite database (none in memory).
+async fn sqlite_main_file(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<String>("", "file"))
+        .transpose()?
+        .filter(|file| !file.is_empty()))
+}
+
+/// An exclusive lock on `path` (created when missing), held until the file is dropped.
+async fn lock_file(path: String) -> Result<std::fs::File, DbErr> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| DbErr::Custom(format!("migration lock: {e}")))?
+    .map_err(|e| DbErr::Custom(format!("migration lock: {e}")))
 }
 
 /// The file behind a `sqlite:` URL, if it names one (not an in-memory database).

@@ -3,6 +3,7 @@
 //! clock: it compiles into the browser build as well as the server.
 
 pub mod audit_chain;
+pub mod change;
 pub mod document;
 pub mod dotenv;
 pub mod editor;

@@ -651,7 +651,7 @@ async fn the_demo_organisation_resolves_as_designed() {
 }
 
 #[tokio::test]
-async fn changes_by_another_process_are_picked_up_through_the_audit_head() {
+async fn changes_by_another_process_are_picked_up_through_the_change_feed() {
     let (test, server) = imported().await;
     let cli = test.state().await; // a second process on the same database
     assert!(

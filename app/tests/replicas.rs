@@ -103,3 +103,78 @@ async fn replicas_holding_one_version_of_a_tenant_hold_the_same_content() {
     check(observe(&restarted));
     check(observe(&writer));
 }
+
+/// Sign-ins change nothing a replica holds: they get no revision and no replica reloads for
+/// them. A change of credentials moves the revision (verified tokens are dropped) without a
+/// reload; a change of configuration reloads.
+#[tokio::test]
+async fn sign_ins_cost_a_replica_nothing_and_credentials_only_move_the_revision() {
+    use app::backend::accounts;
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = TestDatabase::new().await;
+    let writer = db.state().await;
+    demo::load(&writer, &Actor::named("tests")).await.unwrap();
+    let reader = db.state().await;
+    let catch_up = || {
+        reader
+            .snapshots
+            .reload_if_changed(&reader.db, &reader.secrets)
+    };
+    let revisions = || async {
+        let rows = db
+            .db
+            .query_all_raw(Statement::from_string(
+                db.db.get_database_backend(),
+                "SELECT revision FROM changes ORDER BY revision",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get::<i64>("", "revision").unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert!(!catch_up().await.unwrap());
+    let before = reader.snapshots.loaded_revision();
+
+    let grey = Slug::parse("user", "dr_grey").unwrap();
+    let client = Actor::from_client("", None, Some("tests"));
+    accounts::set_password(
+        &writer,
+        &Actor::named("tests"),
+        &grey,
+        "a password of grey".into(),
+    )
+    .await
+    .unwrap();
+    assert!(!catch_up().await.unwrap(), "credentials reload nothing");
+    let after_password = reader.snapshots.loaded_revision();
+    assert_eq!(after_password, before + 1);
+
+    for password in ["a password of grey", "not the password"] {
+        let _ = accounts::login(&writer, "dr_grey", password.into(), &client).await;
+    }
+    assert!(!catch_up().await.unwrap());
+    assert_eq!(
+        reader.snapshots.loaded_revision(),
+        after_password,
+        "sign-ins move nothing"
+    );
+
+    let request = SetEntry {
+        key: ConfigKey::parse("branding.color").unwrap(),
+        scope: "tenant:general_hospital".parse().unwrap(),
+        value: json!("#010203"),
+        locked: None,
+        expect_version: None,
+        reason: None,
+    };
+    set_entry(&writer, &Actor::named("tests"), request)
+        .await
+        .unwrap();
+    assert!(catch_up().await.unwrap(), "configuration reloads");
+    assert_eq!(reader.snapshots.loaded_revision(), after_password + 1);
+    // Revisions follow one another without gaps, and say what they touched.
+    let all = revisions().await;
+    assert!(all.windows(2).all(|w| w[1] == w[0] + 1), "{all:?}");
+    assert_eq!(*all.last().unwrap(), after_password + 1);
+}

@@ -9,6 +9,7 @@ mod m20261122_000002_create_directory_and_configuration;
 mod m20261122_000003_create_sessions_and_login_failures;
 mod m20261122_000004_create_api_tokens;
 mod m20261201_000005_hardening;
+mod m20261201_000006_change_feed;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_sessions_and_login_failures::Migration),
             Box::new(m20261122_000004_create_api_tokens::Migration),
             Box::new(m20261201_000005_hardening::Migration),
+            Box::new(m20261201_000006_change_feed::Migration),
         ]
     }
 }

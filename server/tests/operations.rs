@@ -76,7 +76,7 @@ async fn metrics_are_for_local_clients_and_super_admins_tokens() {
     );
     // The route, never the path: one series whatever the user asked about.
     assert!(!body.contains("dr_house") && !body.contains("nobody_at_all"));
-    let head = server.state.snapshots.loaded_head() as f64;
+    let head = server.state.snapshots.loaded_revision() as f64;
     assert_eq!(sample(&body, "strata_snapshot_revision"), head);
     assert!(sample(&body, "strata_snapshot_age_seconds") >= 0.0);
     assert!(sample(&body, "strata_replica_lag_seconds") >= 0.0);
@@ -155,7 +155,7 @@ async fn a_tenant_s_status_counts_it_and_names_its_latest_change() {
     assert_eq!(status_body["last_change"]["actor"], "mercy_admin");
     assert_eq!(
         status_body["revision"].as_i64().unwrap(),
-        server.state.snapshots.loaded_head()
+        server.state.snapshots.loaded_revision()
     );
     // Its admins only: a member is refused; another tenant's admin finds nothing.
     let house = server.client_as("dr_house").await;

@@ -8,8 +8,9 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::entity::{audit_event, audit_head, audit_secret};
+use super::entity::{audit_event, audit_head, audit_secret, change};
 use crate::domain::audit_chain::{self, AuditRecord, ChainBreak};
+use crate::domain::change::Touched;
 use crate::domain::level::Level;
 use crate::domain::name::Slug;
 use crate::domain::policy::EventPlace;
@@ -70,11 +71,14 @@ pub fn bounded(text: &str, max: usize) -> String {
     out
 }
 
-/// The open end of the chain within one transaction.
+/// The open end of the chain within one transaction, and what the transaction's events touch:
+/// when it touches anything, finishing gives the change its revision.
 pub struct AuditWriter {
     last_id: i64,
     last_hash: String,
+    revision: i64,
     at: String,
+    touched: Touched,
 }
 
 impl AuditWriter {
@@ -93,7 +97,9 @@ impl AuditWriter {
         Ok(AuditWriter {
             last_id: head.last_id,
             last_hash: head.last_hash,
+            revision: head.revision,
             at: now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+            touched: Touched::default(),
         })
     }
 
@@ -106,6 +112,7 @@ impl AuditWriter {
     ) -> Result<i64, DbErr> {
         record.id = self.last_id + 1;
         record.at.clone_from(&self.at);
+        self.touched.merge(Touched::of(&record));
         // What a client says about itself (a name typed at sign-in, its user agent) is kept
         // only within bounds, whatever the entry point.
         record.actor = bounded(&actor.name, MAX_ACTOR_CHARS);
@@ -164,12 +171,25 @@ impl AuditWriter {
         Ok(self.last_id)
     }
 
-    /// Records the new head; call it before committing.
+    /// Records the new head and, when the events touched anything, the change with its
+    /// revision (the change feed every replica follows); call it before committing.
     pub async fn finish<C: ConnectionTrait>(self, tx: &C) -> Result<i64, DbErr> {
+        let mut revision = self.revision;
+        if !self.touched.is_empty() {
+            revision += 1;
+            change::Entity::insert(change::ActiveModel {
+                revision: Set(revision),
+                at: Set(self.at.clone()),
+                touched: Set(serde_json::to_string(&self.touched).unwrap_or_default()),
+            })
+            .exec_without_returning(tx)
+            .await?;
+        }
         audit_head::Entity::update(audit_head::ActiveModel {
             id: Set(1),
             last_id: Set(self.last_id),
             last_hash: Set(self.last_hash),
+            revision: Set(revision),
         })
         .exec(tx)
         .await?;

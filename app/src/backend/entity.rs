@@ -5,6 +5,7 @@ pub mod api_token;
 pub mod audit_event;
 pub mod audit_head;
 pub mod audit_secret;
+pub mod change;
 pub mod config_key;
 pub mod department;
 pub mod entry;

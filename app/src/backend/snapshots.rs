@@ -2,13 +2,14 @@
 //! users. Every write reloads them, and a tenant's snapshot keeps its version unless its
 //! content changed, so its ETag changes exactly when something in its chains did.
 //!
-//! Rule for versions: the head and the rows are read in one consistent read (one database
-//! snapshot), and a changed tenant takes that head as its version. So a tenant's version `v`
-//! always stands for the tenant as the database held it at audit head `v`, and two replicas
-//! that hold one version of a tenant hold the same content.
+//! Rule for versions: the revision (the change feed's counter) and the rows are read in one
+//! consistent read (one database snapshot), and a changed tenant takes that revision as its
+//! version. So a tenant's version `v` always stands for the tenant as the database held it at
+//! revision `v`, and two replicas that hold one version of a tenant hold the same content.
 //!
-//! Writes by other processes (another replica, the CLI) are noticed through the audit head:
-//! every change appends an event, so a moved head means the snapshots are stale.
+//! Writes by other processes (another replica, the CLI) are noticed through the change feed:
+//! every change that touches configuration or credentials gets a revision and a row saying what
+//! it touched. Sign-ins and reveals get none, so they cost a replica nothing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -16,13 +17,14 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, IsolationLevel,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IsolationLevel, QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use super::crypto::SecretBox;
-use super::entity::audit_head;
+use super::entity::{audit_head, change};
 use super::state::{Loaded, load};
+use crate::domain::change::Touched;
 use crate::domain::name::Slug;
 use crate::domain::resolve::Snapshot;
 
@@ -33,8 +35,8 @@ pub struct Snapshots {
     user_tenant: RwLock<HashMap<Slug, Option<Slug>>>,
     // Reloads run one at a time so a slow one cannot overwrite a newer one.
     reloading: tokio::sync::Mutex<()>,
-    /// The audit head the installed snapshots were loaded at (-1: never loaded).
-    loaded_head: AtomicI64,
+    /// The revision the installed snapshots have caught up with (-1: never loaded).
+    loaded_revision: AtomicI64,
     /// When they were last loaded, and last found to match the database (for `/metrics`).
     loaded_at: RwLock<Option<Instant>>,
     checked_at: RwLock<Option<Instant>>,
@@ -46,18 +48,19 @@ impl Default for Snapshots {
             by_tenant: RwLock::default(),
             user_tenant: RwLock::default(),
             reloading: tokio::sync::Mutex::default(),
-            loaded_head: AtomicI64::new(-1),
+            loaded_revision: AtomicI64::new(-1),
             loaded_at: RwLock::default(),
             checked_at: RwLock::default(),
         }
     }
 }
 
-async fn audit_head_id<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+/// The revision of the last committed change.
+async fn revision_head<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
     Ok(audit_head::Entity::find_by_id(1)
         .one(db)
         .await?
-        .map_or(0, |h| h.last_id))
+        .map_or(0, |h| h.revision))
 }
 
 impl Snapshots {
@@ -93,11 +96,11 @@ impl Snapshots {
         let isolation = (db.get_database_backend() == DbBackend::Postgres)
             .then_some(IsolationLevel::RepeatableRead);
         let tx = db.begin_with_config(isolation, None).await?;
-        let head = audit_head_id(&tx).await?;
+        let head = revision_head(&tx).await?;
         let loaded = load(&tx, secrets).await?;
         tx.commit().await?;
         self.install(&loaded, head.max(0) as u64);
-        self.loaded_head.store(head, Ordering::SeqCst);
+        self.loaded_revision.store(head, Ordering::SeqCst);
         let now = Some(Instant::now());
         *self.loaded_at.write().expect("snapshot lock poisoned") = now;
         *self.checked_at.write().expect("snapshot lock poisoned") = now;
@@ -117,24 +120,45 @@ impl Snapshots {
         at.map(|at| at.elapsed())
     }
 
-    /// The audit head the installed snapshots were loaded at: moves with every change.
-    pub fn loaded_head(&self) -> i64 {
-        self.loaded_head.load(Ordering::SeqCst)
+    /// The revision the installed snapshots have caught up with: moves with every change of
+    /// configuration or credentials, here or on another replica.
+    pub fn loaded_revision(&self) -> i64 {
+        self.loaded_revision.load(Ordering::SeqCst)
     }
 
-    /// Reloads when another process changed the database since the last load; returns
-    /// whether it did. One small query when nothing changed.
+    /// Catches up with changes other processes committed since the last look; returns whether
+    /// the snapshots were reloaded (changes of credentials alone only move the revision). One
+    /// small query when nothing changed.
     pub async fn reload_if_changed(
         &self,
         db: &DatabaseConnection,
         secrets: &SecretBox,
     ) -> Result<bool, DbErr> {
-        if audit_head_id(db).await? == self.loaded_head.load(Ordering::SeqCst) {
+        let loaded = self.loaded_revision.load(Ordering::SeqCst);
+        let changes = change::Entity::find()
+            .filter(change::Column::Revision.gt(loaded))
+            .order_by_asc(change::Column::Revision)
+            .all(db)
+            .await?;
+        let Some(last) = changes.last().map(|c| c.revision) else {
             *self.checked_at.write().expect("snapshot lock poisoned") = Some(Instant::now());
             return Ok(false);
+        };
+        let mut touched = Touched::default();
+        for c in &changes {
+            // A row this build cannot read is taken to touch everything.
+            touched.merge(serde_json::from_str(&c.touched).unwrap_or(Touched {
+                everything: true,
+                ..Default::default()
+            }));
         }
-        self.reload(db, secrets).await?;
-        Ok(true)
+        if touched.any_snapshot() {
+            self.reload(db, secrets).await?;
+            return Ok(true);
+        }
+        self.loaded_revision.fetch_max(last, Ordering::SeqCst);
+        *self.checked_at.write().expect("snapshot lock poisoned") = Some(Instant::now());
+        Ok(false)
     }
 
     /// Installs snapshots built from `loaded`; changed ones take `version`.
@@ -171,7 +195,7 @@ impl Snapshots {
                     next.insert(tenant, Arc::new(snapshot));
                 }
                 None => {
-                    snapshot.version = version.max(1);
+                    snapshot.version = version;
                     next.insert(tenant, Arc::new(snapshot));
                 }
             }

@@ -51,7 +51,7 @@ pub struct Authenticated {
 }
 
 /// Verified tokens. An entry remembers when it was read: the cache's epoch (moved on by every
-/// change this process commits) and the snapshots' audit head (moved on when a change by
+/// change this process commits) and the snapshots' revision (moved on when a change by
 /// another replica is picked up). It is served only while both are unchanged, so a token read
 /// just before its revocation or its owner's disable committed is never served after it.
 #[derive(Debug, Default)]
@@ -66,7 +66,7 @@ pub struct TokenCache {
 struct Cached {
     found: Authenticated,
     epoch: u64,
-    head: i64,
+    revision: i64,
 }
 
 impl TokenCache {
@@ -79,10 +79,10 @@ impl TokenCache {
         self.verified.write().expect("token cache poisoned").clear();
     }
 
-    fn get(&self, digest: &str, epoch: u64, head: i64) -> Option<Authenticated> {
+    fn get(&self, digest: &str, epoch: u64, revision: i64) -> Option<Authenticated> {
         let map = self.verified.read().expect("token cache poisoned");
         map.get(digest)
-            .filter(|c| c.epoch == epoch && c.head == head)
+            .filter(|c| c.epoch == epoch && c.revision == revision)
             .map(|c| c.found.clone())
     }
 
@@ -291,9 +291,9 @@ pub async fn authenticate(
     let digest = hash(token);
     // Read before the database is: a change committed after this moves one of them on.
     let epoch = state.tokens.epoch.load(Ordering::SeqCst);
-    let head = state.snapshots.loaded_head();
+    let revision = state.snapshots.loaded_revision();
     let now = Utc::now();
-    if let Some(found) = state.tokens.get(&digest, epoch, head) {
+    if let Some(found) = state.tokens.get(&digest, epoch, revision) {
         return Ok(found.expires_at.is_none_or(|at| at > now).then_some(found));
     }
     let Some(row) = api_token::Entity::find()
@@ -350,7 +350,7 @@ pub async fn authenticate(
         Cached {
             found: found.clone(),
             epoch,
-            head,
+            revision,
         },
     );
     Ok(Some(found))

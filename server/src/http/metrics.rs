@@ -84,7 +84,7 @@ impl Default for Metrics {
         let revision = Gauge::default();
         registry.register(
             "snapshot_revision",
-            "The audit head the in-memory snapshots were loaded at",
+            "The revision (change feed) the in-memory snapshots have caught up with",
             revision.clone(),
         );
         let snapshot_age = FloatGauge::default();
@@ -212,7 +212,7 @@ pub async fn scrape(
     may_scrape(&state, &mut parts).await?;
     let metrics = &state.metrics;
     let snapshots = &state.app.snapshots;
-    metrics.revision.set(snapshots.loaded_head().max(0));
+    metrics.revision.set(snapshots.loaded_revision().max(0));
     let seconds = |d: Option<std::time::Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64());
     metrics.snapshot_age.set(seconds(snapshots.since_loaded()));
     metrics.behind.set(seconds(snapshots.since_checked()));

@@ -7,6 +7,8 @@ pub struct Model {
     pub id: i32,
     pub last_id: i64,
     pub last_hash: String,
+    /// The revision of the last committed change (see `changes`).
+    pub revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,222 @@
+//! What a committed change touches, read off its audit events (every change writes them, so
+//! nothing can change unnoticed).
+//!
+//! Rule: an entry change touches the snapshot of its scope's tenant (a global entry, and any
+//! key definition, touch every snapshot); a tenant, department or group change touches that
+//! tenant's snapshot; a user created, changed or deleted touches the snapshot of the tenant the
+//! user is in and, when moved, of the tenant they left, and their credentials; passwords,
+//! traits, disabling and token revocations touch credentials only. Sign-ins, reveals, token
+//! creation and key rotations touch nothing: they get no revision and no replica reloads for
+//! them. An action this rule does not know touches everything, so a new kind of change is
+//! never missed, only published too widely.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::audit_chain::AuditRecord;
+
+/// What one change touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Touched {
+    /// Every snapshot (a global entry, a key definition, an unknown action).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub everything: bool,
+    /// The snapshots of these tenants (`None`: the platform users').
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub snapshots: BTreeSet<Option<String>>,
+    /// Credentials: who a session or a token acts as.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub accounts: bool,
+}
+
+impl Touched {
+    /// Whether the change needs a revision at all.
+    pub fn is_empty(&self) -> bool {
+        !self.everything && self.snapshots.is_empty() && !self.accounts
+    }
+
+    /// Whether any snapshot must catch up.
+    pub fn any_snapshot(&self) -> bool {
+        self.everything || !self.snapshots.is_empty()
+    }
+
+    pub fn merge(&mut self, other: Touched) {
+        self.everything |= other.everything;
+        self.accounts |= other.accounts;
+        self.snapshots.extend(other.snapshots);
+    }
+
+    /// What `event` touches.
+    pub fn of(event: &AuditRecord) -> Touched {
+        let tenant = || BTreeSet::from([event.tenant.clone()]);
+        let mut touched = Touched::default();
+        match event.action.as_str() {
+            "entry.set" | "entry.lock" | "entry.unlock" | "entry.unset" => {
+                if event.level.as_deref() == Some("global") {
+                    touched.everything = true;
+                } else {
+                    touched.snapshots = tenant();
+                }
+            }
+            "key.create" | "key.update" | "key.delete" => touched.everything = true,
+            "tenant.create" | "tenant.update" | "tenant.delete" | "department.create"
+            | "department.update" | "department.delete" | "group.create" | "group.update"
+            | "group.delete" => touched.snapshots = tenant(),
+            "user.create" | "user.update" | "user.delete" => {
+                touched.snapshots = tenant();
+                if let Some(left) = former_tenant(event) {
+                    touched.snapshots.insert(left);
+                }
+                touched.accounts = true;
+            }
+            "user.password" | "user.traits" | "user.disable" | "token.revoke" => {
+                touched.accounts = true
+            }
+            "login.success" | "login.failure" | "login.throttled" | "token.revoked_use"
+            | "token.create" | "secret.reveal" | "master_key.rotate" | "import" => {}
+            _ => touched.everything = true,
+        }
+        touched
+    }
+
+    /// What all of `events`, one transaction's, touch.
+    pub fn of_all<'a>(events: impl IntoIterator<Item = &'a AuditRecord>) -> Touched {
+        let mut touched = Touched::default();
+        for event in events {
+            touched.merge(Touched::of(event));
+        }
+        touched
+    }
+}
+
+/// The tenant a changed user was in before, as their event's old value records it.
+fn former_tenant(event: &AuditRecord) -> Option<Option<String>> {
+    let old: serde_json::Value = serde_json::from_str(event.old_value.as_deref()?).ok()?;
+    let tenant = old.as_object()?.get("tenant")?;
+    Some(tenant.as_str().map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: &str, level: Option<&str>, tenant: Option<&str>) -> AuditRecord {
+        AuditRecord {
+            action: action.into(),
+            level: level.map(str::to_owned),
+            tenant: tenant.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+
+    fn snapshots(names: &[Option<&str>]) -> BTreeSet<Option<String>> {
+        names.iter().map(|n| n.map(str::to_owned)).collect()
+    }
+
+    #[test]
+    fn each_kind_of_event_touches_what_it_changes() {
+        let cases: Vec<(AuditRecord, Touched)> = vec![
+            (
+                event("entry.set", Some("tenant"), Some("t1")),
+                Touched {
+                    snapshots: snapshots(&[Some("t1")]),
+                    ..Default::default()
+                },
+            ),
+            (
+                event("entry.unset", Some("user"), None),
+                Touched {
+                    snapshots: snapshots(&[None]),
+                    ..Default::default()
+                },
+            ),
+            (
+                event("entry.lock", Some("global"), None),
+                Touched {
+                    everything: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                event("key.update", None, None),
+                Touched {
+                    everything: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                event("group.create", Some("group"), Some("t2")),
+                Touched {
+                    snapshots: snapshots(&[Some("t2")]),
+                    ..Default::default()
+                },
+            ),
+            (
+                event("user.password", Some("user"), Some("t1")),
+                Touched {
+                    accounts: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                event("token.revoke", None, Some("t1")),
+                Touched {
+                    accounts: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                event("login.failure", Some("user"), Some("t1")),
+                Touched::default(),
+            ),
+            (event("secret.reveal", None, Some("t1")), Touched::default()),
+            (event("token.create", None, None), Touched::default()),
+            (
+                event("something.new", None, None),
+                Touched {
+                    everything: true,
+                    ..Default::default()
+                },
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(Touched::of(&event), expected, "{}", event.action);
+        }
+    }
+
+    #[test]
+    fn a_user_moved_between_tenants_touches_both() {
+        let moved = AuditRecord {
+            old_value: Some(r#"{"name":"Pat","tenant":"t1"}"#.into()),
+            ..event("user.update", Some("user"), Some("t2"))
+        };
+        let touched = Touched::of(&moved);
+        assert_eq!(touched.snapshots, snapshots(&[Some("t1"), Some("t2")]));
+        assert!(touched.accounts);
+        let to_platform = AuditRecord {
+            old_value: Some(r#"{"tenant":"t1"}"#.into()),
+            ..event("user.update", Some("user"), None)
+        };
+        assert_eq!(
+            Touched::of(&to_platform).snapshots,
+            snapshots(&[None, Some("t1")])
+        );
+    }
+
+    #[test]
+    fn a_transaction_touches_what_its_events_touch_together() {
+        let events = [
+            event("login.success", Some("user"), Some("t1")),
+            event("entry.set", Some("group"), Some("t1")),
+            event("entry.set", Some("tenant"), Some("t3")),
+            event("user.disable", Some("user"), Some("t1")),
+        ];
+        let touched = Touched::of_all(&events);
+        assert_eq!(touched.snapshots, snapshots(&[Some("t1"), Some("t3")]));
+        assert!(touched.accounts && !touched.everything);
+        assert!(Touched::of_all(&events[..1]).is_empty());
+        let json = serde_json::to_string(&touched).unwrap();
+        assert_eq!(serde_json::from_str::<Touched>(&json).unwrap(), touched);
+    }
+}

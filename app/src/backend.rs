@@ -64,13 +64,13 @@ impl AppState {
     }
 
     /// After a change committed: what this process holds in memory catches up with it (the
-    /// snapshots, and verified tokens, whose owner the change may have disabled or changed).
-    /// Every write path ends here. The change stands whatever happens here: a reload that
+    /// snapshots it touched, through the change feed, and verified tokens, whose owner the
+    /// change may have disabled or changed). Every write path ends here. The change stands whatever happens here: a reload that
     /// fails is logged, and the refresher picks the change up on its next tick.
     pub async fn publish(&self) {
         self.tokens.invalidate();
-        if let Err(err) = self.snapshots.reload(&self.db, &self.secrets).await {
-            tracing::warn!(error = %err, "could not reload the snapshots after a change; the refresher retries");
+        if let Err(err) = self.snapshots.catch_up(&self.db, &self.secrets).await {
+            tracing::warn!(error = %err, "could not apply a change to the snapshots; the refresher retries");
         }
     }
 }

@@ -178,3 +178,182 @@ async fn sign_ins_cost_a_replica_nothing_and_credentials_only_move_the_revision(
     assert!(all.windows(2).all(|w| w[1] == w[0] + 1), "{all:?}");
     assert_eq!(*all.last().unwrap(), after_password + 1);
 }
+
+/// A replica that applies changes by the snapshots they touch holds exactly what one that
+/// loads everything afresh holds, after every kind of change: entries at each level, users
+/// created and moved between tenants, groups and tenants deleted, key definitions.
+#[tokio::test]
+async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
+    use app::backend::directory::{self, Doomed};
+    use app::domain::document::UserDoc;
+    use std::sync::Arc;
+
+    let db = TestDatabase::new().await;
+    let writer = db.state().await;
+    demo::load(&writer, &Actor::named("tests")).await.unwrap();
+    let replica = db.state().await;
+    let actor = Actor::named("tests");
+    let set = |scope: &str, key: &str, value: serde_json::Value| SetEntry {
+        key: ConfigKey::parse(key).unwrap(),
+        scope: scope.parse().unwrap(),
+        value,
+        locked: None,
+        expect_version: None,
+        reason: None,
+    };
+    let agree = |step: &str| {
+        let replica = &replica;
+        let db = &db;
+        let step = step.to_owned();
+        async move {
+            replica
+                .snapshots
+                .catch_up(&replica.db, &replica.secrets)
+                .await
+                .unwrap();
+            let fresh = db.state().await;
+            let ours = replica.snapshots.all();
+            let theirs = fresh.snapshots.all();
+            assert_eq!(ours.len(), theirs.len(), "{step}: the same snapshots");
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!(a.same_content(b), "{step}: {:?} differs", a.tenant);
+            }
+            for snapshot in &theirs {
+                for user in snapshot.users.keys() {
+                    assert_eq!(
+                        replica.snapshots.for_user(user).map(|s| s.tenant.clone()),
+                        Some(snapshot.tenant.clone()),
+                        "{step}: {user} in the wrong snapshot"
+                    );
+                }
+            }
+        }
+    };
+
+    // An entry of one tenant rebuilds that tenant's snapshot and no other.
+    let general_before = replica
+        .snapshots
+        .get(Some(&slug("general_hospital")))
+        .unwrap();
+    set_entry(
+        &writer,
+        &actor,
+        set("tenant:mercy_hospital", "branding.color", json!("#111111")),
+    )
+    .await
+    .unwrap();
+    agree("tenant entry").await;
+    let general_after = replica
+        .snapshots
+        .get(Some(&slug("general_hospital")))
+        .unwrap();
+    assert!(
+        Arc::ptr_eq(&general_before, &general_after),
+        "general untouched"
+    );
+    let mercy = replica
+        .snapshots
+        .get(Some(&slug("mercy_hospital")))
+        .unwrap();
+    assert_eq!(mercy.version as i64, replica.snapshots.loaded_revision());
+
+    for (scope, key, value) in [
+        (
+            "department:mercy_hospital/medical",
+            "fax.retry_attempts",
+            json!(7),
+        ),
+        (
+            "group:mercy_hospital/nurses",
+            "notifications.urgency",
+            json!("high"),
+        ),
+        ("user:dr_house", "ui.theme", json!("dark")),
+        ("user:root", "ui.theme", json!("light")),
+        ("global", "branding.display_name", json!("Everywhere")),
+    ] {
+        set_entry(&writer, &actor, set(scope, key, value))
+            .await
+            .unwrap();
+        agree(scope).await;
+    }
+
+    // Users created in a tenant, then moved to another and to the platform.
+    let pat = UserDoc {
+        id: "pat".into(),
+        name: "Pat".into(),
+        tenant: Some("mercy_hospital".into()),
+        department: Some("medical".into()),
+        groups: vec!["doctors".into()],
+        traits: vec![],
+        disabled: false,
+    };
+    directory::create_user(&writer, &actor, pat.clone())
+        .await
+        .unwrap();
+    agree("user created").await;
+    set_entry(&writer, &actor, set("user:pat", "ui.theme", json!("dark")))
+        .await
+        .unwrap();
+    let moved = UserDoc {
+        tenant: Some("general_hospital".into()),
+        department: None,
+        groups: vec!["staff".into()],
+        ..pat.clone()
+    };
+    directory::update_user(&writer, &actor, moved)
+        .await
+        .unwrap();
+    agree("user moved").await;
+    let to_platform = UserDoc {
+        tenant: None,
+        department: None,
+        groups: vec![],
+        ..pat
+    };
+    directory::update_user(&writer, &actor, to_platform)
+        .await
+        .unwrap();
+    agree("user moved to the platform").await;
+    directory::delete(&writer, &actor, &Doomed::User(slug("pat")), None)
+        .await
+        .unwrap();
+    agree("user deleted").await;
+    assert!(replica.snapshots.for_user(&slug("pat")).is_none());
+
+    // Deletes, and a key definition.
+    directory::delete(
+        &writer,
+        &actor,
+        &Doomed::Group(slug("mercy_hospital"), slug("nurses")),
+        None,
+    )
+    .await
+    .unwrap();
+    agree("group deleted").await;
+    directory::delete(
+        &writer,
+        &actor,
+        &Doomed::Tenant(slug("general_hospital")),
+        None,
+    )
+    .await
+    .unwrap();
+    agree("tenant deleted").await;
+    assert!(
+        replica
+            .snapshots
+            .get(Some(&slug("general_hospital")))
+            .is_none()
+    );
+    assert!(replica.snapshots.for_user(&slug("dr_patel")).is_none());
+    directory::delete(
+        &writer,
+        &actor,
+        &Doomed::Key(ConfigKey::parse("ui.theme").unwrap()),
+        None,
+    )
+    .await
+    .unwrap();
+    agree("key deleted").await;
+}

@@ -11,19 +11,19 @@
 //! every change that touches configuration or credentials gets a revision and a row saying what
 //! it touched. Sign-ins and reveals get none, so they cost a replica nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    IsolationLevel, QueryFilter, QueryOrder, TransactionTrait,
+    IsolationLevel, QueryFilter, TransactionTrait,
 };
 
 use super::crypto::SecretBox;
 use super::entity::{audit_head, change};
-use super::state::{Loaded, load};
+use super::state::{Loaded, load, load_tenants};
 use crate::domain::change::Touched;
 use crate::domain::name::Slug;
 use crate::domain::resolve::Snapshot;
@@ -107,7 +107,7 @@ impl Snapshots {
         Ok(())
     }
 
-    /// How long ago the snapshots were loaded.
+    /// How long ago a snapshot was last rebuilt.
     pub fn since_loaded(&self) -> Option<Duration> {
         let at = *self.loaded_at.read().expect("snapshot lock poisoned");
         at.map(|at| at.elapsed())
@@ -126,25 +126,37 @@ impl Snapshots {
         self.loaded_revision.load(Ordering::SeqCst)
     }
 
-    /// Catches up with changes other processes committed since the last look; returns whether
-    /// the snapshots were reloaded (changes of credentials alone only move the revision). One
-    /// small query when nothing changed.
-    pub async fn reload_if_changed(
+    /// Catches up with every change committed since the last look, here or by another process:
+    /// reads, in one consistent read, the revision and the change rows past the installed one,
+    /// then the rows of the snapshots they touched, and replaces only those. A change of
+    /// credentials alone reloads nothing (the revision moves, so verified tokens drop); a global
+    /// entry or a key definition reloads everything. Returns whether any snapshot was rebuilt.
+    /// One small query when nothing changed.
+    pub async fn catch_up(
         &self,
         db: &DatabaseConnection,
         secrets: &SecretBox,
     ) -> Result<bool, DbErr> {
+        let _guard = self.reloading.lock().await;
         let loaded = self.loaded_revision.load(Ordering::SeqCst);
-        let changes = change::Entity::find()
-            .filter(change::Column::Revision.gt(loaded))
-            .order_by_asc(change::Column::Revision)
-            .all(db)
-            .await?;
-        let Some(last) = changes.last().map(|c| c.revision) else {
+        if loaded >= 0 && revision_head(db).await? == loaded {
             *self.checked_at.write().expect("snapshot lock poisoned") = Some(Instant::now());
             return Ok(false);
+        }
+        let isolation = (db.get_database_backend() == DbBackend::Postgres)
+            .then_some(IsolationLevel::RepeatableRead);
+        let tx = db.begin_with_config(isolation, None).await?;
+        let head = revision_head(&tx).await?;
+        let changes = change::Entity::find()
+            .filter(change::Column::Revision.gt(loaded))
+            .filter(change::Column::Revision.lte(head))
+            .all(&tx)
+            .await?;
+        let mut touched = Touched {
+            // Nothing installed yet, or changes missing from the feed: only all will do.
+            everything: loaded < 0 || changes.len() as i64 != head - loaded,
+            ..Default::default()
         };
-        let mut touched = Touched::default();
         for c in &changes {
             // A row this build cannot read is taken to touch everything.
             touched.merge(serde_json::from_str(&c.touched).unwrap_or(Touched {
@@ -152,13 +164,82 @@ impl Snapshots {
                 ..Default::default()
             }));
         }
-        if touched.any_snapshot() {
-            self.reload(db, secrets).await?;
-            return Ok(true);
+        let rebuilt = if touched.everything {
+            let everything = load(&tx, secrets).await?;
+            self.install(&everything, head.max(0) as u64);
+            true
+        } else if touched.any_snapshot() {
+            let part = load_tenants(&tx, secrets, &touched.snapshots).await?;
+            self.install_part(&part, &touched.snapshots, head.max(0) as u64);
+            true
+        } else {
+            false
+        };
+        tx.commit().await?;
+        self.loaded_revision.store(head, Ordering::SeqCst);
+        let now = Some(Instant::now());
+        if rebuilt {
+            *self.loaded_at.write().expect("snapshot lock poisoned") = now;
         }
-        self.loaded_revision.fetch_max(last, Ordering::SeqCst);
-        *self.checked_at.write().expect("snapshot lock poisoned") = Some(Instant::now());
-        Ok(false)
+        *self.checked_at.write().expect("snapshot lock poisoned") = now;
+        Ok(rebuilt)
+    }
+
+    /// [`Self::catch_up`], for the refresher's tick.
+    pub async fn reload_if_changed(
+        &self,
+        db: &DatabaseConnection,
+        secrets: &SecretBox,
+    ) -> Result<bool, DbErr> {
+        self.catch_up(db, secrets).await
+    }
+
+    /// Replaces the snapshots of `tenants` with those built from `part` (loaded for them; a
+    /// tenant missing from it was deleted), sharing the key definitions and the global layer of
+    /// the installed ones. The others stay as they are, versions included.
+    fn install_part(&self, part: &Loaded, tenants: &BTreeSet<Option<String>>, version: u64) {
+        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
+        let Some(any) = map.values().next().cloned() else {
+            drop(map);
+            self.install(part, version);
+            return;
+        };
+        let mut fresh = part.snapshots_with(any.keys.clone(), Some(any.global.clone()));
+        let named = |t: &Option<String>| -> Option<Option<Slug>> {
+            match t {
+                None => Some(None),
+                Some(name) => Slug::parse("tenant", name).ok().map(Some),
+            }
+        };
+        let touched: Vec<Option<Slug>> = tenants.iter().filter_map(named).collect();
+        for tenant in &touched {
+            match (fresh.remove(tenant), map.remove(tenant)) {
+                (Some(snapshot), Some(old)) if old.same_content(&snapshot) => {
+                    map.insert(tenant.clone(), old);
+                }
+                (Some(mut snapshot), old) => {
+                    let floor = old.map_or(0, |old| old.version + 1);
+                    if version < floor {
+                        tracing::warn!(
+                            tenant = ?tenant,
+                            "configuration changed without an audit event; its version moves on regardless"
+                        );
+                    }
+                    snapshot.version = version.max(floor);
+                    map.insert(tenant.clone(), Arc::new(snapshot));
+                }
+                (None, _) => {}
+            }
+        }
+        drop(map);
+        let mut user_tenant = self.user_tenant.write().expect("snapshot lock poisoned");
+        user_tenant.retain(|_, tenant| !touched.contains(tenant));
+        for u in &part.users {
+            let tenant = u.tenant_id.and_then(|id| part.tenant_slug(id)).cloned();
+            if touched.contains(&tenant) {
+                user_tenant.insert(u.slug.clone(), tenant);
+            }
+        }
     }
 
     /// Installs snapshots built from `loaded`; changed ones take `version`.

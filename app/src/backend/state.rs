@@ -1,7 +1,7 @@
 //! Loading the whole platform from the database into domain types: the source of the
 //! snapshots, of the import catalog and of exports, so all three read rows one way.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder};
@@ -116,6 +116,54 @@ pub fn key_definition(
 }
 
 pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loaded, DbErr> {
+    load_part(db, secrets, None).await
+}
+
+/// The key definitions and what the snapshots of `tenants` (`None` in it: the platform users')
+/// hold: the tenants, their departments, groups, users and entries, global entries aside.
+/// Tenants no longer there are simply missing.
+pub async fn load_tenants<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    tenants: &BTreeSet<Option<String>>,
+) -> Result<Loaded, DbErr> {
+    load_part(db, secrets, Some(tenants)).await
+}
+
+/// The rows of the whole platform (`only`: none), or of some tenants' snapshots. Filters are
+/// subqueries, so a tenant of any size costs one query per table.
+async fn load_part<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    only: Option<&BTreeSet<Option<String>>>,
+) -> Result<Loaded, DbErr> {
+    use sea_orm::sea_query::{Query, SelectStatement};
+    use sea_orm::{ColumnTrait, Condition, QueryFilter};
+
+    let named: Vec<String> = only
+        .map(|set| set.iter().flatten().cloned().collect())
+        .unwrap_or_default();
+    let platform_users = only.is_none_or(|set| set.contains(&None));
+    // The ids of the chosen tenants, and of the users in them (or on the platform).
+    let tenant_ids = || -> SelectStatement {
+        Query::select()
+            .column(tenant::Column::Id)
+            .from(tenant::Entity)
+            .and_where(tenant::Column::Slug.is_in(named.clone()))
+            .to_owned()
+    };
+    let user_ids = || -> SelectStatement {
+        let mut users = Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .to_owned();
+        let mut place = Condition::any().add(user::Column::TenantId.in_subquery(tenant_ids()));
+        if platform_users {
+            place = place.add(user::Column::TenantId.is_null());
+        }
+        users.cond_where(place);
+        users
+    };
     let slug =
         |what: &'static str, s: &str| Slug::parse(what, s).map_err(|e| corrupt(e.to_string()));
     let keys = config_key::Entity::find()
@@ -130,8 +178,11 @@ pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loa
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    let tenants = tenant::Entity::find()
-        .order_by_asc(tenant::Column::Slug)
+    let mut tenants = tenant::Entity::find().order_by_asc(tenant::Column::Slug);
+    if only.is_some() {
+        tenants = tenants.filter(tenant::Column::Slug.is_in(named.clone()));
+    }
+    let tenants = tenants
         .all(db)
         .await?
         .into_iter()
@@ -144,8 +195,11 @@ pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loa
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    let departments = department::Entity::find()
-        .order_by_asc(department::Column::Slug)
+    let mut departments = department::Entity::find().order_by_asc(department::Column::Slug);
+    if only.is_some() {
+        departments = departments.filter(department::Column::TenantId.in_subquery(tenant_ids()));
+    }
+    let departments = departments
         .all(db)
         .await?
         .into_iter()
@@ -159,8 +213,11 @@ pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loa
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
-    let groups = group::Entity::find()
-        .order_by_asc(group::Column::Slug)
+    let mut groups = group::Entity::find().order_by_asc(group::Column::Slug);
+    if only.is_some() {
+        groups = groups.filter(group::Column::TenantId.in_subquery(tenant_ids()));
+    }
+    let groups = groups
         .all(db)
         .await?
         .into_iter()
@@ -176,19 +233,30 @@ pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loa
         .collect::<Result<Vec<_>, DbErr>>()?;
 
     let mut memberships: HashMap<i64, Vec<i64>> = HashMap::new();
-    for m in user_group::Entity::find().all(db).await? {
+    let mut member_rows = user_group::Entity::find();
+    if only.is_some() {
+        member_rows = member_rows.filter(user_group::Column::UserId.in_subquery(user_ids()));
+    }
+    for m in member_rows.all(db).await? {
         memberships.entry(m.user_id).or_default().push(m.group_id);
     }
     let mut traits: HashMap<i64, Vec<Trait>> = HashMap::new();
-    for t in user_trait::Entity::find().all(db).await? {
+    let mut trait_rows = user_trait::Entity::find();
+    if only.is_some() {
+        trait_rows = trait_rows.filter(user_trait::Column::UserId.in_subquery(user_ids()));
+    }
+    for t in trait_rows.all(db).await? {
         let parsed = t
             .name
             .parse::<Trait>()
             .map_err(|e| corrupt(e.to_string()))?;
         traits.entry(t.user_id).or_default().push(parsed);
     }
-    let users = user::Entity::find()
-        .order_by_asc(user::Column::Slug)
+    let mut users = user::Entity::find().order_by_asc(user::Column::Slug);
+    if only.is_some() {
+        users = users.filter(user::Column::Id.in_subquery(user_ids()));
+    }
+    let users = users
         .all(db)
         .await?
         .into_iter()
@@ -216,11 +284,15 @@ pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loa
     let key_name: HashMap<i64, &KeyDefinition> = keys.iter().map(|k| (k.id, &k.def)).collect();
 
     let mut entries = Vec::new();
-    for e in entry::Entity::find()
-        .order_by_asc(entry::Column::Id)
-        .all(db)
-        .await?
-    {
+    let mut entry_rows = entry::Entity::find().order_by_asc(entry::Column::Id);
+    if only.is_some() {
+        entry_rows = entry_rows.filter(
+            Condition::any()
+                .add(entry::Column::TenantId.in_subquery(tenant_ids()))
+                .add(entry::Column::UserId.in_subquery(user_ids())),
+        );
+    }
+    for e in entry_rows.all(db).await? {
         let missing = || corrupt(format!("entry {} refers to a missing scope", e.id));
         let get = |map: &HashMap<i64, &Slug>, id: Option<i64>| {
             id.and_then(|id| map.get(&id).map(|s| (*s).clone()))
@@ -325,6 +397,17 @@ impl Loaded {
     /// One snapshot per tenant, and one (tenant `None`) for platform users.
     pub fn snapshots(&self) -> BTreeMap<Option<Slug>, Snapshot> {
         let keys = Arc::new(Keys::new(self.keys.iter().map(|k| k.def.clone()).collect()));
+        self.snapshots_with(keys, None)
+    }
+
+    /// [`Self::snapshots`] over the given key definitions and, when given, the global layer
+    /// (else built from the loaded global entries): a part of the platform, loaded with
+    /// [`load_tenants`], shares the definitions and the global layer of the rest.
+    pub fn snapshots_with(
+        &self,
+        keys: Arc<Keys>,
+        global: Option<Arc<Layer>>,
+    ) -> BTreeMap<Option<Slug>, Snapshot> {
         let idx_of: HashMap<i64, u32> = self
             .keys
             .iter()
@@ -336,7 +419,7 @@ impl Loaded {
             .map(|u| (&u.slug, u.tenant_id.and_then(|id| self.tenant_slug(id))))
             .collect();
 
-        let mut global = Layer::new(Scope::Global);
+        let mut global_entries = Layer::new(Scope::Global);
         let mut per_tenant: HashMap<Option<Slug>, HashMap<Scope, Layer>> = HashMap::new();
         for e in &self.entries {
             let Some(&idx) = idx_of.get(&e.key_id) else {
@@ -349,7 +432,7 @@ impl Loaded {
             };
             let owner = match &e.scope {
                 Scope::Global => {
-                    global.set(idx, cell);
+                    global_entries.set(idx, cell);
                     continue;
                 }
                 Scope::User { user } => user_tenant.get(user).copied().flatten().cloned(),
@@ -362,7 +445,7 @@ impl Loaded {
                 .or_insert_with(|| Layer::new(e.scope.clone()))
                 .set(idx, cell);
         }
-        let global = Arc::new(global);
+        let global = global.unwrap_or_else(|| Arc::new(global_entries));
 
         let mut out = BTreeMap::new();
         let tenant_ids: Vec<(Option<i64>, Option<Slug>)> = std::iter::once((None, None))

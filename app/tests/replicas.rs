@@ -277,6 +277,23 @@ async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
             .unwrap();
         agree(scope).await;
     }
+    // Removing entries (the last of a layer takes the layer with it).
+    for (scope, key) in [
+        ("department:mercy_hospital/medical", "fax.retry_attempts"),
+        ("user:root", "ui.theme"),
+    ] {
+        app::backend::entries::unset_entry(
+            &writer,
+            &actor,
+            &ConfigKey::parse(key).unwrap(),
+            &scope.parse().unwrap(),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+        agree(&format!("unset at {scope}")).await;
+    }
 
     // Users created in a tenant, then moved to another and to the platform.
     let pat = UserDoc {

@@ -23,10 +23,18 @@ use sea_orm::{
 
 use super::crypto::SecretBox;
 use super::entity::{audit_head, change};
-use super::state::{Loaded, load, load_tenants};
+use super::state::{Loaded, load, load_entry, load_tenants};
 use crate::domain::change::Touched;
-use crate::domain::name::Slug;
+use crate::domain::name::{ConfigKey, Slug};
+use crate::domain::resolve::Cell;
 use crate::domain::resolve::Snapshot;
+use crate::domain::scope::Scope;
+
+/// More single entries than this in one catch-up, and their snapshots are rebuilt instead.
+const MAX_SINGLE_ENTRIES: usize = 64;
+
+/// An entry re-read for its snapshot: where it is, and its cell (none: removed).
+type EntryCell = (Scope, ConfigKey, Option<Cell>);
 
 #[derive(Debug)]
 pub struct Snapshots {
@@ -164,13 +172,46 @@ impl Snapshots {
                 ..Default::default()
             }));
         }
+        let version = head.max(0) as u64;
         let rebuilt = if touched.everything {
             let everything = load(&tx, secrets).await?;
-            self.install(&everything, head.max(0) as u64);
+            self.install(&everything, version);
             true
         } else if touched.any_snapshot() {
-            let part = load_tenants(&tx, secrets, &touched.snapshots).await?;
-            self.install_part(&part, &touched.snapshots, head.max(0) as u64);
+            // Single entries are re-read row by row, unless their snapshot is rebuilt anyway,
+            // there are many, or one cannot be read as an entry of a known scope.
+            let mut rebuild = touched.snapshots.clone();
+            let singles: Vec<_> = touched
+                .entries
+                .iter()
+                .filter(|(tenant, _, _)| !rebuild.contains(tenant))
+                .collect();
+            let mut cells = Vec::new();
+            if singles.len() > MAX_SINGLE_ENTRIES {
+                rebuild.extend(singles.iter().map(|(tenant, _, _)| tenant.clone()));
+            } else {
+                for (tenant, scope, key) in singles {
+                    let parsed = scope.parse::<Scope>().ok().zip(ConfigKey::parse(key).ok());
+                    let read = match &parsed {
+                        Some((scope, key)) => load_entry(&tx, secrets, scope, key).await.ok(),
+                        None => None,
+                    };
+                    match (parsed, read) {
+                        (Some((scope, key)), Some(cell)) => {
+                            cells.push((tenant.clone(), (scope, key, cell)))
+                        }
+                        _ => {
+                            rebuild.insert(tenant.clone());
+                        }
+                    }
+                }
+            }
+            if !rebuild.is_empty() {
+                let part = load_tenants(&tx, secrets, &rebuild).await?;
+                self.install_part(&part, &rebuild, version);
+            }
+            cells.retain(|(tenant, _)| !rebuild.contains(tenant));
+            self.install_entries(cells, version);
             true
         } else {
             false
@@ -192,6 +233,35 @@ impl Snapshots {
         secrets: &SecretBox,
     ) -> Result<bool, DbErr> {
         self.catch_up(db, secrets).await
+    }
+
+    /// Puts single entries into copies of their snapshots, which take `version`.
+    fn install_entries(&self, cells: Vec<(Option<String>, EntryCell)>, version: u64) {
+        let mut by_tenant: BTreeMap<Option<String>, Vec<EntryCell>> = BTreeMap::new();
+        for (tenant, cell) in cells {
+            by_tenant.entry(tenant).or_default().push(cell);
+        }
+        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
+        for (tenant, cells) in by_tenant {
+            let tenant = match tenant {
+                None => None,
+                Some(name) => match Slug::parse("tenant", &name) {
+                    Ok(slug) => Some(slug),
+                    Err(_) => continue,
+                },
+            };
+            let Some(old) = map.get(&tenant) else {
+                continue;
+            };
+            let mut snapshot = Snapshot::clone(old);
+            for (scope, key, cell) in cells {
+                if let Some((idx, _)) = snapshot.keys.get(&key) {
+                    snapshot.set_entry(&scope, idx, cell);
+                }
+            }
+            snapshot.version = version.max(old.version + 1);
+            map.insert(tenant, Arc::new(snapshot));
+        }
     }
 
     /// Replaces the snapshots of `tenants` with those built from `part` (loaded for them; a

@@ -342,6 +342,27 @@ async fn load_part<C: ConnectionTrait>(
     })
 }
 
+/// The entry of `key` at `scope` as a snapshot cell (none when unset), read in `db`.
+pub async fn load_entry<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    scope: &Scope,
+    key: &ConfigKey,
+) -> Result<Option<Cell>, super::error::ServiceError> {
+    let (key_id, def) = super::entries::find_key(db, secrets, key).await?;
+    let ids = super::entries::scope_ids(db, scope).await?;
+    let Some(row) = super::entries::find_entry(db, key_id, scope, &ids).await? else {
+        return Ok(None);
+    };
+    let value = read_stored(secrets, def.key.as_str(), &row.value, row.encrypted)
+        .map_err(|e| corrupt(format!("entry {} ({key}): {e}", row.id)))?;
+    Ok(Some(Cell {
+        value,
+        locked: row.locked,
+        version: row.version,
+    }))
+}
+
 impl Loaded {
     pub fn tenant_slug(&self, id: i64) -> Option<&Slug> {
         self.tenants.iter().find(|t| t.id == id).map(|t| &t.slug)

@@ -1,8 +1,8 @@
 //! What a committed change touches, read off its audit events (every change writes them, so
 //! nothing can change unnoticed).
 //!
-//! Rule: an entry change touches the snapshot of its scope's tenant (a global entry, and any
-//! key definition, touch every snapshot); a tenant, department or group change touches that
+//! Rule: an entry change touches that one entry of its scope's tenant's snapshot (a global
+//! entry, and any key definition, touch every snapshot); a tenant, department or group change touches that
 //! tenant's snapshot; a user created, changed or deleted touches the snapshot of the tenant the
 //! user is in and, when moved, of the tenant they left, and their credentials; passwords,
 //! traits, disabling and token revocations touch credentials only. Sign-ins, reveals, token
@@ -25,6 +25,10 @@ pub struct Touched {
     /// The snapshots of these tenants (`None`: the platform users').
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub snapshots: BTreeSet<Option<String>>,
+    /// Single entries of a snapshot, `(snapshot, scope, key)`: a replica re-reads just those
+    /// rows (unless the snapshot is rebuilt anyway).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub entries: BTreeSet<(Option<String>, String, String)>,
     /// Credentials: who a session or a token acts as.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accounts: bool,
@@ -33,18 +37,19 @@ pub struct Touched {
 impl Touched {
     /// Whether the change needs a revision at all.
     pub fn is_empty(&self) -> bool {
-        !self.everything && self.snapshots.is_empty() && !self.accounts
+        !self.everything && self.snapshots.is_empty() && self.entries.is_empty() && !self.accounts
     }
 
     /// Whether any snapshot must catch up.
     pub fn any_snapshot(&self) -> bool {
-        self.everything || !self.snapshots.is_empty()
+        self.everything || !self.snapshots.is_empty() || !self.entries.is_empty()
     }
 
     pub fn merge(&mut self, other: Touched) {
         self.everything |= other.everything;
         self.accounts |= other.accounts;
         self.snapshots.extend(other.snapshots);
+        self.entries.extend(other.entries);
     }
 
     /// What `event` touches.
@@ -53,10 +58,17 @@ impl Touched {
         let mut touched = Touched::default();
         match event.action.as_str() {
             "entry.set" | "entry.lock" | "entry.unlock" | "entry.unset" => {
-                if event.level.as_deref() == Some("global") {
-                    touched.everything = true;
-                } else {
-                    touched.snapshots = tenant();
+                match (event.level.as_deref(), &event.scope, &event.key) {
+                    (Some("global"), _, _) => touched.everything = true,
+                    (Some(level), Some(scope), Some(key)) => {
+                        touched.entries.insert((
+                            event.tenant.clone(),
+                            format!("{level}:{scope}"),
+                            key.clone(),
+                        ));
+                    }
+                    // An entry event that does not say where: its whole snapshot.
+                    _ => touched.snapshots = tenant(),
                 }
             }
             "key.create" | "key.update" | "key.delete" => touched.everything = true,
@@ -110,6 +122,20 @@ mod tests {
         }
     }
 
+    fn entry(
+        action: &str,
+        level: &str,
+        tenant: Option<&str>,
+        scope: &str,
+        key: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            scope: Some(scope.into()),
+            key: Some(key.into()),
+            ..event(action, Some(level), tenant)
+        }
+    }
+
     fn snapshots(names: &[Option<&str>]) -> BTreeSet<Option<String>> {
         names.iter().map(|n| n.map(str::to_owned)).collect()
     }
@@ -118,16 +144,23 @@ mod tests {
     fn each_kind_of_event_touches_what_it_changes() {
         let cases: Vec<(AuditRecord, Touched)> = vec![
             (
-                event("entry.set", Some("tenant"), Some("t1")),
+                entry("entry.set", "tenant", Some("t1"), "t1", "k"),
                 Touched {
-                    snapshots: snapshots(&[Some("t1")]),
+                    entries: BTreeSet::from([(Some("t1".into()), "tenant:t1".into(), "k".into())]),
                     ..Default::default()
                 },
             ),
             (
-                event("entry.unset", Some("user"), None),
+                entry("entry.unset", "user", None, "root", "k"),
                 Touched {
-                    snapshots: snapshots(&[None]),
+                    entries: BTreeSet::from([(None, "user:root".into(), "k".into())]),
+                    ..Default::default()
+                },
+            ),
+            (
+                event("entry.set", Some("group"), Some("t1")),
+                Touched {
+                    snapshots: snapshots(&[Some("t1")]),
                     ..Default::default()
                 },
             ),
@@ -208,12 +241,13 @@ mod tests {
     fn a_transaction_touches_what_its_events_touch_together() {
         let events = [
             event("login.success", Some("user"), Some("t1")),
-            event("entry.set", Some("group"), Some("t1")),
-            event("entry.set", Some("tenant"), Some("t3")),
+            event("group.update", Some("group"), Some("t1")),
+            entry("entry.set", "tenant", Some("t3"), "t3", "k"),
             event("user.disable", Some("user"), Some("t1")),
         ];
         let touched = Touched::of_all(&events);
-        assert_eq!(touched.snapshots, snapshots(&[Some("t1"), Some("t3")]));
+        assert_eq!(touched.snapshots, snapshots(&[Some("t1")]));
+        assert_eq!(touched.entries.len(), 1);
         assert!(touched.accounts && !touched.everything);
         assert!(Touched::of_all(&events[..1]).is_empty());
         let json = serde_json::to_string(&touched).unwrap();

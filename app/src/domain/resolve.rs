@@ -360,6 +360,26 @@ impl Snapshot {
             && self.users == other.users
     }
 
+    /// Replaces the entry of key `idx` at `scope` with `cell` (removes it when none), keeping
+    /// a layer only while it holds entries, as a full load builds them.
+    pub fn set_entry(&mut self, scope: &Scope, idx: KeyIdx, cell: Option<Cell>) {
+        match cell {
+            Some(cell) => self
+                .layers
+                .entry(scope.clone())
+                .or_insert_with(|| Layer::new(scope.clone()))
+                .set(idx, cell),
+            None => {
+                if let Some(layer) = self.layers.get_mut(scope) {
+                    layer.remove(idx);
+                    if layer.is_empty() {
+                        self.layers.remove(scope);
+                    }
+                }
+            }
+        }
+    }
+
     /// The layers of a context, general → specific (without the defaults).
     pub fn chain_layers(&self, context: &Context) -> Result<Vec<&Layer>, ContextError> {
         let (user, department, groups) = match context {

@@ -16,6 +16,8 @@ WASM_BINDGEN_VERSION := 0.2.130
 BINARYEN_VERSION := 132.0.0
 OPENAPI_VALIDATOR_VERSION := 0.9.0
 SCHEMATHESIS_VERSION := 4.32.5
+OPENFEATURE_SDK_VERSION := 0.10.0
+OFREP_PROVIDER_VERSION := 0.3.0
 
 SITE := $(CURDIR)/target/site
 PKG := $(SITE)/pkg
@@ -25,20 +27,21 @@ STRATA := $(CARGO_TARGET_DIR)/release/strata
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 
-.PHONY: help run test tools site server lint unit-test pg-test outage-test api-doc e2e browser bench clean
+.PHONY: help run test tools site server lint unit-test pg-test outage-test api-doc ofrep-test e2e browser bench bench-scale clean
 
 help:
 	@echo "make run   build the release site and serve the console on http://127.0.0.1:3000"
 	@echo "make test  fmt, clippy, unit and integration tests (SQLite, then PostgreSQL when"
 	@echo "           TEST_DATABASE_URL is set) and the end2end suite in Chromium"
 	@echo "make bench resolution benchmarks (criterion) and HTTP throughput (wrk)"
+	@echo "make bench-scale  the DESIGN §8 platform: import, memory, writes, reads, watch, replicas"
 
 run: site server
 	@mkdir -p data
 	"$(STRATA)" demo --if-empty
 	STRATA_SITE_ROOT="$(SITE)" "$(STRATA)" serve
 
-test: lint unit-test pg-test outage-test api-doc e2e
+test: lint unit-test pg-test outage-test api-doc ofrep-test e2e
 
 ## Build tools, installed once into the cache when missing or of the wrong version.
 tools:
@@ -53,6 +56,9 @@ tools:
 			&& "$(TOOLS)/venv/bin/pip" install --quiet "openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION)"; }
 	@"$(TOOLS)/venv/bin/schemathesis" --version 2>/dev/null | grep -qF " $(SCHEMATHESIS_VERSION)" \
 		|| "$(TOOLS)/venv/bin/pip" install --quiet "schemathesis==$(SCHEMATHESIS_VERSION)"
+	@"$(TOOLS)/venv/bin/pip" show openfeature-provider-ofrep 2>/dev/null | grep -qx "Version: $(OFREP_PROVIDER_VERSION)" \
+		|| "$(TOOLS)/venv/bin/pip" install --quiet "openfeature-sdk==$(OPENFEATURE_SDK_VERSION)" \
+			"openfeature-provider-ofrep==$(OFREP_PROVIDER_VERSION)"
 
 ## The browser half: wasm, its JS glue and the CSS, in the layout Leptos expects.
 site: tools
@@ -73,6 +79,10 @@ api-doc: tools server
 	"$(STRATA)" openapi > "$(CARGO_TARGET_DIR)/openapi.json"
 	"$(TOOLS)/venv/bin/openapi-spec-validator" "$(CARGO_TARGET_DIR)/openapi.json"
 	server/tests/schemathesis.sh "$(STRATA)" "$(TOOLS)/venv/bin/schemathesis"
+
+## OFREP read by a real OpenFeature SDK (Python, with the OFREP provider).
+ofrep-test: tools server
+	server/tests/ofrep.sh "$(STRATA)" "$(TOOLS)/venv/bin/python"
 
 lint: tools
 	cargo fmt --all -- --check
@@ -116,6 +126,12 @@ bench: server
 	cargo bench -p app --bench resolve
 	cargo bench -p app --features ssr --bench editor
 	server/bench/http_load.sh "$(STRATA)"
+
+## DESIGN §8 at full size (1,000 tenants, 1,000,000 entries), every figure beside its target.
+## Not part of make test: it takes several minutes.
+bench-scale: server
+	cargo build -p server --release --example scale
+	server/bench/scale.sh "$(STRATA)" "$(CARGO_TARGET_DIR)/release/examples/scale"
 
 clean:
 	rm -rf target data end2end/test-results end2end/output

@@ -12,6 +12,7 @@ pub mod editor;
 pub mod entity;
 pub mod entries;
 pub mod error;
+pub mod feed;
 pub mod health;
 pub mod overview;
 pub mod resolution;
@@ -23,6 +24,7 @@ pub mod state;
 pub mod testing;
 pub mod tokens;
 pub mod transfer;
+pub mod watch;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ pub mod editor;
 pub mod key;
 pub mod level;
 pub mod name;
+pub mod ofrep;
 pub mod policy;
 pub mod resolve;
 #[cfg(feature = "ssr")]

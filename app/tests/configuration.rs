@@ -657,7 +657,7 @@ async fn changes_by_another_process_are_picked_up_through_the_change_feed() {
     assert!(
         !server
             .snapshots
-            .reload_if_changed(&server.db, &server.secrets)
+            .catch_up(&server.db, &server.secrets)
             .await
             .unwrap()
     );
@@ -677,7 +677,7 @@ async fn changes_by_another_process_are_picked_up_through_the_change_feed() {
     assert!(
         server
             .snapshots
-            .reload_if_changed(&server.db, &server.secrets)
+            .catch_up(&server.db, &server.secrets)
             .await
             .unwrap()
     );
@@ -688,7 +688,7 @@ async fn changes_by_another_process_are_picked_up_through_the_change_feed() {
     assert!(
         !server
             .snapshots
-            .reload_if_changed(&server.db, &server.secrets)
+            .catch_up(&server.db, &server.secrets)
             .await
             .unwrap()
     );

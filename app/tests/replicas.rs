@@ -115,11 +115,7 @@ async fn sign_ins_cost_a_replica_nothing_and_credentials_only_move_the_revision(
     let writer = db.state().await;
     demo::load(&writer, &Actor::named("tests")).await.unwrap();
     let reader = db.state().await;
-    let catch_up = || {
-        reader
-            .snapshots
-            .reload_if_changed(&reader.db, &reader.secrets)
-    };
+    let catch_up = || reader.snapshots.catch_up(&reader.db, &reader.secrets);
     let revisions = || async {
         let rows = db
             .db
@@ -281,6 +277,7 @@ async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
     for (scope, key) in [
         ("department:mercy_hospital/medical", "fax.retry_attempts"),
         ("user:root", "ui.theme"),
+        ("global", "branding.display_name"),
     ] {
         app::backend::entries::unset_entry(
             &writer,
@@ -373,4 +370,57 @@ async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
     .await
     .unwrap();
     agree("key deleted").await;
+}
+
+/// A write on one replica reaches another by the change feed alone (no poll runs here): on
+/// PostgreSQL through the notification its commit sends, which the other replica follows. On
+/// SQLite, one process, another process's writes are picked up by catching up (the poll's
+/// path).
+#[tokio::test]
+async fn a_write_on_one_replica_reaches_another_through_the_change_feed() {
+    use sea_orm::DbBackend;
+    use std::time::{Duration, Instant};
+
+    let db = TestDatabase::new().await;
+    let writer = db.state().await;
+    demo::load(&writer, &Actor::named("tests")).await.unwrap();
+    let reader = db.state().await;
+    let postgres = db.db.get_database_backend() == DbBackend::Postgres;
+    let follower =
+        postgres.then(|| tokio::spawn(app::backend::feed::follow(reader.clone(), db.url.clone())));
+    let mercy = slug("mercy_hospital");
+    for i in 0..10 {
+        let request = SetEntry {
+            key: ConfigKey::parse("branding.color").unwrap(),
+            scope: "tenant:mercy_hospital".parse().unwrap(),
+            value: json!(format!("#0000{i:02}")),
+            locked: None,
+            expect_version: None,
+            reason: None,
+        };
+        set_entry(&writer, &Actor::named("writer"), request)
+            .await
+            .unwrap();
+        let revision = writer.snapshots.loaded_revision() as u64;
+        if !postgres {
+            reader
+                .snapshots
+                .catch_up(&reader.db, &reader.secrets)
+                .await
+                .unwrap();
+        }
+        let started = Instant::now();
+        while reader.snapshots.get(Some(&mercy)).unwrap().version < revision {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "write {i} (revision {revision}) never reached the other replica"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let seen = observe(&reader);
+        assert!(seen.1.contains(&format!("#0000{i:02}")), "write {i}");
+    }
+    if let Some(follower) = follower {
+        follower.abort();
+    }
 }

@@ -8,6 +8,7 @@ mod directory;
 mod error;
 mod session;
 mod transfer;
+mod watch;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -151,6 +152,7 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
         .routes(routes!(session::list_tokens, session::create_token))
         .routes(routes!(session::revoke_token))
         .routes(routes!(config::effective))
+        .routes(routes!(watch::watch))
         .routes(routes!(config::chain))
         .routes(routes!(config::list_entries))
         .routes(routes!(config::put_entry, config::delete_entry))

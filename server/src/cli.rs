@@ -11,6 +11,7 @@ use app::backend::audit::{Actor, AuditFilter};
 use app::backend::crypto::SecretBox;
 use app::backend::error::ServiceError;
 use app::backend::resolution::{self, ContextSpec};
+use app::backend::watch::{WatchEvent, Watcher};
 use app::backend::{AppState, audit, db, demo, entries, transfer};
 use app::domain::document::Document;
 use app::domain::level::Level;
@@ -109,6 +110,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
         /// Print sensitive values in plaintext (audited).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Follow the effective configuration of a user or a what-if context: one JSON line per
+    /// event (`{"event": "snapshot"|"change", "id": REVISION, "data": …}`) until interrupted.
+    Watch {
+        #[command(flatten)]
+        context: ContextArgs,
+        /// Print sensitive values in plaintext (audited once).
         #[arg(long)]
         reveal: bool,
     },
@@ -254,6 +264,10 @@ impl CliError {
 }
 
 const ACTOR: &str = "cli";
+
+/// How often `strata watch` looks for changes besides notifications (SQLite has none): what
+/// its events may lag behind a write by.
+const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Opens and migrates the database and loads the snapshots.
 pub async fn open_state(settings: &Settings) -> Result<AppState, CliError> {
@@ -463,6 +477,48 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                 }
             }
             Ok(())
+        }
+        Command::Watch {
+            context: args,
+            reveal,
+        } => {
+            let spec = context(&args)?.canonical();
+            let state = open_state(&settings).await?;
+            let (mut watcher, first) = Watcher::start(&state, spec.clone(), reveal, None)?;
+            if reveal {
+                let viewer = resolution::Viewer::Person(&actor);
+                resolution::audit_reveal(&state, viewer, &spec, None, &[]).await?;
+            }
+            // Subscribed before the follower starts, so no revision is missed.
+            let mut published = state.snapshots.subscribe();
+            let follower = tokio::spawn(app::backend::feed::follow_any(
+                state.clone(),
+                settings.database_url.clone(),
+                WATCH_POLL,
+            ));
+            let mut out = std::io::stdout();
+            let mut print = |event: WatchEvent| -> Result<(), CliError> {
+                use std::io::Write;
+                writeln!(out, "{}", event.to_json_line())?;
+                Ok(out.flush()?)
+            };
+            if let Some(first) = first {
+                print(first)?;
+            }
+            let result = loop {
+                tokio::select! {
+                    changed = published.changed() => if changed.is_err() { break Ok(()) },
+                    _ = tokio::signal::ctrl_c() => break Ok(()),
+                }
+                match watcher.next(&state) {
+                    Ok(Some(event)) => print(event)?,
+                    Ok(None) => {}
+                    // The context is gone.
+                    Err(e) => break Err(e.into()),
+                }
+            };
+            follower.abort();
+            result
         }
         Command::Chain {
             key: name,

@@ -97,6 +97,7 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
     Router::new()
         .route("/fn/{*name}", get(server_fn).post(server_fn))
         .merge(api)
+        .merge(crate::ofrep::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())
@@ -192,10 +193,16 @@ pub async fn serve(settings: Settings) -> Result<(), CliError> {
         );
     }
     let database = state.db.clone();
-    let refresher = tokio::spawn(refresh_snapshots(state.clone(), settings.refresh_interval));
+    // Other replicas' (and the CLI's) changes reach this one's snapshots.
+    let follower = tokio::spawn(app::backend::feed::follow_any(
+        state.clone(),
+        settings.database_url.clone(),
+        settings.refresh_interval,
+    ));
     let sweeper = tokio::spawn(delete_expired_sessions(DbSessionStore::new(
         state.db.clone(),
     )));
+    let snapshots = state.snapshots.clone();
     let app = router(state, leptos_options(&settings), &settings);
 
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
@@ -209,31 +216,17 @@ pub async fn serve(settings: Settings) -> Result<(), CliError> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Open watch streams and long polls end, or they would hold the shutdown up.
+        snapshots.close();
+    })
     .await?;
-    refresher.abort();
+    follower.abort();
     sweeper.abort();
     database.close().await?;
     info!("stopped");
     Ok(())
-}
-
-/// Picks up changes made by other processes (replicas, the CLI) into the snapshots.
-async fn refresh_snapshots(state: AppState, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match state
-            .snapshots
-            .reload_if_changed(&state.db, &state.secrets)
-            .await
-        {
-            Ok(true) => info!("configuration changed elsewhere; snapshots reloaded"),
-            Ok(false) => {}
-            Err(err) => tracing::warn!(error = %err, "could not check for configuration changes"),
-        }
-    }
 }
 
 async fn delete_expired_sessions(store: DbSessionStore) {

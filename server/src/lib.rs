@@ -4,5 +4,6 @@
 pub mod api;
 pub mod cli;
 pub mod http;
+pub mod ofrep;
 pub mod settings;
 pub mod telemetry;

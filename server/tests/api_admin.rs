@@ -811,6 +811,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{id}"),
     ("get", "/api/v1/effective"),
+    ("get", "/api/v1/watch"),
     ("get", "/api/v1/chain/{key}"),
     ("get", "/api/v1/entries"),
     ("put", "/api/v1/entries/{key}"),

@@ -407,3 +407,81 @@ async fn replicas_starting_together_on_a_new_database_both_serve() {
         child.wait().unwrap();
     }
 }
+
+/// `strata watch` prints the snapshot, then one JSON line per change of the context, including
+/// those another process (here `strata set`) commits, on SQLite and PostgreSQL alike.
+#[tokio::test]
+async fn watch_prints_the_snapshot_then_each_change_as_json_lines() {
+    let test = TestDatabase::new().await;
+    let key = app::backend::crypto::SecretBox::generate_key();
+    let run = |args: &[&str]| {
+        let output = strata()
+            .env("STRATA_MASTER_KEY", &key)
+            .args(args)
+            .args(["--database", &test.url])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    run(&["demo"]);
+    let mut watch = strata()
+        .env("STRATA_MASTER_KEY", &key)
+        .args(["watch", "--user", "dr_house", "--database", &test.url])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || -> serde_json::Value {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a line from strata watch");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let snapshot = next();
+    assert_eq!(snapshot["event"], "snapshot");
+    assert_eq!(
+        snapshot["data"]["providers.phaxio.api_key"]["value"],
+        "••••••"
+    );
+    let first = snapshot["id"].as_u64().unwrap();
+
+    // Another tenant's change is skipped; this tenant's arrives.
+    run(&[
+        "set",
+        "tenant",
+        "--tenant",
+        "general_hospital",
+        "branding.color",
+        "#0a0a0a",
+    ]);
+    run(&[
+        "set",
+        "tenant",
+        "--tenant",
+        "mercy_hospital",
+        "branding.color",
+        "#0b0b0b",
+    ]);
+    let change = next();
+    watch.kill().unwrap();
+    let _ = watch.wait();
+    assert_eq!(change["event"], "change");
+    assert_eq!(change["id"].as_u64().unwrap(), first + 2, "{change}");
+    assert_eq!(
+        change["data"]["changed"],
+        serde_json::json!({"branding.color": {"value": "#0b0b0b", "level": "tenant", "scope": "mercy_hospital"}})
+    );
+}

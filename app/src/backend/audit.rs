@@ -79,7 +79,16 @@ pub struct AuditWriter {
     revision: i64,
     at: String,
     touched: Touched,
+    /// Events (and their ciphertexts) appended but not yet written: only a writer made
+    /// [`Self::buffered`] holds any, and writes them many rows per statement.
+    pending: Vec<audit_event::ActiveModel>,
+    pending_secrets: Vec<audit_secret::ActiveModel>,
+    buffered: bool,
 }
+
+/// Rows per statement when a buffered writer writes its events: within the bind-parameter
+/// limits of SQLite (32,766) and PostgreSQL (65,535) at 20 columns.
+const AUDIT_BATCH: usize = 1000;
 
 impl AuditWriter {
     /// Locks the chain's head for this transaction. Call it first: on SQLite the update takes
@@ -100,7 +109,33 @@ impl AuditWriter {
             revision: head.revision,
             at: now.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
             touched: Touched::default(),
+            pending: Vec::new(),
+            pending_secrets: Vec::new(),
+            buffered: false,
         })
+    }
+
+    /// Writes events in batches rather than one statement each (bulk imports): their rows
+    /// appear in the database only as each batch fills, and all of them by [`Self::finish`].
+    /// Nothing may read the appended events back before then.
+    pub fn buffered(mut self) -> Self {
+        self.buffered = true;
+        self
+    }
+
+    async fn flush<C: ConnectionTrait>(&mut self, tx: &C) -> Result<(), DbErr> {
+        if !self.pending.is_empty() {
+            audit_event::Entity::insert_many(std::mem::take(&mut self.pending))
+                .exec_without_returning(tx)
+                .await?;
+        }
+        // After their events, which they refer to.
+        for chunk in std::mem::take(&mut self.pending_secrets).chunks(AUDIT_BATCH) {
+            audit_secret::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Appends one event (its id and time are assigned here) and returns its id.
@@ -152,18 +187,27 @@ impl AuditWriter {
             prev_hash: Set(self.last_hash.clone()),
             hash: Set(hash.clone()),
         };
-        audit_event::Entity::insert(model)
-            .exec_without_returning(tx)
-            .await?;
-        for (side, ciphertext) in sealed {
-            if let Some(ciphertext) = ciphertext {
-                audit_secret::Entity::insert(audit_secret::ActiveModel {
-                    event_id: Set(record.id),
-                    side: Set(side.into()),
-                    ciphertext: Set(ciphertext),
-                })
+        let secrets = sealed.into_iter().filter_map(|(side, ciphertext)| {
+            Some(audit_secret::ActiveModel {
+                event_id: Set(record.id),
+                side: Set(side.into()),
+                ciphertext: Set(ciphertext?),
+            })
+        });
+        if self.buffered {
+            self.pending.push(model);
+            self.pending_secrets.extend(secrets);
+            if self.pending.len() >= AUDIT_BATCH {
+                self.flush(tx).await?;
+            }
+        } else {
+            audit_event::Entity::insert(model)
                 .exec_without_returning(tx)
                 .await?;
+            for secret in secrets {
+                audit_secret::Entity::insert(secret)
+                    .exec_without_returning(tx)
+                    .await?;
             }
         }
         self.last_id += 1;
@@ -173,7 +217,8 @@ impl AuditWriter {
 
     /// Records the new head and, when the events touched anything, the change with its
     /// revision (the change feed every replica follows); call it before committing.
-    pub async fn finish<C: ConnectionTrait>(self, tx: &C) -> Result<i64, DbErr> {
+    pub async fn finish<C: ConnectionTrait>(mut self, tx: &C) -> Result<i64, DbErr> {
+        self.flush(tx).await?;
         let mut revision = self.revision;
         if !self.touched.is_empty() {
             revision += 1;
@@ -184,6 +229,11 @@ impl AuditWriter {
             })
             .exec_without_returning(tx)
             .await?;
+            // Delivered to the other replicas when (and only if) this transaction commits.
+            if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
+                tx.execute_unprepared(&format!("NOTIFY {}, '{revision}'", super::feed::CHANNEL))
+                    .await?;
+            }
         }
         audit_head::Entity::update(audit_head::ActiveModel {
             id: Set(1),

@@ -5,6 +5,8 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     TransactionTrait,
 };
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::AppState;
@@ -128,6 +130,138 @@ pub async fn scope_ids<C: ConnectionTrait>(
             }
         }
     })
+}
+
+/// Every key's and scope's ids, read once: many entries are written (a bulk import) without
+/// a query per entry. Answers as [`find_key`] and [`scope_ids`] do.
+pub struct ScopeIndex {
+    keys: HashMap<String, (i64, KeyDefinition)>,
+    tenants: HashMap<String, i64>,
+    tenant_slugs: HashMap<i64, String>,
+    departments: HashMap<(i64, String), i64>,
+    department_slugs: HashMap<i64, String>,
+    groups: HashMap<(i64, String), i64>,
+    /// A user's id, tenant and department.
+    users: HashMap<String, (i64, Option<i64>, Option<i64>)>,
+}
+
+impl ScopeIndex {
+    pub async fn load<C: ConnectionTrait>(
+        db: &C,
+        secrets: &SecretBox,
+    ) -> Result<ScopeIndex, ServiceError> {
+        let mut keys = HashMap::new();
+        for row in config_key::Entity::find().all(db).await? {
+            let def = key_definition(&row, secrets)?;
+            keys.insert(row.name.clone(), (row.id, def));
+        }
+        let tenants_rows = tenant::Entity::find().all(db).await?;
+        let departments_rows = department::Entity::find().all(db).await?;
+        Ok(ScopeIndex {
+            keys,
+            tenants: tenants_rows
+                .iter()
+                .map(|t| (t.slug.clone(), t.id))
+                .collect(),
+            tenant_slugs: tenants_rows.into_iter().map(|t| (t.id, t.slug)).collect(),
+            departments: departments_rows
+                .iter()
+                .map(|d| ((d.tenant_id, d.slug.clone()), d.id))
+                .collect(),
+            department_slugs: departments_rows
+                .into_iter()
+                .map(|d| (d.id, d.slug))
+                .collect(),
+            groups: group::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|g| ((g.tenant_id, g.slug), g.id))
+                .collect(),
+            users: user::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|u| (u.slug, (u.id, u.tenant_id, u.department_id)))
+                .collect(),
+        })
+    }
+
+    /// The key's id and definition.
+    pub fn key(&self, key: &ConfigKey) -> Result<(i64, &KeyDefinition), ServiceError> {
+        self.keys
+            .get(key.as_str())
+            .map(|(id, def)| (*id, def))
+            .ok_or_else(|| ServiceError::NotFound(format!("key {key} is not defined")))
+    }
+
+    /// The ids behind `scope`.
+    pub fn ids(&self, scope: &Scope) -> Result<ScopeIds, ServiceError> {
+        let tenant_id = |slug: &str| {
+            self.tenants
+                .get(slug)
+                .copied()
+                .ok_or_else(|| ServiceError::NotFound(format!("tenant {slug} was not found")))
+        };
+        Ok(match scope {
+            Scope::Global => ScopeIds::default(),
+            Scope::Tenant { tenant } => ScopeIds {
+                tenant_id: Some(tenant_id(tenant.as_str())?),
+                audit_tenant: Some(tenant.to_string()),
+                ..Default::default()
+            },
+            Scope::Department {
+                tenant,
+                department: d,
+            } => {
+                let t = tenant_id(tenant.as_str())?;
+                let id = self
+                    .departments
+                    .get(&(t, d.to_string()))
+                    .copied()
+                    .ok_or_else(|| {
+                        ServiceError::NotFound(format!("department {tenant}/{d} was not found"))
+                    })?;
+                ScopeIds {
+                    tenant_id: Some(t),
+                    department_id: Some(id),
+                    audit_tenant: Some(tenant.to_string()),
+                    audit_department: Some(d.to_string()),
+                    ..Default::default()
+                }
+            }
+            Scope::Group { tenant, group: g } => {
+                let t = tenant_id(tenant.as_str())?;
+                let id = self
+                    .groups
+                    .get(&(t, g.to_string()))
+                    .copied()
+                    .ok_or_else(|| {
+                        ServiceError::NotFound(format!("group {tenant}/{g} was not found"))
+                    })?;
+                ScopeIds {
+                    tenant_id: Some(t),
+                    group_id: Some(id),
+                    audit_tenant: Some(tenant.to_string()),
+                    ..Default::default()
+                }
+            }
+            Scope::User { user: u } => {
+                let (id, tenant, department) = self
+                    .users
+                    .get(u.as_str())
+                    .copied()
+                    .ok_or_else(|| ServiceError::NotFound(format!("user {u} was not found")))?;
+                ScopeIds {
+                    user_id: Some(id),
+                    audit_tenant: tenant.and_then(|t| self.tenant_slugs.get(&t).cloned()),
+                    audit_department: department
+                        .and_then(|d| self.department_slugs.get(&d).cloned()),
+                    ..Default::default()
+                }
+            }
+        })
+    }
 }
 
 pub async fn find_key<C: ConnectionTrait>(

@@ -168,6 +168,19 @@ impl Located {
         self.snapshot.version
     }
 
+    /// The same context as it stood at `revision`, while the snapshots' history reaches back
+    /// that far and the context existed then.
+    pub fn as_of(&self, state: &AppState, revision: u64) -> Option<Located> {
+        let snapshot = state
+            .snapshots
+            .as_of(self.snapshot.tenant.as_ref(), revision)?;
+        snapshot.chain_layers(&self.context).ok()?;
+        Some(Located {
+            snapshot,
+            context: self.context.clone(),
+        })
+    }
+
     /// Runs `f` over the effective configuration.
     pub fn effective<T>(&self, f: impl FnOnce(&[Resolved<'_>]) -> T) -> T {
         let resolved = self

@@ -10,6 +10,10 @@
 //! Writes by other processes (another replica, the CLI) are noticed through the change feed:
 //! every change that touches configuration or credentials gets a revision and a row saying what
 //! it touched. Sign-ins and reveals get none, so they cost a replica nothing.
+//!
+//! Each revision caught up with is published to whoever follows it ([`Snapshots::subscribe`]:
+//! watch streams, long polls), and the snapshots it replaced stay in a short history, so a
+//! watcher that reconnects can be told what changed since the revision it last saw.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -26,15 +30,31 @@ use super::entity::{audit_head, change};
 use super::state::{Loaded, load, load_entry, load_tenants};
 use crate::domain::change::Touched;
 use crate::domain::name::{ConfigKey, Slug};
-use crate::domain::resolve::Cell;
 use crate::domain::resolve::Snapshot;
+use crate::domain::resolve::{Cell, Layer};
 use crate::domain::scope::Scope;
 
 /// More single entries than this in one catch-up, and their snapshots are rebuilt instead.
-const MAX_SINGLE_ENTRIES: usize = 64;
+const MAX_SINGLE_ENTRIES: usize = crate::domain::change::MAX_ENTRIES;
 
 /// An entry re-read for its snapshot: where it is, and its cell (none: removed).
 type EntryCell = (Scope, ConfigKey, Option<Cell>);
+
+/// How many replaced snapshots are kept for watchers that resume: enough for the last minutes
+/// of ordinary single-tenant writes; a global change replaces every tenant's at once, and a
+/// watcher that was away over it gets a fresh snapshot.
+const HISTORY: usize = 128;
+
+/// What the snapshots have caught up with, as published to followers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Published {
+    /// The revision caught up with.
+    pub revision: i64,
+    /// The last revision that changed credentials (who a session or token acts as).
+    pub accounts_revision: i64,
+    /// The process is stopping: followers should finish (open streams would hold it up).
+    pub closing: bool,
+}
 
 #[derive(Debug)]
 pub struct Snapshots {
@@ -48,6 +68,10 @@ pub struct Snapshots {
     /// When they were last loaded, and last found to match the database (for `/metrics`).
     loaded_at: RwLock<Option<Instant>>,
     checked_at: RwLock<Option<Instant>>,
+    /// Each revision caught up with, for watchers.
+    published: tokio::sync::watch::Sender<Published>,
+    /// Snapshots replaced lately, oldest first.
+    history: std::sync::Mutex<std::collections::VecDeque<Arc<Snapshot>>>,
 }
 
 impl Default for Snapshots {
@@ -59,6 +83,12 @@ impl Default for Snapshots {
             loaded_revision: AtomicI64::new(-1),
             loaded_at: RwLock::default(),
             checked_at: RwLock::default(),
+            published: tokio::sync::watch::Sender::new(Published {
+                revision: -1,
+                accounts_revision: -1,
+                closing: false,
+            }),
+            history: std::sync::Mutex::default(),
         }
     }
 }
@@ -95,6 +125,57 @@ impl Snapshots {
         self.get(tenant.as_ref())
     }
 
+    /// Follows the revisions the snapshots catch up with: the receiver sees each one (or, when
+    /// it looks late, the latest), and never holds a writer up.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Published> {
+        self.published.subscribe()
+    }
+
+    /// The snapshot of `tenant` as it stood at `revision`: the installed one when it has not
+    /// changed since, else one from the history; none when the history no longer reaches back
+    /// that far (or the tenant did not exist then).
+    pub fn as_of(&self, tenant: Option<&Slug>, revision: u64) -> Option<Arc<Snapshot>> {
+        let current = self.get(tenant)?;
+        if current.version <= revision {
+            return Some(current);
+        }
+        let history = self.history.lock().expect("snapshot history poisoned");
+        // The history drops oldest first, so the newest kept one at or before `revision` was
+        // the one standing at `revision`, unless a newer one of this tenant fell out before it
+        // (impossible: it would be younger).
+        history
+            .iter()
+            .rev()
+            .filter(|s| s.tenant.as_ref() == tenant)
+            .find(|s| s.version <= revision)
+            .cloned()
+    }
+
+    /// Keeps replaced snapshots for [`Self::as_of`].
+    fn remember(&self, replaced: impl IntoIterator<Item = Arc<Snapshot>>) {
+        let mut history = self.history.lock().expect("snapshot history poisoned");
+        for snapshot in replaced {
+            history.push_back(snapshot);
+            if history.len() > HISTORY {
+                history.pop_front();
+            }
+        }
+    }
+
+    /// Tells every follower that nothing more will be published: the server is stopping.
+    pub fn close(&self) {
+        self.published.send_modify(|p| p.closing = true);
+    }
+
+    fn publish(&self, revision: i64, accounts: bool) {
+        self.published.send_modify(|p| {
+            p.revision = revision;
+            if accounts || p.accounts_revision < 0 {
+                p.accounts_revision = revision;
+            }
+        });
+    }
+
     /// Rebuilds every snapshot from the database.
     pub async fn reload(&self, db: &DatabaseConnection, secrets: &SecretBox) -> Result<(), DbErr> {
         let _guard = self.reloading.lock().await;
@@ -109,6 +190,7 @@ impl Snapshots {
         tx.commit().await?;
         self.install(&loaded, head.max(0) as u64);
         self.loaded_revision.store(head, Ordering::SeqCst);
+        self.publish(head, true);
         let now = Some(Instant::now());
         *self.loaded_at.write().expect("snapshot lock poisoned") = now;
         *self.checked_at.write().expect("snapshot lock poisoned") = now;
@@ -138,7 +220,7 @@ impl Snapshots {
     /// reads, in one consistent read, the revision and the change rows past the installed one,
     /// then the rows of the snapshots they touched, and replaces only those. A change of
     /// credentials alone reloads nothing (the revision moves, so verified tokens drop); a global
-    /// entry or a key definition reloads everything. Returns whether any snapshot was rebuilt.
+    /// entry is re-read alone and shared by every snapshot; a key definition reloads everything. Returns whether any snapshot was rebuilt.
     /// One small query when nothing changed.
     pub async fn catch_up(
         &self,
@@ -173,6 +255,23 @@ impl Snapshots {
             }));
         }
         let version = head.max(0) as u64;
+        // Global entries, re-read row by row; one that cannot be read makes it a full load.
+        let mut global = Vec::new();
+        if !touched.everything {
+            for key in &touched.global {
+                let read = match ConfigKey::parse(key) {
+                    Ok(key) => load_entry(&tx, secrets, &Scope::Global, &key)
+                        .await
+                        .ok()
+                        .map(|cell| (key, cell)),
+                    Err(_) => None,
+                };
+                match read {
+                    Some(cell) => global.push(cell),
+                    None => touched.everything = true,
+                }
+            }
+        }
         let rebuilt = if touched.everything {
             let everything = load(&tx, secrets).await?;
             self.install(&everything, version);
@@ -212,12 +311,17 @@ impl Snapshots {
             }
             cells.retain(|(tenant, _)| !rebuild.contains(tenant));
             self.install_entries(cells, version);
+            // Last, so the snapshots just rebuilt take the new global layer too.
+            if !global.is_empty() {
+                self.install_global(global, version);
+            }
             true
         } else {
             false
         };
         tx.commit().await?;
         self.loaded_revision.store(head, Ordering::SeqCst);
+        self.publish(head, touched.accounts || touched.everything);
         let now = Some(Instant::now());
         if rebuilt {
             *self.loaded_at.write().expect("snapshot lock poisoned") = now;
@@ -226,13 +330,34 @@ impl Snapshots {
         Ok(rebuilt)
     }
 
-    /// [`Self::catch_up`], for the refresher's tick.
-    pub async fn reload_if_changed(
-        &self,
-        db: &DatabaseConnection,
-        secrets: &SecretBox,
-    ) -> Result<bool, DbErr> {
-        self.catch_up(db, secrets).await
+    /// Puts global entries into a copy of the global layer, which every snapshot takes (each
+    /// a copy of its own, at `version`): no tenant's rows are read again.
+    fn install_global(&self, cells: Vec<(ConfigKey, Option<Cell>)>, version: u64) {
+        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
+        let Some(any) = map.values().next().cloned() else {
+            return;
+        };
+        let mut layer = Layer::clone(&any.global);
+        for (key, cell) in cells {
+            if let Some((idx, _)) = any.keys.get(&key) {
+                match cell {
+                    Some(cell) => layer.set(idx, cell),
+                    None => {
+                        layer.remove(idx);
+                    }
+                }
+            }
+        }
+        let layer = Arc::new(layer);
+        let mut replaced = Vec::with_capacity(map.len());
+        for snapshot in map.values_mut() {
+            let mut next = Snapshot::clone(snapshot);
+            next.global = layer.clone();
+            next.version = version.max(snapshot.version + 1);
+            replaced.push(std::mem::replace(snapshot, Arc::new(next)));
+        }
+        drop(map);
+        self.remember(replaced);
     }
 
     /// Puts single entries into copies of their snapshots, which take `version`.
@@ -241,6 +366,7 @@ impl Snapshots {
         for (tenant, cell) in cells {
             by_tenant.entry(tenant).or_default().push(cell);
         }
+        let mut replaced = Vec::new();
         let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
         for (tenant, cells) in by_tenant {
             let tenant = match tenant {
@@ -260,8 +386,12 @@ impl Snapshots {
                 }
             }
             snapshot.version = version.max(old.version + 1);
-            map.insert(tenant, Arc::new(snapshot));
+            if let Some(old) = map.insert(tenant, Arc::new(snapshot)) {
+                replaced.push(old);
+            }
         }
+        drop(map);
+        self.remember(replaced);
     }
 
     /// Replaces the snapshots of `tenants` with those built from `part` (loaded for them; a
@@ -282,13 +412,14 @@ impl Snapshots {
             }
         };
         let touched: Vec<Option<Slug>> = tenants.iter().filter_map(named).collect();
+        let mut replaced = Vec::new();
         for tenant in &touched {
             match (fresh.remove(tenant), map.remove(tenant)) {
                 (Some(snapshot), Some(old)) if old.same_content(&snapshot) => {
                     map.insert(tenant.clone(), old);
                 }
                 (Some(mut snapshot), old) => {
-                    let floor = old.map_or(0, |old| old.version + 1);
+                    let floor = old.as_ref().map_or(0, |old| old.version + 1);
                     if version < floor {
                         tracing::warn!(
                             tenant = ?tenant,
@@ -296,12 +427,14 @@ impl Snapshots {
                         );
                     }
                     snapshot.version = version.max(floor);
+                    replaced.extend(old);
                     map.insert(tenant.clone(), Arc::new(snapshot));
                 }
-                (None, _) => {}
+                (None, old) => replaced.extend(old),
             }
         }
         drop(map);
+        self.remember(replaced);
         let mut user_tenant = self.user_tenant.write().expect("snapshot lock poisoned");
         user_tenant.retain(|_, tenant| !touched.contains(tenant));
         for u in &part.users {
@@ -327,6 +460,7 @@ impl Snapshots {
             .collect();
         let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
         let mut next = BTreeMap::new();
+        let mut replaced = Vec::new();
         for (tenant, mut snapshot) in fresh {
             match map.remove(&tenant) {
                 Some(old) if old.same_content(&snapshot) => {
@@ -343,6 +477,7 @@ impl Snapshots {
                         );
                     }
                     snapshot.version = version.max(old.version + 1);
+                    replaced.push(old);
                     next.insert(tenant, Arc::new(snapshot));
                 }
                 None => {
@@ -351,7 +486,11 @@ impl Snapshots {
                 }
             }
         }
+        // Tenants that are gone.
+        replaced.extend(std::mem::take(&mut *map).into_values());
         *map = next;
+        drop(map);
         *self.user_tenant.write().expect("snapshot lock poisoned") = user_tenant;
+        self.remember(replaced);
     }
 }

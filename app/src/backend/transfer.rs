@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::audit::{Actor, AuditWriter};
 use super::entity::{config_key, department, entry, group, tenant, user, user_group, user_trait};
-use super::entries::{audit_value, find_entry, scope_ids, store_value};
+use super::entries::{ScopeIndex, audit_value, store_value};
 use super::error::ServiceError;
-use super::state::{Loaded, load};
+use super::state::{EntryRow, Loaded, load};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
     self, DepartmentDoc, Document, EntryDoc, FORMAT, GroupDoc, Plan, Problem, TenantDoc, UserDoc,
@@ -33,6 +33,9 @@ pub struct ImportReport {
     pub unchanged: usize,
     pub errors: Vec<Problem>,
 }
+
+/// New entry rows per statement: within the bind-parameter limits of SQLite and PostgreSQL.
+const ENTRY_BATCH: usize = 1000;
 
 enum Change {
     Created,
@@ -126,7 +129,8 @@ pub async fn apply(
 ) -> Result<ImportReport, ServiceError> {
     let now = chrono::Utc::now();
     let tx = state.db.begin().await?;
-    let audit = AuditWriter::begin(&tx, now).await?;
+    // Events are written in batches: an import can hold a million of them.
+    let audit = AuditWriter::begin(&tx, now).await?.buffered();
     let loaded = load(&tx, &state.secrets).await?;
     let mut within_tenant;
     let mut doc = doc;
@@ -609,16 +613,19 @@ impl Apply<'_> {
             }
         }
 
-        // Entries.
+        // Entries: ids from one read, and new rows written many per statement, so a
+        // document of a million entries takes one pass, not a million round trips.
+        let index = ScopeIndex::load(self.tx, &self.state.secrets).await?;
+        let existing: HashMap<(i64, &Scope), &EntryRow> = loaded
+            .entries
+            .iter()
+            .map(|row| ((row.key_id, &row.scope), row))
+            .collect();
+        let mut inserts = Vec::new();
         for e in &plan.entries {
-            let (key_id, def) =
-                super::entries::find_key(self.tx, &self.state.secrets, &e.key).await?;
-            let ids = scope_ids(self.tx, &e.scope).await?;
-            let existing = find_entry(self.tx, key_id, &e.scope, &ids).await?;
-            let old = loaded
-                .entries
-                .iter()
-                .find(|row| existing.as_ref().is_some_and(|x| x.id == row.id));
+            let (key_id, def) = index.key(&e.key)?;
+            let ids = index.ids(&e.scope)?;
+            let old = existing.get(&(key_id, &e.scope)).copied();
             if let Some(old) = old
                 && old.value == e.value
                 && old.locked == e.locked
@@ -626,20 +633,24 @@ impl Apply<'_> {
                 self.report.count(Change::Unchanged);
                 continue;
             }
-            let (stored, encrypted) = store_value(&self.state.secrets, &def, &e.value);
-            match &existing {
+            let (stored, encrypted) = store_value(&self.state.secrets, def, &e.value);
+            match old {
                 Some(row) => {
-                    let mut active: entry::ActiveModel = row.clone().into();
-                    active.value = Set(stored.clone());
-                    active.encrypted = Set(encrypted);
-                    active.locked = Set(e.locked);
-                    active.version = Set(row.version + 1);
-                    active.updated_at = Set(self.now);
-                    active.updated_by = Set(self.actor.name.clone());
-                    active.update(self.tx).await?;
+                    entry::ActiveModel {
+                        id: Set(row.id),
+                        value: Set(stored.clone()),
+                        encrypted: Set(encrypted),
+                        locked: Set(e.locked),
+                        version: Set(row.version + 1),
+                        updated_at: Set(self.now),
+                        updated_by: Set(self.actor.name.clone()),
+                        ..Default::default()
+                    }
+                    .update(self.tx)
+                    .await?;
                 }
                 None => {
-                    entry::ActiveModel {
+                    inserts.push(entry::ActiveModel {
                         key_id: Set(key_id),
                         level: Set(e.scope.level().as_str().into()),
                         tenant_id: Set(ids.tenant_id),
@@ -653,9 +664,12 @@ impl Apply<'_> {
                         updated_at: Set(self.now),
                         updated_by: Set(self.actor.name.clone()),
                         ..Default::default()
+                    });
+                    if inserts.len() >= ENTRY_BATCH {
+                        entry::Entity::insert_many(std::mem::take(&mut inserts))
+                            .exec_without_returning(self.tx)
+                            .await?;
                     }
-                    .insert(self.tx)
-                    .await?;
                 }
             }
             let secrets = &self.state.secrets;
@@ -666,8 +680,8 @@ impl Apply<'_> {
                 tenant: ids.audit_tenant.clone(),
                 department: ids.audit_department.clone(),
                 key: Some(e.key.to_string()),
-                old_value: old.map(|o| audit_value(secrets, &def, Some(&e.scope), &o.value)),
-                new_value: Some(audit_value(secrets, &def, Some(&e.scope), &e.value)),
+                old_value: old.map(|o| audit_value(secrets, def, Some(&e.scope), &o.value)),
+                new_value: Some(audit_value(secrets, def, Some(&e.scope), &e.value)),
                 old_locked: old.map(|o| o.locked),
                 new_locked: Some(e.locked),
                 old_ciphertext: old.and_then(|o| o.sealed.clone()),
@@ -675,11 +689,16 @@ impl Apply<'_> {
                 ..Default::default()
             })
             .await?;
-            self.report.count(if existing.is_some() {
+            self.report.count(if old.is_some() {
                 Change::Updated
             } else {
                 Change::Created
             });
+        }
+        if !inserts.is_empty() {
+            entry::Entity::insert_many(inserts)
+                .exec_without_returning(self.tx)
+                .await?;
         }
         Ok(())
     }

@@ -2,7 +2,8 @@
 //! nothing can change unnoticed).
 //!
 //! Rule: an entry change touches that one entry of its scope's tenant's snapshot (a global
-//! entry, and any key definition, touch every snapshot); a tenant, department or group change touches that
+//! entry touches the global layer every snapshot shares; a key definition touches every
+//! snapshot); a tenant, department or group change touches that
 //! tenant's snapshot; a user created, changed or deleted touches the snapshot of the tenant the
 //! user is in and, when moved, of the tenant they left, and their credentials; passwords,
 //! traits, disabling and token revocations touch credentials only. Sign-ins, reveals, token
@@ -15,6 +16,9 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::audit_chain::AuditRecord;
+
+/// More single entries than this, and a change touches their snapshots instead.
+pub const MAX_ENTRIES: usize = 64;
 
 /// What one change touched.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +33,9 @@ pub struct Touched {
     /// rows (unless the snapshot is rebuilt anyway).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub entries: BTreeSet<(Option<String>, String, String)>,
+    /// Global entries, by key: the global layer every snapshot shares, re-read row by row.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub global: BTreeSet<String>,
     /// Credentials: who a session or a token acts as.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accounts: bool,
@@ -37,12 +44,19 @@ pub struct Touched {
 impl Touched {
     /// Whether the change needs a revision at all.
     pub fn is_empty(&self) -> bool {
-        !self.everything && self.snapshots.is_empty() && self.entries.is_empty() && !self.accounts
+        !self.everything
+            && self.snapshots.is_empty()
+            && self.entries.is_empty()
+            && self.global.is_empty()
+            && !self.accounts
     }
 
     /// Whether any snapshot must catch up.
     pub fn any_snapshot(&self) -> bool {
-        self.everything || !self.snapshots.is_empty() || !self.entries.is_empty()
+        self.everything
+            || !self.snapshots.is_empty()
+            || !self.entries.is_empty()
+            || !self.global.is_empty()
     }
 
     pub fn merge(&mut self, other: Touched) {
@@ -50,6 +64,18 @@ impl Touched {
         self.accounts |= other.accounts;
         self.snapshots.extend(other.snapshots);
         self.entries.extend(other.entries);
+        self.global.extend(other.global);
+        if self.global.len() > MAX_ENTRIES {
+            self.global.clear();
+            self.everything = true;
+        }
+        if self.entries.len() > MAX_ENTRIES {
+            // Past this many, re-reading row by row costs more than rebuilding their
+            // snapshots, and the change row would grow with the change (a bulk import).
+            let entries = std::mem::take(&mut self.entries);
+            self.snapshots
+                .extend(entries.into_iter().map(|(snapshot, _, _)| snapshot));
+        }
     }
 
     /// What `event` touches.
@@ -59,7 +85,10 @@ impl Touched {
         match event.action.as_str() {
             "entry.set" | "entry.lock" | "entry.unlock" | "entry.unset" => {
                 match (event.level.as_deref(), &event.scope, &event.key) {
-                    (Some("global"), _, _) => touched.everything = true,
+                    (Some("global"), _, Some(key)) => {
+                        touched.global.insert(key.clone());
+                    }
+                    (Some("global"), _, None) => touched.everything = true,
                     (Some(level), Some(scope), Some(key)) => {
                         touched.entries.insert((
                             event.tenant.clone(),
@@ -172,6 +201,13 @@ mod tests {
                 },
             ),
             (
+                entry("entry.set", "global", None, "", "k"),
+                Touched {
+                    global: BTreeSet::from(["k".to_owned()]),
+                    ..Default::default()
+                },
+            ),
+            (
                 event("key.update", None, None),
                 Touched {
                     everything: true,
@@ -252,5 +288,22 @@ mod tests {
         assert!(Touched::of_all(&events[..1]).is_empty());
         let json = serde_json::to_string(&touched).unwrap();
         assert_eq!(serde_json::from_str::<Touched>(&json).unwrap(), touched);
+    }
+
+    #[test]
+    fn a_change_of_many_entries_touches_their_snapshots_instead() {
+        let few: Vec<AuditRecord> = (0..MAX_ENTRIES)
+            .map(|i| entry("entry.set", "tenant", Some("t1"), "t1", &format!("k{i}")))
+            .collect();
+        let touched = Touched::of_all(&few);
+        assert_eq!(touched.entries.len(), MAX_ENTRIES);
+        assert!(touched.snapshots.is_empty());
+        // One more, in another tenant: both tenants' snapshots, and no entries.
+        let mut many = few;
+        many.push(entry("entry.set", "user", Some("t2"), "u9", "k"));
+        let touched = Touched::of_all(&many);
+        assert!(touched.entries.is_empty());
+        assert_eq!(touched.snapshots, snapshots(&[Some("t1"), Some("t2")]));
+        assert!(!touched.everything);
     }
 }

@@ -184,6 +184,8 @@ pub struct Resolved<'a> {
     pub key: &'a KeyDefinition,
     pub value: Option<&'a Value>,
     pub source: Source<'a>,
+    /// The applied entry is locked: no more specific level can override it.
+    pub locked: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -244,6 +246,7 @@ pub fn effective<'a>(keys: &'a Keys, layers: &[&'a Layer]) -> Vec<Resolved<'a>> 
                 key: def,
                 value: Some(&cell.value),
                 source: Source::of(layer),
+                locked: cell.locked,
             },
             None => Resolved {
                 key: def,
@@ -253,6 +256,7 @@ pub fn effective<'a>(keys: &'a Keys, layers: &[&'a Layer]) -> Vec<Resolved<'a>> 
                 } else {
                     Source::Unset
                 },
+                locked: false,
             },
         };
         out.push(resolved);

@@ -37,20 +37,34 @@ pub enum EffectiveFormat {
 }
 
 /// `user=U`, or `tenant=T[&department=D][&group=G…]`, plus `reveal`.
-fn context(query: Option<&str>) -> Result<(ContextSpec, bool), ApiError> {
-    let (spec, reveal, env) = context_and_format(query)?;
-    if env {
+pub(super) fn context(query: Option<&str>) -> Result<(ContextSpec, bool), ApiError> {
+    let q = effective_query(query)?;
+    if q.env {
         return Err(invalid("format: only GET /effective offers format=env"));
     }
-    Ok((spec, reveal))
+    if q.wait.is_some() {
+        return Err(invalid("wait: only GET /effective offers a long poll"));
+    }
+    Ok((q.spec, q.reveal))
 }
 
-/// [`context`], plus `format=json|env`: whether `.env` lines were asked for.
-fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), ApiError> {
+/// The longest a long poll is held.
+const MAX_WAIT_SECONDS: u64 = 60;
+
+/// What `/effective` was asked: the context, `reveal`, `format=env`, and `wait=S`.
+struct EffectiveQuery {
+    spec: ContextSpec,
+    reveal: bool,
+    env: bool,
+    wait: Option<std::time::Duration>,
+}
+
+fn effective_query(query: Option<&str>) -> Result<EffectiveQuery, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
         .map_err(|e| invalid(format!("query: {e}")))?;
     let (mut user, mut tenant, mut department, mut groups, mut reveal, mut env) =
         (None, None, None, Vec::new(), false, false);
+    let mut wait = None;
     for (name, value) in pairs {
         match name.as_str() {
             "user" => user = Some(slug("user", &value)?),
@@ -66,6 +80,18 @@ fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), 
                 let format: EffectiveFormat = serde_json::from_value(Value::String(value.clone()))
                     .map_err(|_| invalid(format!("format: expected json or env, got {value:?}")))?;
                 env = format == EffectiveFormat::Env;
+            }
+            "wait" => {
+                let seconds = value
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s <= MAX_WAIT_SECONDS)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "wait: expected whole seconds from 0 to {MAX_WAIT_SECONDS}, got {value:?}"
+                        ))
+                    })?;
+                wait = Some(std::time::Duration::from_secs(seconds));
             }
             other => return Err(invalid(format!("{other}: unknown query parameter"))),
         }
@@ -84,7 +110,37 @@ fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), 
         }
         (None, None) => return Err(invalid("user: a context needs user=U or tenant=T")),
     };
-    Ok((spec, reveal, env))
+    Ok(EffectiveQuery {
+        spec,
+        reveal,
+        env,
+        wait,
+    })
+}
+
+/// Holds a long poll until the snapshot `spec` resolves from is no longer at `version`, or
+/// `wait` passed, or the server stops; answers with where the context stands then.
+async fn wait_for_change(
+    state: &ServerState,
+    spec: &ContextSpec,
+    version: u64,
+    wait: std::time::Duration,
+) -> Result<resolution::Located, ApiError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut published = state.app.snapshots.subscribe();
+    loop {
+        // Looked at after subscribing, so no revision slips between the look and the wait.
+        published.borrow_and_update();
+        let located = resolution::locate_context(&state.app, spec)?;
+        if located.version() != version || published.borrow().closing {
+            return Ok(located);
+        }
+        match tokio::time::timeout_at(deadline, published.changed()).await {
+            Ok(Ok(())) => continue,
+            // Timed out, or the snapshots are gone: answer with what stands.
+            Ok(Err(_)) | Err(_) => return Ok(located),
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/effective", tag = "configuration",
@@ -94,11 +150,14 @@ fn context_and_format(query: Option<&str>) -> Result<(ContextSpec, bool, bool), 
         ("group" = Option<Vec<Slug>>, Query, description = "What-if context: groups of the tenant (repeat the parameter)"),
         ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited)"),
         ("format" = Option<EffectiveFormat>, Query, description = "`json` (default) or `env`: `NAME=value` lines as `strata resolve --format env` prints them"),
+        ("wait" = Option<u64>, Query, description = "Long poll: with `If-None-Match`, hold the request up to this many seconds (0 to 60) until the ETag changes", maximum = 60),
         ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer")),
     responses((status = 200, description = "Every key with its effective value and source, as `strata resolve --format json`: `{key: {value, level, scope}}` (`format=env`: `NAME=value` lines)",
             content((Object = "application/json"), (String = "text/plain")),
-            headers(("ETag" = String, description = "Changes whenever anything in the context's chain changes"))),
-        (status = 304, description = "Unchanged since the given ETag"),
+            headers(("ETag" = String, description = "Changes whenever anything in the context's chain changes"),
+                ("X-Strata-Revision" = u64, description = "The revision of the last change this answer reflects"))),
+        (status = 304, description = "Unchanged since the given ETag (after `wait`: still unchanged)",
+            headers(("ETag" = String, description = "The ETag given"), ("X-Strata-Revision" = u64, description = "The revision of the last change this answer reflects"))),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn effective(
@@ -109,33 +168,57 @@ pub async fn effective(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let principal = &caller.principal;
-    let (spec, reveal, env) = context_and_format(query.as_deref())?;
+    let EffectiveQuery {
+        spec,
+        reveal,
+        env,
+        wait,
+    } = effective_query(query.as_deref())?;
     let spec = spec.canonical();
     access::authorize_context(&state.app, principal, &spec, reveal).await?;
     let actor = client(&headers, address, principal.user.to_string());
     let viewer = reveal.then(|| caller.viewer(&actor)).transpose()?;
-    // One snapshot answers: the ETag, the audited secrets and the body all come from it.
-    let located = resolution::locate_context(&state.app, &spec)?;
-    let key = EffectiveKey {
+    let given = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let answer_key = |located: &resolution::Located| EffectiveKey {
         tenant: located.tenant().cloned(),
         version: located.version(),
         context: spec.clone(),
         reveal,
         env,
     };
+    let matches = |tag: &str| {
+        given
+            .as_deref()
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+    };
+    // One snapshot answers: the ETag, the audited secrets and the body all come from it.
+    let mut located = resolution::locate_context(&state.app, &spec)?;
+    if let Some(wait) = wait
+        && matches(&answer_key(&located).etag())
+    {
+        located = wait_for_change(&state, &spec, located.version(), wait).await?;
+    }
+    let key = answer_key(&located);
     let tag = key.etag();
-    let matches = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let revision = located.version();
     if let Some(viewer) = viewer {
         // Audited before anything is shown, a 304 included (it confirms what was shown).
         let secrets = located.secrets(&state.app);
         resolution::audit_reveal(&state.app, viewer, &spec, None, &secrets).await?;
     }
-    if matches {
+    if matches(&tag) {
         // Nothing resolved or serialised: the configuration is unchanged.
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, tag),
+                (REVISION.clone(), revision.to_string()),
+            ],
+        )
+            .into_response());
     }
     let body = match state.effective_cache.get(&key) {
         Some(body) => body,
@@ -170,8 +253,14 @@ pub async fn effective(
     if let Ok(value) = HeaderValue::from_str(&tag) {
         response.headers_mut().insert(header::ETAG, value);
     }
+    response
+        .headers_mut()
+        .insert(REVISION.clone(), HeaderValue::from(revision));
     Ok(response)
 }
+
+/// The revision an answer reflects.
+pub static REVISION: header::HeaderName = header::HeaderName::from_static("x-strata-revision");
 
 #[utoipa::path(get, path = "/chain/{key}", tag = "configuration",
     params(("key" = ConfigKey, Path, description = "Dotted key name"), ("user" = Option<Slug>, Query, description = "A real user: their tenant, department and groups"),

@@ -28,6 +28,14 @@ pub struct Caller {
     pub can_reveal: bool,
     /// The id of the token the request came with.
     pub token: Option<i64>,
+    /// What it authenticated with, to check again later (a stream outlives its request).
+    credential: Credential,
+}
+
+#[derive(Clone)]
+enum Credential {
+    Token(String),
+    Session(Session),
 }
 
 impl Caller {
@@ -70,31 +78,58 @@ impl FromRequestParts<ServerState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        if let Some(token) = bearer {
-            let address = parts.extensions.get::<ClientAddress>().copied();
-            let actor = client(&parts.headers, address, "token".into());
-            return match tokens::authenticate(&state.app, token, &actor).await? {
+        let credential = match bearer {
+            Some(token) => Credential::Token(token.to_owned()),
+            None => Credential::Session(
+                Session::from_request_parts(parts, state)
+                    .await
+                    .map_err(|(_, m)| ApiError(internal(m)))?,
+            ),
+        };
+        let address = parts.extensions.get::<ClientAddress>().copied();
+        let actor = client(&parts.headers, address, "token".into());
+        Caller::authenticate(state, credential, &actor).await
+    }
+}
+
+impl Caller {
+    async fn authenticate(
+        state: &ServerState,
+        credential: Credential,
+        actor: &Actor,
+    ) -> Result<Caller, ApiError> {
+        match &credential {
+            Credential::Token(token) => match tokens::authenticate(&state.app, token, actor).await?
+            {
                 Some(found) => Ok(Caller {
                     principal: found.principal,
                     can_write: found.can_write,
                     can_reveal: found.can_reveal,
                     token: Some(found.token_id),
+                    credential,
                 }),
                 None => Err(ApiError(WireError::Unauthenticated(
                     "the token is not valid (unknown, expired or revoked)".into(),
                 ))),
-            };
+            },
+            Credential::Session(session) => {
+                let principal = principal_of(&state.app, session).await?;
+                Ok(Caller {
+                    principal,
+                    can_write: true,
+                    can_reveal: true,
+                    token: None,
+                    credential,
+                })
+            }
         }
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|(_, m)| ApiError(internal(m)))?;
-        let principal = principal_of(&state.app, &session).await?;
-        Ok(Caller {
-            principal,
-            can_write: true,
-            can_reveal: true,
-            token: None,
-        })
+    }
+
+    /// The same credential checked again, for a request that outlives its start (a watch
+    /// stream): an error once the token is revoked or expired, the session ended, or the
+    /// account disabled; else the caller as it stands now (its traits may have changed).
+    pub async fn again(&self, state: &ServerState, actor: &Actor) -> Result<Caller, ApiError> {
+        Caller::authenticate(state, self.credential.clone(), actor).await
     }
 }
 

@@ -55,6 +55,7 @@ pub struct Metrics {
     pool_open: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    watch_streams: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -117,6 +118,12 @@ impl Default for Metrics {
             "The most database connections the pool opens",
             pool_max.clone(),
         );
+        let watch_streams = Gauge::default();
+        registry.register(
+            "watch_streams",
+            "Open /api/v1/watch streams",
+            watch_streams.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -127,7 +134,20 @@ impl Default for Metrics {
             pool_open,
             pool_idle,
             pool_max,
+            watch_streams,
         }
+    }
+}
+
+impl Metrics {
+    /// A watch stream opened.
+    pub fn watch_opened(&self) {
+        self.watch_streams.inc();
+    }
+
+    /// A watch stream closed.
+    pub fn watch_closed(&self) {
+        self.watch_streams.dec();
     }
 }
 

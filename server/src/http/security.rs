@@ -121,7 +121,10 @@ pub async fn cache_control(request: Request, next: Next) -> Response {
     if reveals {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     } else if !headers.contains_key(header::CACHE_CONTROL) {
-        let value = if path.starts_with("/api/") || path.starts_with("/fn/") {
+        let value = if ["/api/", "/fn/", "/ofrep/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        {
             "no-store"
         } else {
             "private, no-cache"
@@ -206,14 +209,14 @@ pub async fn reject_cross_site(request: Request, next: Next) -> Response {
 }
 
 /// Paths anyone may fetch: sign-in, assets, server functions (which check for themselves),
-/// probes and the HTTP API (which authenticates itself).
+/// probes and the HTTP APIs (which authenticate themselves).
 fn is_public(path: &str) -> bool {
     path == "/login"
         || path == "/healthz"
         || path == "/readyz"
         || path == "/metrics"
         || path == "/favicon.svg"
-        || ["/pkg/", "/fn/", "/api/"]
+        || ["/pkg/", "/fn/", "/api/", "/ofrep/"]
             .iter()
             .any(|p| path.starts_with(p))
 }

@@ -693,3 +693,87 @@ async fn changes_by_another_process_are_picked_up_through_the_change_feed() {
             .unwrap()
     );
 }
+
+/// An import larger than one batch of rows (users, memberships, traits, entries, audit events
+/// and their ciphertexts are written a thousand per statement): every row lands where it
+/// belongs, the chain verifies, the snapshots resolve it, and importing it again writes nothing.
+#[tokio::test]
+async fn a_bulk_import_across_batches_writes_every_row_and_keeps_the_chain() {
+    let db = TestDatabase::new().await;
+    let state = db.state().await;
+    let users: Vec<Value> = (0..2_500)
+        .map(|u| {
+            json!({"id": format!("u{u:04}"), "name": format!("User {u}"), "tenant": "t",
+                "department": format!("d{}", u % 3), "groups": [format!("g{}", u % 4), "all"],
+                "traits": if u % 500 == 0 { json!(["admin_capable", "tenant_admin"]) } else { json!([]) }})
+        })
+        .collect();
+    let entries: Vec<Value> = (0..2_500)
+        .flat_map(|u| {
+            [
+                json!({"level": "user", "user": format!("u{u:04}"), "key": "bulk.limit", "value": u}),
+                json!({"level": "user", "user": format!("u{u:04}"), "key": "bulk.api_key", "value": format!("sk_{u}")}),
+            ]
+        })
+        .collect();
+    let doc = json!({
+        "format": "strata/v1",
+        "keys": [{"key": "bulk.limit", "type": "integer", "default": 1},
+                 {"key": "bulk.api_key", "type": "string"}],
+        "tenants": [{"id": "t", "name": "T",
+            "departments": (0..3).map(|d| json!({"id": format!("d{d}"), "name": format!("D{d}")})).collect::<Vec<_>>(),
+            "groups": (0..4).map(|g| json!({"id": format!("g{g}"), "name": format!("G{g}"), "priority": g}))
+                .chain([json!({"id": "all", "name": "All", "priority": 9})]).collect::<Vec<_>>()}],
+        "users": users,
+        "entries": entries,
+    });
+    let report = import(&state, &actor(), &document(doc.clone()), false)
+        .await
+        .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let count = |sql: &'static str| {
+        let db = &state.db;
+        async move {
+            db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get::<i64>("", "n")
+                .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) AS n FROM users").await, 2_500);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM user_groups").await, 5_000);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM user_traits").await, 10);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM entries").await, 5_000);
+    assert_eq!(
+        count("SELECT COUNT(*) AS n FROM audit_secrets").await,
+        2_500,
+        "one ciphertext per secret set"
+    );
+    let events = audit::verify(&state.db).await.unwrap().unwrap();
+    // Two keys, a tenant, 3 departments, 5 groups, 2,500 users, 5,000 entries and the import.
+    assert_eq!(events, 2 + 1 + 3 + 5 + 2_500 + 5_000 + 1);
+
+    // Resolved from the snapshots as written, memberships included.
+    let shown = with_effective(&state, &user("u1234"), |resolved, _| {
+        serde_json::to_value(EffectiveView {
+            resolved,
+            reveal: true,
+        })
+        .unwrap()
+    })
+    .unwrap();
+    assert_eq!(shown["bulk.limit"]["value"], 1234);
+    assert_eq!(shown["bulk.api_key"]["value"], "sk_1234");
+    let snapshot = state.snapshots.for_user(&slug("u1234")).unwrap();
+    let placement = &snapshot.users[&slug("u1234")];
+    assert_eq!(placement.department, Some(slug("d1")));
+    assert_eq!(placement.groups.len(), 2);
+
+    let again = import(&state, &actor(), &document(doc), false)
+        .await
+        .unwrap();
+    assert_eq!((again.created, again.updated), (0, 0));
+    assert_eq!(audit::verify(&state.db).await.unwrap().unwrap(), events);
+}

@@ -17,7 +17,7 @@ use super::error::ServiceError;
 use super::state::key_definition;
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::key::KeyDefinition;
-use crate::domain::name::ConfigKey;
+use crate::domain::name::{ConfigKey, Slug};
 use crate::domain::scope::Scope;
 use crate::domain::value::MASK;
 pub use crate::views::EntryView;
@@ -185,6 +185,18 @@ impl ScopeIndex {
                 .map(|u| (u.slug, (u.id, u.tenant_id, u.department_id)))
                 .collect(),
         })
+    }
+
+    /// The id of department `slug` of tenant `tenant_id`.
+    pub fn department_id(&self, tenant_id: i64, slug: &Slug) -> Option<i64> {
+        self.departments
+            .get(&(tenant_id, slug.to_string()))
+            .copied()
+    }
+
+    /// The id of group `slug` of tenant `tenant_id`.
+    pub fn group_id(&self, tenant_id: i64, slug: &Slug) -> Option<i64> {
+        self.groups.get(&(tenant_id, slug.to_string())).copied()
     }
 
     /// The key's id and definition.

@@ -16,7 +16,7 @@ use super::audit::{Actor, AuditWriter};
 use super::entity::{config_key, department, entry, group, tenant, user, user_group, user_trait};
 use super::entries::{ScopeIndex, audit_value, store_value};
 use super::error::ServiceError;
-use super::state::{EntryRow, Loaded, load};
+use super::state::{EntryRow, Loaded, UserRow, load};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
     self, DepartmentDoc, Document, EntryDoc, FORMAT, GroupDoc, Plan, Problem, TenantDoc, UserDoc,
@@ -32,6 +32,15 @@ pub struct ImportReport {
     pub updated: usize,
     pub unchanged: usize,
     pub errors: Vec<Problem>,
+}
+
+/// A user to create, with what is written once it has an id.
+struct NewUser {
+    row: user::ActiveModel,
+    slug: String,
+    tenant_id: Option<i64>,
+    groups: BTreeSet<i64>,
+    traits: BTreeSet<crate::domain::traits::Trait>,
 }
 
 /// New entry rows per statement: within the bind-parameter limits of SQLite and PostgreSQL.
@@ -498,37 +507,32 @@ impl Apply<'_> {
             }
         }
 
-        // Users with memberships and traits.
+        // Users with memberships and traits: departments and groups found in one read, new
+        // users written many per statement.
+        let index = ScopeIndex::load(self.tx, &self.state.secrets).await?;
+        let known: HashMap<&Slug, &UserRow> =
+            loaded.users.iter().map(|row| (&row.slug, row)).collect();
+        let mut new_users = Vec::new();
         for u in &plan.users {
             let tenant_id = u.tenant.as_ref().and_then(|t| tenant_ids.get(t).copied());
             let department_id = match (&u.department, tenant_id) {
-                (Some(d), Some(t)) => department::Entity::find()
-                    .filter(department::Column::TenantId.eq(t))
-                    .filter(department::Column::Slug.eq(d.as_str()))
-                    .one(self.tx)
-                    .await?
-                    .map(|row| row.id),
+                (Some(d), Some(t)) => index.department_id(t, d),
                 _ => None,
             };
-            let mut group_ids = BTreeSet::new();
-            if let Some(t) = tenant_id {
-                for g in &u.groups {
-                    if let Some(row) = group::Entity::find()
-                        .filter(group::Column::TenantId.eq(t))
-                        .filter(group::Column::Slug.eq(g.as_str()))
-                        .one(self.tx)
-                        .await?
-                    {
-                        group_ids.insert(row.id);
-                    }
-                }
-            }
+            let group_ids: BTreeSet<i64> = match tenant_id {
+                Some(t) => u
+                    .groups
+                    .iter()
+                    .filter_map(|g| index.group_id(t, g))
+                    .collect(),
+                None => BTreeSet::new(),
+            };
             let new_json = json!({
                 "name": u.name, "tenant": u.tenant, "department": u.department,
                 "groups": u.groups, "traits": u.traits, "disabled": u.disabled,
             })
             .to_string();
-            let existing = loaded.users.iter().find(|row| row.slug == u.slug);
+            let existing = known.get(&u.slug).copied();
             let audit_tenant = u.tenant.as_ref().map(ToString::to_string);
             let audit_department = u.department.as_ref().map(ToString::to_string);
             match existing {
@@ -593,11 +597,17 @@ impl Apply<'_> {
                         disabled: Set(u.disabled),
                         created_at: Set(self.now),
                         ..Default::default()
+                    };
+                    new_users.push(NewUser {
+                        row,
+                        slug: u.slug.to_string(),
+                        tenant_id,
+                        groups: group_ids,
+                        traits: u.traits.clone(),
+                    });
+                    if new_users.len() >= ENTRY_BATCH {
+                        self.write_users(std::mem::take(&mut new_users)).await?;
                     }
-                    .insert(self.tx)
-                    .await?;
-                    self.write_memberships(row.id, tenant_id, &group_ids, &u.traits)
-                        .await?;
                     self.event(AuditRecord {
                         action: "user.create".into(),
                         level: Some("user".into()),
@@ -612,6 +622,8 @@ impl Apply<'_> {
                 }
             }
         }
+
+        self.write_users(new_users).await?;
 
         // Entries: ids from one read, and new rows written many per statement, so a
         // document of a million entries takes one pass, not a million round trips.
@@ -697,6 +709,55 @@ impl Apply<'_> {
         }
         if !inserts.is_empty() {
             entry::Entity::insert_many(inserts)
+                .exec_without_returning(self.tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes new users, then (with the ids they got) their memberships and traits, each a
+    /// statement for the lot.
+    async fn write_users(&self, users: Vec<NewUser>) -> Result<(), ServiceError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let slugs: Vec<String> = users.iter().map(|u| u.slug.clone()).collect();
+        let rows: Vec<user::ActiveModel> = users.iter().map(|u| u.row.clone()).collect();
+        user::Entity::insert_many(rows)
+            .exec_without_returning(self.tx)
+            .await?;
+        let ids: HashMap<String, i64> = user::Entity::find()
+            .filter(user::Column::Slug.is_in(slugs))
+            .all(self.tx)
+            .await?
+            .into_iter()
+            .map(|row| (row.slug, row.id))
+            .collect();
+        let mut memberships = Vec::new();
+        let mut traits = Vec::new();
+        for u in &users {
+            let id = *ids
+                .get(&u.slug)
+                .ok_or_else(|| ServiceError::NotFound(format!("user {} was not found", u.slug)))?;
+            if let Some(tenant_id) = u.tenant_id {
+                memberships.extend(u.groups.iter().map(|group_id| user_group::ActiveModel {
+                    user_id: Set(id),
+                    tenant_id: Set(tenant_id),
+                    group_id: Set(*group_id),
+                }));
+            }
+            traits.extend(u.traits.iter().map(|t| user_trait::ActiveModel {
+                user_id: Set(id),
+                name: Set(t.as_str().into()),
+            }));
+        }
+        for chunk in memberships.chunks(ENTRY_BATCH) {
+            user_group::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(self.tx)
+                .await?;
+        }
+        for chunk in traits.chunks(ENTRY_BATCH) {
+            user_trait::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(self.tx)
                 .await?;
         }

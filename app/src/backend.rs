@@ -70,8 +70,10 @@ impl AppState {
     /// change may have disabled or changed). Every write path ends here. The change stands whatever happens here: a reload that
     /// fails is logged, and the refresher picks the change up on its next tick.
     pub async fn publish(&self) {
-        self.tokens.invalidate();
+        // Verified tokens drop when the change moved the credentials revision on (catching up
+        // tells); if catching up fails, what it touched is unknown, so they all drop.
         if let Err(err) = self.snapshots.catch_up(&self.db, &self.secrets).await {
+            self.tokens.invalidate();
             tracing::warn!(error = %err, "could not apply a change to the snapshots; the refresher retries");
         }
     }

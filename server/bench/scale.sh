@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-password="bench scale password"
+password="bench-scale-password"  # no spaces: settings() is word-split
 settings() {  # DATABASE_URL -> the only settings a process gets
   echo env -i PATH="$PATH" HOME="$work" STRATA_DATABASE_URL="$1" \
     STRATA_MASTER_KEY="c3RyYXRhLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE=" \
@@ -86,8 +86,8 @@ big_token=$(token_for)
 tenant_list=$(python3 -c "print(' '.join(f't{t:04}' for t in range(0, $tenants, max(1, $tenants // 50))))")
 big_writes=$(python3 "$here/writes.py" "$big_base" "$big_token" $tenant_list --count 300 --key bench.k000)
 effective=$("$scale" effective "$big_base" "$big_token" "$work/users.txt" 10 32)
-fanout=$("$scale" watch-fanout "$big_base" "$big_token" "$work/users_t1.txt" 1000 t0001 bench.k001 "$big_pid")
-mixed=$("$scale" mixed "$big_base" "$big_token" "$work/users.txt" 10 1000 t0002 bench.k002)
+fanout=$("$scale" watch-fanout "$big_base" "$big_token" "$work/users_t1.txt" 1000 t0001 bench.k004 "$big_pid")
+mixed=$("$scale" mixed "$big_base" "$big_token" "$work/users.txt" 10 1000 t0002 bench.k008)
 kill "$big_pid"; wait "$big_pid" 2>/dev/null || true
 
 # --- the demo platform, for the write latency it is compared with ------------------------------
@@ -113,7 +113,7 @@ if [ -x "$pg_bin/initdb" ]; then
   serve "$pg"; writer=$base
   pg_token=$(token_for)
   serve "$pg"; reader=$base
-  replica=$("$scale" replica-lag "$writer" "$reader" "$pg_token" t0000 u0000_000 bench.k003 200)
+  replica=$("$scale" replica-lag "$writer" "$reader" "$pg_token" t0000 u0000_000 bench.k012 200)
 fi
 
 echo

@@ -222,12 +222,13 @@ async fn put(
     key: &str,
     scope: &str,
     value: serde_json::Value,
+    locked: bool,
 ) -> Result<Duration, Error> {
     let started = Instant::now();
     let response = http
         .put(format!("{base}/api/v1/entries/{key}?scope={scope}"))
         .bearer_auth(token)
-        .json(&json!({"value": value}))
+        .json(&json!({"value": value, "locked": locked}))
         .send()
         .await?;
     let elapsed = started.elapsed();
@@ -256,6 +257,7 @@ async fn replica_lag(args: &[String]) -> Result<(), Error> {
             key,
             &format!("tenant:{tenant}"),
             json!((i % 500) as i64 + 1000),
+            false,
         )
         .await?;
         let (event, _) = tokio::time::timeout(Duration::from_secs(10), watch.next())
@@ -313,6 +315,8 @@ async fn watch_fanout(args: &[String]) -> Result<(), Error> {
         key,
         &format!("tenant:{tenant}"),
         json!(4242),
+        // Locked, so it reaches every user of the tenant, however they override the key.
+        true,
     )
     .await?;
     let mut reached = Vec::new();
@@ -358,7 +362,7 @@ async fn mixed(args: &[String]) -> Result<(), Error> {
             while !stop.load(Ordering::Relaxed) {
                 ticks.tick().await;
                 n += 1;
-                match put(&http, &base, &token, &key, &scope, json!(n % 1000)).await {
+                match put(&http, &base, &token, &key, &scope, json!(n % 1000), false).await {
                     Ok(took) => timings.push(ms(took)),
                     Err(_) => failed += 1,
                 }

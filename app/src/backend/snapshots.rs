@@ -162,6 +162,12 @@ impl Snapshots {
         }
     }
 
+    /// The last revision caught up with that changed credentials (who a session or a token
+    /// acts as): verified tokens are good while it stands.
+    pub fn accounts_revision(&self) -> i64 {
+        self.published.borrow().accounts_revision
+    }
+
     /// Tells every follower that nothing more will be published: the server is stopping.
     pub fn close(&self) {
         self.published.send_modify(|p| p.closing = true);

@@ -50,10 +50,12 @@ pub struct Authenticated {
     expires_at: Option<DateTime<Utc>>,
 }
 
-/// Verified tokens. An entry remembers when it was read: the cache's epoch (moved on by every
-/// change this process commits) and the snapshots' revision (moved on when a change by
-/// another replica is picked up). It is served only while both are unchanged, so a token read
-/// just before its revocation or its owner's disable committed is never served after it.
+/// Verified tokens. An entry remembers when it was read: the cache's epoch (moved on when this
+/// process cannot tell what a change touched) and the last revision that changed credentials,
+/// here or on another replica. It is served only while both are unchanged, so a token read
+/// just before its revocation or its owner's disable committed is never served after it, while
+/// ordinary configuration writes leave the cache alone (a stampede of every reader to the
+/// database on each write would starve the writes).
 #[derive(Debug, Default)]
 pub struct TokenCache {
     epoch: AtomicU64,
@@ -291,7 +293,7 @@ pub async fn authenticate(
     let digest = hash(token);
     // Read before the database is: a change committed after this moves one of them on.
     let epoch = state.tokens.epoch.load(Ordering::SeqCst);
-    let revision = state.snapshots.loaded_revision();
+    let revision = state.snapshots.accounts_revision();
     let now = Utc::now();
     if let Some(found) = state.tokens.get(&digest, epoch, revision) {
         return Ok(found.expires_at.is_none_or(|at| at > now).then_some(found));

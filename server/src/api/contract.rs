@@ -12,7 +12,7 @@
 use serde_json::{Value, json};
 
 /// The routes whose query names a context, and where their context parameters sit.
-const CONTEXT_ROUTES: [&str; 2] = ["/api/v1/effective", "/api/v1/chain/{key}"];
+const CONTEXT_ROUTES: [&str; 3] = ["/api/v1/effective", "/api/v1/watch", "/api/v1/chain/{key}"];
 const CONTEXT_PARAMETERS: [&str; 4] = ["user", "tenant", "department", "group"];
 
 /// The exact document.

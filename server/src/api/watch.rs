@@ -41,7 +41,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
         ("reveal" = Option<bool>, Query, description = "Show sensitive values (needs secrets_read; audited once per connection)"),
         ("Last-Event-ID" = Option<String>, Header, description = "The revision of the last event seen: the stream starts with the net change since then (or a fresh snapshot when it is too old)")),
     responses((status = 200, description = "`text/event-stream`: a `snapshot` event (`id:` the revision, data the `/effective` object), then a `change` event per committed change that alters this context's configuration (`{\"revision\", \"changed\": {key: {value, level, scope}}, \"removed\": [key]}`), and a `: keep-alive` comment every 15 s",
-            content_type = "text/event-stream", body = String),
+            content_type = "text/event-stream", body = Object),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn watch(

@@ -60,6 +60,14 @@ impl EffectiveKey {
     }
 }
 
+/// Whether an `If-None-Match` header names `tag` (or `*`).
+pub fn etag_matches(headers: &axum::http::HeaderMap, tag: &str) -> bool {
+    headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
+}
+
 /// Serialised effective configurations (the API's hottest answer). An entry can never be
 /// stale, since its key names the snapshot version, only unused; bounded by clearing when full.
 #[derive(Debug, Default)]

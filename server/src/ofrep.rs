@@ -17,7 +17,7 @@ use app::domain::name::{ConfigKey, Slug};
 use app::domain::ofrep;
 use app::error::WireError;
 
-use crate::api::{ApiError, BODY_LIMIT, Caller, EffectiveKey};
+use crate::api::{ApiError, BODY_LIMIT, Caller, EffectiveKey, etag_matches};
 use crate::http::ServerState;
 
 pub fn routes() -> Router<ServerState> {
@@ -220,11 +220,7 @@ async fn evaluate_flags(
     };
     // Its own tag: this answer's shape differs from `/effective`'s for the same snapshot.
     let tag = format!("\"ofrep-{}", key.etag().trim_start_matches('"'));
-    let unchanged = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
-    let mut response = if unchanged {
+    let mut response = if etag_matches(&headers, &tag) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         axum::Json(located.effective(ofrep::bulk)).into_response()

@@ -16,7 +16,6 @@
 //! watcher that reconnects can be told what changed since the revision it last saw.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -63,12 +62,11 @@ pub struct Snapshots {
     user_tenant: RwLock<HashMap<Slug, Option<Slug>>>,
     // Reloads run one at a time so a slow one cannot overwrite a newer one.
     reloading: tokio::sync::Mutex<()>,
-    /// The revision the installed snapshots have caught up with (-1: never loaded).
-    loaded_revision: AtomicI64,
     /// When they were last loaded, and last found to match the database (for `/metrics`).
     loaded_at: RwLock<Option<Instant>>,
     checked_at: RwLock<Option<Instant>>,
-    /// Each revision caught up with, for watchers.
+    /// The revision the installed snapshots have caught up with (-1: never loaded), published
+    /// to watchers.
     published: tokio::sync::watch::Sender<Published>,
     /// Snapshots replaced lately, oldest first.
     history: std::sync::Mutex<std::collections::VecDeque<Arc<Snapshot>>>,
@@ -80,7 +78,6 @@ impl Default for Snapshots {
             by_tenant: RwLock::default(),
             user_tenant: RwLock::default(),
             reloading: tokio::sync::Mutex::default(),
-            loaded_revision: AtomicI64::new(-1),
             loaded_at: RwLock::default(),
             checked_at: RwLock::default(),
             published: tokio::sync::watch::Sender::new(Published {
@@ -195,7 +192,6 @@ impl Snapshots {
         let loaded = load(&tx, secrets).await?;
         tx.commit().await?;
         self.install(&loaded, head.max(0) as u64);
-        self.loaded_revision.store(head, Ordering::SeqCst);
         self.publish(head, true);
         let now = Some(Instant::now());
         *self.loaded_at.write().expect("snapshot lock poisoned") = now;
@@ -219,22 +215,23 @@ impl Snapshots {
     /// The revision the installed snapshots have caught up with: moves with every change of
     /// configuration or credentials, here or on another replica.
     pub fn loaded_revision(&self) -> i64 {
-        self.loaded_revision.load(Ordering::SeqCst)
+        self.published.borrow().revision
     }
 
     /// Catches up with every change committed since the last look, here or by another process:
     /// reads, in one consistent read, the revision and the change rows past the installed one,
     /// then the rows of the snapshots they touched, and replaces only those. A change of
     /// credentials alone reloads nothing (the revision moves, so verified tokens drop); a global
-    /// entry is re-read alone and shared by every snapshot; a key definition reloads everything. Returns whether any snapshot was rebuilt.
-    /// One small query when nothing changed.
+    /// entry is re-read alone and shared by every snapshot; a key definition reloads
+    /// everything. Returns whether any snapshot was rebuilt. One small query when nothing
+    /// changed.
     pub async fn catch_up(
         &self,
         db: &DatabaseConnection,
         secrets: &SecretBox,
     ) -> Result<bool, DbErr> {
         let _guard = self.reloading.lock().await;
-        let loaded = self.loaded_revision.load(Ordering::SeqCst);
+        let loaded = self.loaded_revision();
         if loaded >= 0 && revision_head(db).await? == loaded {
             *self.checked_at.write().expect("snapshot lock poisoned") = Some(Instant::now());
             return Ok(false);
@@ -326,7 +323,6 @@ impl Snapshots {
             false
         };
         tx.commit().await?;
-        self.loaded_revision.store(head, Ordering::SeqCst);
         self.publish(head, touched.accounts || touched.everything);
         let now = Some(Instant::now());
         if rebuilt {

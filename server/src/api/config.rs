@@ -178,10 +178,6 @@ pub async fn effective(
     access::authorize_context(&state.app, principal, &spec, reveal).await?;
     let actor = client(&headers, address, principal.user.to_string());
     let viewer = reveal.then(|| caller.viewer(&actor)).transpose()?;
-    let given = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let answer_key = |located: &resolution::Located| EffectiveKey {
         tenant: located.tenant().cloned(),
         version: located.version(),
@@ -189,11 +185,7 @@ pub async fn effective(
         reveal,
         env,
     };
-    let matches = |tag: &str| {
-        given
-            .as_deref()
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"))
-    };
+    let matches = |tag: &str| crate::api::etag_matches(&headers, tag);
     // One snapshot answers: the ETag, the audited secrets and the body all come from it.
     let mut located = resolution::locate_context(&state.app, &spec)?;
     if let Some(wait) = wait

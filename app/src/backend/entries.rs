@@ -187,6 +187,18 @@ impl ScopeIndex {
         })
     }
 
+    /// Records a user written since the index was read (created, or moved to another tenant
+    /// or department), so the index keeps answering for the database as it now stands.
+    pub fn put_user(
+        &mut self,
+        slug: String,
+        id: i64,
+        tenant_id: Option<i64>,
+        department_id: Option<i64>,
+    ) {
+        self.users.insert(slug, (id, tenant_id, department_id));
+    }
+
     /// The id of department `slug` of tenant `tenant_id`.
     pub fn department_id(&self, tenant_id: i64, slug: &Slug) -> Option<i64> {
         self.departments
@@ -227,13 +239,9 @@ impl ScopeIndex {
                 department: d,
             } => {
                 let t = tenant_id(tenant.as_str())?;
-                let id = self
-                    .departments
-                    .get(&(t, d.to_string()))
-                    .copied()
-                    .ok_or_else(|| {
-                        ServiceError::NotFound(format!("department {tenant}/{d} was not found"))
-                    })?;
+                let id = self.department_id(t, d).ok_or_else(|| {
+                    ServiceError::NotFound(format!("department {tenant}/{d} was not found"))
+                })?;
                 ScopeIds {
                     tenant_id: Some(t),
                     department_id: Some(id),
@@ -244,13 +252,9 @@ impl ScopeIndex {
             }
             Scope::Group { tenant, group: g } => {
                 let t = tenant_id(tenant.as_str())?;
-                let id = self
-                    .groups
-                    .get(&(t, g.to_string()))
-                    .copied()
-                    .ok_or_else(|| {
-                        ServiceError::NotFound(format!("group {tenant}/{g} was not found"))
-                    })?;
+                let id = self.group_id(t, g).ok_or_else(|| {
+                    ServiceError::NotFound(format!("group {tenant}/{g} was not found"))
+                })?;
                 ScopeIds {
                     tenant_id: Some(t),
                     group_id: Some(id),

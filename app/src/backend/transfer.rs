@@ -39,6 +39,7 @@ struct NewUser {
     row: user::ActiveModel,
     slug: String,
     tenant_id: Option<i64>,
+    department_id: Option<i64>,
     groups: BTreeSet<i64>,
     traits: BTreeSet<crate::domain::traits::Trait>,
 }
@@ -509,7 +510,9 @@ impl Apply<'_> {
 
         // Users with memberships and traits: departments and groups found in one read, new
         // users written many per statement.
-        let index = ScopeIndex::load(self.tx, &self.state.secrets).await?;
+        // Read once, after keys and the directory are written; the users written below are
+        // added to it, so entries find them without reading everything again.
+        let mut index = ScopeIndex::load(self.tx, &self.state.secrets).await?;
         let known: HashMap<&Slug, &UserRow> =
             loaded.users.iter().map(|row| (&row.slug, row)).collect();
         let mut new_users = Vec::new();
@@ -563,6 +566,7 @@ impl Apply<'_> {
                     }
                     .update(self.tx)
                     .await?;
+                    index.put_user(u.slug.to_string(), row.id, tenant_id, department_id);
                     self.write_memberships(row.id, tenant_id, &group_ids, &u.traits)
                         .await?;
                     let old_json = json!({
@@ -602,11 +606,13 @@ impl Apply<'_> {
                         row,
                         slug: u.slug.to_string(),
                         tenant_id,
+                        department_id,
                         groups: group_ids,
                         traits: u.traits.clone(),
                     });
                     if new_users.len() >= ENTRY_BATCH {
-                        self.write_users(std::mem::take(&mut new_users)).await?;
+                        self.write_users(std::mem::take(&mut new_users), &mut index)
+                            .await?;
                     }
                     self.event(AuditRecord {
                         action: "user.create".into(),
@@ -623,11 +629,10 @@ impl Apply<'_> {
             }
         }
 
-        self.write_users(new_users).await?;
+        self.write_users(new_users, &mut index).await?;
 
-        // Entries: ids from one read, and new rows written many per statement, so a
+        // Entries: ids from the index, and new rows written many per statement, so a
         // document of a million entries takes one pass, not a million round trips.
-        let index = ScopeIndex::load(self.tx, &self.state.secrets).await?;
         let existing: HashMap<(i64, &Scope), &EntryRow> = loaded
             .entries
             .iter()
@@ -717,12 +722,19 @@ impl Apply<'_> {
 
     /// Writes new users, then (with the ids they got) their memberships and traits, each a
     /// statement for the lot.
-    async fn write_users(&self, users: Vec<NewUser>) -> Result<(), ServiceError> {
+    async fn write_users(
+        &self,
+        mut users: Vec<NewUser>,
+        index: &mut ScopeIndex,
+    ) -> Result<(), ServiceError> {
         if users.is_empty() {
             return Ok(());
         }
         let slugs: Vec<String> = users.iter().map(|u| u.slug.clone()).collect();
-        let rows: Vec<user::ActiveModel> = users.iter().map(|u| u.row.clone()).collect();
+        let rows: Vec<user::ActiveModel> = users
+            .iter_mut()
+            .map(|u| std::mem::take(&mut u.row))
+            .collect();
         user::Entity::insert_many(rows)
             .exec_without_returning(self.tx)
             .await?;
@@ -739,6 +751,7 @@ impl Apply<'_> {
             let id = *ids
                 .get(&u.slug)
                 .ok_or_else(|| ServiceError::NotFound(format!("user {} was not found", u.slug)))?;
+            index.put_user(u.slug.clone(), id, u.tenant_id, u.department_id);
             if let Some(tenant_id) = u.tenant_id {
                 memberships.extend(u.groups.iter().map(|group_id| user_group::ActiveModel {
                     user_id: Set(id),

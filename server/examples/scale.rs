@@ -344,30 +344,33 @@ async fn mixed(args: &[String]) -> Result<(), Error> {
     };
     let (seconds, readers): (u64, usize) = (seconds.parse()?, readers.parse()?);
     let users = users(users_file)?;
-    let http = client(readers + 4)?;
+    let http = client(readers)?;
     let stop = Arc::new(AtomicBool::new(false));
+    // The writer is another application: its own thread, runtime and connection, so what it
+    // measures is the server's answer, not a turn in this generator's queue of 1,000 readers.
     let writer = {
-        let (http, base, token, key, stop) = (
-            http.clone(),
-            base.clone(),
-            token.clone(),
-            key.clone(),
-            stop.clone(),
-        );
+        let (base, token, key, stop) = (base.clone(), token.clone(), key.clone(), stop.clone());
         let scope = format!("tenant:{tenant}");
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(Duration::from_millis(50));
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let (mut timings, mut failed, mut n) = (Vec::new(), 0u64, 0i64);
-            while !stop.load(Ordering::Relaxed) {
-                ticks.tick().await;
-                n += 1;
-                match put(&http, &base, &token, &key, &scope, json!(n % 1000), false).await {
-                    Ok(took) => timings.push(ms(took)),
-                    Err(_) => failed += 1,
+        std::thread::spawn(move || -> Result<(Vec<f64>, u64), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async move {
+                let http = client(1).map_err(|e| e.to_string())?;
+                let mut ticks = tokio::time::interval(Duration::from_millis(50));
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let (mut timings, mut failed, mut n) = (Vec::new(), 0u64, 0i64);
+                while !stop.load(Ordering::Relaxed) {
+                    ticks.tick().await;
+                    n += 1;
+                    match put(&http, &base, &token, &key, &scope, json!(n % 1000), false).await {
+                        Ok(took) => timings.push(ms(took)),
+                        Err(_) => failed += 1,
+                    }
                 }
-            }
-            (timings, failed)
+                Ok((timings, failed))
+            })
         })
     };
     let read_base = base.clone();
@@ -385,7 +388,7 @@ async fn mixed(args: &[String]) -> Result<(), Error> {
     )
     .await;
     stop.store(true, Ordering::Relaxed);
-    let (mut writes, write_failed) = writer.await?;
+    let (mut writes, write_failed) = writer.join().map_err(|_| "the writer panicked")??;
     writes.sort_by(f64::total_cmp);
     println!(
         "{}",

@@ -46,6 +46,7 @@ impl EffectiveKey {
     /// the same content on every replica, so replicas agree on it.
     pub fn etag(&self) -> String {
         use sha2::{Digest, Sha256};
+        use std::fmt::Write;
         let text = format!(
             "{}\n{}\n{}\n{}\n{}",
             self.tenant.as_ref().map_or("", |t| t.as_str()),
@@ -55,8 +56,13 @@ impl EffectiveKey {
             self.env
         );
         let digest = Sha256::digest(text.as_bytes());
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("\"v{}-{hex}\"", self.version)
+        let mut tag = format!("\"v{}-", self.version);
+        for byte in &digest[..16] {
+            // Writing to a String cannot fail.
+            let _ = write!(tag, "{byte:02x}");
+        }
+        tag.push('"');
+        tag
     }
 }
 

@@ -29,9 +29,21 @@ use tracing::{Span, info, info_span};
 use crate::cli::CliError;
 use crate::settings::{Environment, Settings};
 
-/// The router's state: the application's services plus Leptos' own options.
+/// The router's state: the application's services plus Leptos' own options. Cloned for every
+/// request (each extractor and layer takes its own), so it is one shared allocation.
 #[derive(Clone)]
-pub struct ServerState {
+pub struct ServerState(std::sync::Arc<Shared>);
+
+impl std::ops::Deref for ServerState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`ServerState`] shares.
+pub struct Shared {
     pub app: AppState,
     pub leptos: LeptosOptions,
     /// Serialised effective configurations by ETag (the API's hottest answer).
@@ -62,7 +74,7 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
 pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> Router {
     app.session_max_age = settings.session_max_age;
     let (api, _) = crate::api::routes();
-    let state = ServerState {
+    let state = ServerState(std::sync::Arc::new(Shared {
         app,
         leptos,
         effective_cache: Default::default(),
@@ -70,7 +82,7 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
             .expect("the OpenAPI document serialises")
             .into(),
         metrics: Default::default(),
-    };
+    }));
     let routes = generate_route_list(App);
     // One context recipe for pages and server functions alike: the services, and the nonce
     // the Content-Security-Policy of this response allows inline scripts with.

@@ -226,7 +226,7 @@ pub async fn effective(
                             .into_bytes()
                         })
                     } else {
-                        serde_json::to_vec(&view)
+                        Ok(view.to_json())
                     }
                 })
                 .map_err(|e| ApiError(internal(e)))?

@@ -613,3 +613,67 @@ proptest! {
         }
     }
 }
+
+// ---- the direct JSON writer against serde ----
+
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        ".*".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(2, 8, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(".*", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn the_direct_json_writer_writes_what_serde_writes(
+        items in prop::collection::vec(
+            (any_json(), any::<bool>(), 0usize..4, any::<bool>(), ".{0,6}"),
+            0..8,
+        ),
+        reveal in any::<bool>(),
+    ) {
+        let defs: Vec<KeyDefinition> = items
+            .iter()
+            .enumerate()
+            .map(|(i, (_, sensitive, _, _, _))| KeyDefinition {
+                sensitive: *sensitive,
+                ..key(&format!("k{i}.x"), None)
+            })
+            .collect();
+        let scope_ids: Vec<String> = items.iter().map(|i| format!("t/{}", i.4)).collect();
+        let resolved: Vec<Resolved<'_>> = items
+            .iter()
+            .zip(&defs)
+            .zip(&scope_ids)
+            .map(|(((value, _, source, locked, _), def), scope)| Resolved {
+                key: def,
+                value: (*source != 0).then_some(value),
+                source: match source {
+                    0 => Source::Unset,
+                    1 => Source::Default,
+                    2 => Source::Entry { level: Level::Global, scope: None },
+                    // Scope ids are slugs; any string here also exercises the escaping path.
+                    _ => Source::Entry { level: Level::Group, scope: Some(scope.as_str()) },
+                },
+                locked: *locked,
+            })
+            .collect();
+        let view = EffectiveView { resolved: &resolved, reveal };
+        prop_assert_eq!(
+            String::from_utf8(view.to_json()).unwrap(),
+            serde_json::to_string(&view).unwrap()
+        );
+    }
+}

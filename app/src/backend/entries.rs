@@ -358,7 +358,7 @@ pub fn audit_value(
     }
 }
 
-fn stored_plaintext(
+pub(super) fn stored_plaintext(
     secrets: &SecretBox,
     def: &KeyDefinition,
     row: &entry::Model,
@@ -462,7 +462,73 @@ pub async fn set_entry(
         return Ok(view(&def, &request.value, &row, false));
     }
 
-    let (stored, encrypted) = store_value(&state.secrets, &def, &request.value);
+    let row = put_entry(
+        &tx,
+        &mut audit,
+        &state.secrets,
+        actor,
+        now,
+        Put {
+            key_id,
+            def: &def,
+            scope: &request.scope,
+            ids: &ids,
+            existing,
+            old_value,
+            value: &request.value,
+            locked,
+            reason: request.reason.clone(),
+            batch_id: None,
+        },
+    )
+    .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.publish().await;
+    Ok(view(&def, &request.value, &row, false))
+}
+
+/// One entry write inside the caller's transaction, after its checks: the row (sealed for a
+/// sensitive key, version moved on) and its audit event. Single edits and bulk writes (.env
+/// imports) both come through here, so an entry is never written without its event.
+pub(super) struct Put<'a> {
+    pub key_id: i64,
+    pub def: &'a KeyDefinition,
+    pub scope: &'a Scope,
+    pub ids: &'a ScopeIds,
+    /// The scope's entry as read in this transaction.
+    pub existing: Option<entry::Model>,
+    /// Its plaintext value.
+    pub old_value: Option<Value>,
+    pub value: &'a Value,
+    pub locked: bool,
+    pub reason: Option<String>,
+    pub batch_id: Option<String>,
+}
+
+pub(super) async fn put_entry<C: ConnectionTrait>(
+    tx: &C,
+    audit: &mut AuditWriter,
+    secrets: &SecretBox,
+    actor: &Actor,
+    now: chrono::DateTime<chrono::Utc>,
+    put: Put<'_>,
+) -> Result<entry::Model, ServiceError> {
+    let Put {
+        key_id,
+        def,
+        scope,
+        ids,
+        existing,
+        old_value,
+        value,
+        locked,
+        reason,
+        batch_id,
+    } = put;
+    let level = scope.level();
+    let old_locked = existing.as_ref().map(|e| e.locked);
+    let (stored, encrypted) = store_value(secrets, def, value);
     let row = match existing.clone() {
         Some(row) => {
             let version = row.version + 1;
@@ -473,7 +539,7 @@ pub async fn set_entry(
             active.version = Set(version);
             active.updated_at = Set(now);
             active.updated_by = Set(actor.name.clone());
-            active.update(&tx).await?
+            active.update(tx).await?
         }
         None => {
             entry::ActiveModel {
@@ -491,36 +557,35 @@ pub async fn set_entry(
                 updated_by: Set(actor.name.clone()),
                 ..Default::default()
             }
-            .insert(&tx)
+            .insert(tx)
             .await?
         }
     };
     let action = match (&old_value, old_locked) {
-        (Some(old), Some(was_locked)) if *old == request.value && was_locked != locked => {
-            if locked { "entry.lock" } else { "entry.unlock" }
+        (Some(old), Some(was_locked)) if old == value && was_locked != locked => {
+            if locked {
+                "entry.lock"
+            } else {
+                "entry.unlock"
+            }
         }
         _ => "entry.set",
     };
     audit
         .append(
-            &tx,
+            tx,
             actor,
             AuditRecord {
                 action: action.into(),
                 level: Some(level.as_str().into()),
-                scope: request.scope.id(),
+                scope: scope.id(),
                 tenant: ids.audit_tenant.clone(),
                 department: ids.audit_department.clone(),
                 key: Some(def.key.to_string()),
                 old_value: old_value
                     .as_ref()
-                    .map(|v| audit_value(&state.secrets, &def, Some(&request.scope), v)),
-                new_value: Some(audit_value(
-                    &state.secrets,
-                    &def,
-                    Some(&request.scope),
-                    &request.value,
-                )),
+                    .map(|v| audit_value(secrets, def, Some(scope), v)),
+                new_value: Some(audit_value(secrets, def, Some(scope), value)),
                 old_locked,
                 new_locked: Some(locked),
                 old_ciphertext: existing
@@ -528,15 +593,13 @@ pub async fn set_entry(
                     .filter(|e| e.encrypted)
                     .map(|e| e.value.clone()),
                 new_ciphertext: encrypted.then(|| stored.clone()),
-                reason: request.reason.clone(),
+                reason,
+                batch_id,
                 ..Default::default()
             },
         )
         .await?;
-    audit.finish(&tx).await?;
-    tx.commit().await?;
-    state.publish().await;
-    Ok(view(&def, &request.value, &row, false))
+    Ok(row)
 }
 
 /// Locks or unlocks the entry at `scope`, keeping its value (which the caller may not have

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::audit::{Actor, AuditWriter};
+use super::crypto::SecretBox;
 use super::entity::{config_key, department, entry, group, tenant, user, user_group, user_trait};
 use super::entries::{ScopeIndex, audit_value, store_value};
 use super::error::ServiceError;
@@ -225,6 +226,45 @@ pub async fn apply(
     Ok(report)
 }
 
+/// The row of key definition `def` (its default sealed when the key is sensitive), without an
+/// id or a creation time.
+pub(super) fn key_row(
+    secrets: &SecretBox,
+    def: &KeyDefinition,
+    now: chrono::DateTime<chrono::Utc>,
+) -> config_key::ActiveModel {
+    let (default_value, default_encrypted) = match &def.default {
+        Some(d) => {
+            let (stored, encrypted) = store_value(secrets, def, d);
+            (Some(stored), encrypted)
+        }
+        None => (None, false),
+    };
+    config_key::ActiveModel {
+        name: Set(def.key.to_string()),
+        key_type: Set(def.key_type.as_str().into()),
+        description: Set(def.description.clone()),
+        category: Set(def.category.clone()),
+        default_value: Set(default_value),
+        default_encrypted: Set(default_encrypted),
+        constraints: Set(serde_json::to_string(&def.constraints).unwrap_or_default()),
+        sensitive: Set(def.sensitive),
+        levels: Set(serde_json::to_string(&def.levels).unwrap_or_default()),
+        user_editable: Set(def.user_editable),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// How the audit shows key definition `def`: its document form, a sensitive default masked.
+pub(super) fn key_audit_json(secrets: &SecretBox, def: &KeyDefinition) -> String {
+    let default = def
+        .default
+        .as_ref()
+        .map(|d| Value::String(audit_value(secrets, def, None, d)));
+    serde_json::to_string(&key_doc(def, default)).unwrap_or_default()
+}
+
 struct Apply<'a> {
     state: &'a AppState,
     tx: &'a DatabaseTransaction,
@@ -246,38 +286,14 @@ impl Apply<'_> {
     }
 
     fn key_json(&self, def: &KeyDefinition) -> String {
-        let default = def
-            .default
-            .as_ref()
-            .map(|d| Value::String(audit_value(&self.state.secrets, def, None, d)));
-        serde_json::to_string(&key_doc(def, default)).unwrap_or_default()
+        key_audit_json(&self.state.secrets, def)
     }
 
     async fn run(&mut self, loaded: &Loaded, plan: &Plan) -> Result<(), ServiceError> {
         // Keys.
         for (i, def) in plan.keys.iter().enumerate() {
             let existing = loaded.keys.iter().find(|k| k.def.key == def.key);
-            let (default_value, default_encrypted) = match &def.default {
-                Some(d) => {
-                    let (stored, encrypted) = store_value(&self.state.secrets, def, d);
-                    (Some(stored), encrypted)
-                }
-                None => (None, false),
-            };
-            let mut model = config_key::ActiveModel {
-                name: Set(def.key.to_string()),
-                key_type: Set(def.key_type.as_str().into()),
-                description: Set(def.description.clone()),
-                category: Set(def.category.clone()),
-                default_value: Set(default_value),
-                default_encrypted: Set(default_encrypted),
-                constraints: Set(serde_json::to_string(&def.constraints).unwrap_or_default()),
-                sensitive: Set(def.sensitive),
-                levels: Set(serde_json::to_string(&def.levels).unwrap_or_default()),
-                user_editable: Set(def.user_editable),
-                updated_at: Set(self.now),
-                ..Default::default()
-            };
+            let mut model = key_row(&self.state.secrets, def, self.now);
             match existing {
                 Some(row) if row.def == *def => self.report.count(Change::Unchanged),
                 Some(row) => {

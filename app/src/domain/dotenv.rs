@@ -1,7 +1,11 @@
-//! The `.env` form of an effective configuration (`strata resolve --format env`, the API's
-//! `format=env`, the console's download). Rule: one `NAME=value` line per key that has a
+//! `.env` files: reading them ([`parse`]), planning their import into a scope ([`plan`]),
+//! and (here) writing an effective configuration as one (`strata resolve --format env`, the
+//! API's `format=env`, the console's download). Rule for writing: one `NAME=value` line per key that has a
 //! value, sorted by key; the name is the key upper-cased with dots as underscores; strings
 //! bare, other values as JSON; quoted for a POSIX shell only when needed.
+
+pub mod parse;
+pub mod plan;
 
 use serde_json::{Map, Value};
 

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod editor;
 pub mod entity;
 pub mod entries;
+pub mod env_import;
 pub mod error;
 pub mod feed;
 pub mod health;

@@ -200,6 +200,7 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::verify))
         .routes(routes!(audit::revert))
         .routes(routes!(transfer::import))
+        .routes(routes!(transfer::import_env))
         .routes(routes!(transfer::export))
         .routes(routes!(openapi))
         .fallback(error::not_found)

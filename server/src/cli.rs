@@ -9,11 +9,13 @@ use std::process::ExitCode;
 use app::backend::accounts::{self, NewAccount};
 use app::backend::audit::{Actor, AuditFilter};
 use app::backend::crypto::SecretBox;
+use app::backend::env_import::{self, EnvImport};
 use app::backend::error::ServiceError;
 use app::backend::resolution::{self, ContextSpec};
 use app::backend::watch::{WatchEvent, Watcher};
 use app::backend::{AppState, audit, db, demo, entries, transfer};
 use app::domain::document::Document;
+use app::domain::dotenv::plan::{Mapping, Row};
 use app::domain::level::Level;
 use app::domain::name::{ConfigKey, Slug};
 use app::domain::resolve::EffectiveView;
@@ -96,6 +98,23 @@ pub enum Command {
         /// Validate and count the changes without writing anything.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Import a .env file (FILE, or - for standard input) into one scope: the plan first, one
+    /// row per line; then, unless --dry-run or a row is in error, all of it or nothing.
+    ImportEnv {
+        file: String,
+        /// Where the values go: global, tenant:T, department:T/D, group:T/G or user:U.
+        #[arg(long, value_name = "S")]
+        scope: String,
+        /// A JSON file: {"strip_prefix", "map": {NAME: key}, "ignore": [NAME], "create_keys"}.
+        #[arg(long, value_name = "FILE.json")]
+        mapping: Option<String>,
+        /// Print the plan without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Recorded with every audit event of the import.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
     },
     /// Print the whole platform as a strata/v1 document.
     Export {
@@ -398,13 +417,7 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
             Ok(())
         }
         Command::Import { file, dry_run } => {
-            let mut input = String::new();
-            if file == "-" {
-                std::io::stdin().read_to_string(&mut input)?;
-            } else {
-                input = std::fs::read_to_string(&file)
-                    .map_err(|e| CliError::Usage(format!("{file}: {e}")))?;
-            }
+            let input = read_input(&file)?;
             let document: Document = {
                 let de = &mut serde_json::Deserializer::from_str(&input);
                 serde_path_to_error::deserialize(de).map_err(|e| {
@@ -424,6 +437,58 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                 }
                 return Err(CliError::Reported(format!(
                     "{file}: {} problem(s); nothing was imported",
+                    report.errors.len()
+                )));
+            }
+            let verb = if dry_run { "would import" } else { "imported" };
+            println!(
+                "{verb}: {} created, {} updated, {} unchanged",
+                report.created, report.updated, report.unchanged
+            );
+            Ok(())
+        }
+        Command::ImportEnv {
+            file,
+            scope,
+            mapping,
+            dry_run,
+            reason,
+        } => {
+            let text = read_input(&file)?;
+            let scope: Scope = scope.parse().map_err(|e: app::domain::scope::ScopeError| {
+                CliError::Usage(format!("--scope: {e}"))
+            })?;
+            let mapping: Mapping = match mapping {
+                Some(path) => {
+                    let json = std::fs::read_to_string(&path)
+                        .map_err(|e| CliError::Usage(format!("{path}: {e}")))?;
+                    serde_json::from_str(&json)
+                        .map_err(|e| CliError::Usage(format!("{path}: {e}")))?
+                }
+                None => Mapping::default(),
+            };
+            let state = open_state(&settings).await?;
+            let mut request = EnvImport {
+                scope,
+                text,
+                mapping,
+                reason,
+                plan_hash: None,
+                dry_run: true,
+            };
+            let plan = env_import::import_env(&state, None, &actor, request.clone()).await?;
+            let report = if dry_run || !plan.errors.is_empty() {
+                plan
+            } else {
+                // The plan just made, applied unless something moved in between.
+                request.dry_run = false;
+                request.plan_hash = Some(plan.plan_hash);
+                env_import::import_env(&state, None, &actor, request).await?
+            };
+            print!("{}", env_rows_table(&report.rows));
+            if !report.errors.is_empty() {
+                return Err(CliError::Reported(format!(
+                    "{file}: {} row(s) in error; nothing was imported",
                     report.errors.len()
                 )));
             }
@@ -767,6 +832,58 @@ async fn admin(settings: &Settings, actor: &Actor, command: AdminCommand) -> Res
         }
     }
     Ok(())
+}
+
+/// The text of FILE, or of standard input for `-`.
+fn read_input(file: &str) -> Result<String, CliError> {
+    if file == "-" {
+        let mut input = String::new();
+        std::io::stdin().read_to_string(&mut input)?;
+        Ok(input)
+    } else {
+        std::fs::read_to_string(file).map_err(|e| CliError::Usage(format!("{file}: {e}")))
+    }
+}
+
+/// The rows of a `.env` import plan as an aligned table (values as JSON, secrets masked).
+fn env_rows_table(rows: &[Row]) -> String {
+    let cell = |value: &Option<Value>| value.as_ref().map_or_else(String::new, Value::to_string);
+    let lines: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.line.to_string(),
+                r.name.clone().unwrap_or_default(),
+                r.key.clone().unwrap_or_default(),
+                r.status.as_str().to_owned(),
+                match (&r.old, &r.new) {
+                    (None, None) => String::new(),
+                    (old, new) => format!("{} -> {}", cell(old), cell(new)),
+                },
+                r.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["LINE", "NAME", "KEY", "STATUS", "CHANGE", "MESSAGE"].map(String::from);
+    let mut widths = [0; 6];
+    for line in std::iter::once(&header).chain(&lines) {
+        for (width, text) in widths.iter_mut().zip(line) {
+            *width = (*width).max(text.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for line in std::iter::once(&header).chain(&lines) {
+        let mut text = String::new();
+        for (i, (width, cell)) in widths.iter().zip(line).enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            text.push_str(&format!("{cell:<width$}"));
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 /// A conflict prints the current value with the reason, on one line.

@@ -843,6 +843,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("get", "/api/v1/audit/verify"),
     ("post", "/api/v1/audit/{id}/revert"),
     ("post", "/api/v1/import"),
+    ("post", "/api/v1/import/env"),
     ("get", "/api/v1/export"),
     ("get", "/healthz"),
     ("get", "/readyz"),

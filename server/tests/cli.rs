@@ -485,3 +485,103 @@ async fn watch_prints_the_snapshot_then_each_change_as_json_lines() {
         serde_json::json!({"branding.color": {"value": "#0b0b0b", "level": "tenant", "scope": "mercy_hospital"}})
     );
 }
+
+#[tokio::test]
+async fn import_env_prints_the_plan_then_applies_it_all_or_nothing() {
+    let test = TestDatabase::new().await;
+    let key = app::backend::crypto::SecretBox::generate_key();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let run = |args: &[&str]| {
+        strata()
+            .env("STRATA_MASTER_KEY", &key)
+            .args(args)
+            .args(["--database", &test.url])
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["demo"]).status.success());
+    let file = format!("{examples}/mercy-medical.env");
+    let mapping = format!("{examples}/mercy-medical.mapping.json");
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import-env",
+            &file,
+            "--scope",
+            "department:mercy_hospital/medical",
+            "--mapping",
+            &mapping,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+
+    let dry = import(&["--dry-run"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let table = String::from_utf8_lossy(&dry.stdout).into_owned();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("LINE  NAME"), "{table}");
+    assert!(
+        lines[1].contains("FAX_BACKEND_PROVIDER")
+            && lines[1].contains("fax.backend.provider")
+            && lines[1].contains("create")
+            && lines[1].contains("-> \"sip\""),
+        "{table}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("LEGACY_DEBUG") && l.contains("ignored"))
+    );
+    assert_eq!(
+        lines.last(),
+        Some(&"would import: 7 created, 0 updated, 0 unchanged")
+    );
+    let resolve = || {
+        let out = run(&[
+            "resolve",
+            "--tenant",
+            "mercy_hospital",
+            "--department",
+            "medical",
+        ]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(resolve()["fax.retry_attempts"]["level"], "default");
+
+    let applied = import(&[]);
+    assert!(
+        applied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&applied.stdout)
+            .ends_with("imported: 7 created, 0 updated, 0 unchanged\n")
+    );
+    let effective = resolve();
+    assert_eq!(effective["fax.retry_attempts"]["value"], 5);
+    assert_eq!(effective["fax.retry_attempts"]["level"], "department");
+
+    // A file with a row in error: the rows, a one-line reason, exit 1, nothing written.
+    let bad = format!("{}/bad.env", env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(&bad, "FAX_RETRY_ATTEMPTS=11\nBRANDING_COLOR=#123456\n").unwrap();
+    let refused = run(&["import-env", &bad, "--scope", "tenant:mercy_hospital"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("expected integer between 0 and 10"),
+        "{}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(
+        stderr.lines().last(),
+        Some(format!("strata: {bad}: 1 row(s) in error; nothing was imported").as_str()),
+        "{stderr}"
+    );
+    let effective = resolve();
+    assert_eq!(effective["branding.color"]["value"], "#8E244D");
+}

@@ -115,7 +115,7 @@ impl Touched {
                 touched.accounts = true
             }
             "login.success" | "login.failure" | "login.throttled" | "token.revoked_use"
-            | "token.create" | "secret.reveal" | "master_key.rotate" | "import" => {}
+            | "token.create" | "secret.reveal" | "master_key.rotate" | "import" | "import.env" => {}
             _ => touched.everything = true,
         }
         touched

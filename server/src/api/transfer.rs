@@ -8,9 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
+use app::backend::env_import::{self, EnvImport, EnvImportReport};
 use app::backend::transfer::{self, ImportReport};
 use app::backend::{access, directory};
 use app::domain::document::Document;
+use app::domain::dotenv::plan::Mapping;
 use app::domain::policy::Action;
 use app::domain::scope::Scope;
 
@@ -79,6 +81,92 @@ pub struct ImportRefused {
     unchanged: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<app::domain::document::Problem>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct EnvImportQuery {
+    /// Where the values go: `global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`.
+    #[param(value_type = app::domain::schema::ScopeText)]
+    scope: Option<String>,
+    /// Plan only: the rows and the `plan_hash` to apply them with; nothing is written.
+    dry_run: Option<bool>,
+}
+
+/// A `.env` file and how its names become keys.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvImportBody {
+    /// The file's text.
+    text: String,
+    mapping: Option<Mapping>,
+    /// Recorded with every audit event of the import.
+    reason: Option<String>,
+    /// The dry run's `plan_hash`; required to apply.
+    plan_hash: Option<String>,
+}
+
+#[utoipa::path(post, path = "/import/env", tag = "transfer", params(EnvImportQuery),
+    request_body = EnvImportBody,
+    responses((status = 200, description = "The plan, one row per line (with dry_run), or the plan as applied", body = EnvImportReport),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 409, description = "The plan changed since the dry run (`plan_hash` differs, or an entry moved): nothing was written", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 422, description = "Invalid input, or rows in error: nothing was written; the plan's rows and `errors` are beside `error`", body = EnvImportRefused)))]
+pub async fn import_env(
+    State(state): State<ServerState>,
+    caller: Caller,
+    query: Result<Query<EnvImportQuery>, axum::extract::rejection::QueryRejection>,
+    ClientAddr(address): ClientAddr,
+    headers: HeaderMap,
+    Body(body): Body<EnvImportBody>,
+) -> Result<Response, ApiError> {
+    caller.writing()?;
+    let Query(query) = query.map_err(|e| invalid(format!("query: {}", e.body_text())))?;
+    let scope: Scope = query
+        .scope
+        .as_deref()
+        .ok_or_else(|| {
+            invalid("scope: missing (global, tenant:T, department:T/D, group:T/G or user:U)")
+        })?
+        .parse()
+        .map_err(|e: app::domain::scope::ScopeError| invalid(format!("scope: {e}")))?;
+    let actor = client(&headers, address, caller.principal.user.to_string());
+    let request = EnvImport {
+        scope,
+        text: body.text,
+        mapping: body.mapping.unwrap_or_default(),
+        reason: body.reason,
+        plan_hash: body.plan_hash,
+        dry_run: query.dry_run.unwrap_or(false),
+    };
+    let report =
+        env_import::import_env(&state.app, Some(&caller.principal), &actor, request).await?;
+    if report.errors.is_empty() {
+        return Ok(Json(report).into_response());
+    }
+    let first = &report.errors[0];
+    let message = format!(
+        "{} row(s) in error; nothing was written. First: {}: {}",
+        report.errors.len(),
+        first.path,
+        first.message
+    );
+    let body = EnvImportRefused {
+        error: ErrorDetail::invalid(message),
+        report,
+    };
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+}
+
+/// A `.env` import with rows in error: the error, and the whole plan beside it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EnvImportRefused {
+    error: ErrorDetail,
+    #[serde(flatten)]
+    report: EnvImportReport,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -156,17 +156,36 @@ pub async fn import_env(
     );
     let body = EnvImportRefused {
         error: ErrorDetail::invalid(message),
-        report,
+        plan_hash: Some(report.plan_hash),
+        rows: Some(report.rows),
+        created: Some(report.created),
+        updated: Some(report.updated),
+        unchanged: Some(report.unchanged),
+        errors: Some(report.errors),
+        applied: Some(report.applied),
     };
     Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
 }
 
-/// A `.env` import with rows in error: the error, and the whole plan beside it.
+/// A refused `.env` import: the error, and for a plan with rows in error the whole plan beside
+/// it (a request refused before planning, such as a bad query, gets the error alone).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EnvImportRefused {
     error: ErrorDetail,
-    #[serde(flatten)]
-    report: EnvImportReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<Vec<app::domain::dotenv::plan::Row>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    created: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updated: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unchanged: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<app::domain::document::Problem>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applied: Option<bool>,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -78,6 +78,7 @@ fn document() -> Document {
     doc.tenants.push(TenantDoc {
         id: "bench".into(),
         name: "Bench".into(),
+        template: None,
         plan: None,
         departments: Vec::new(),
         groups: Vec::new(),

@@ -121,6 +121,7 @@ fn snapshot() -> Snapshot {
         keys,
         global: Arc::new(global),
         layers,
+        followed: HashMap::new(),
         departments,
         groups,
         users,

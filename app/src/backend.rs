@@ -22,6 +22,7 @@ pub mod rotation;
 pub mod sessions;
 pub mod snapshots;
 pub mod state;
+pub mod templates;
 pub mod testing;
 pub mod tokens;
 pub mod transfer;

@@ -141,3 +141,81 @@ async fn the_schema_refuses_orphans_duplicates_and_cross_tenant_references() {
         "a duplicate tenant entry"
     );
 }
+
+#[tokio::test]
+async fn the_plans_of_existing_tenants_become_the_templates_they_follow() {
+    let test = TestDatabase::empty().await;
+    let before_templates = Migrator::migrations().len() - 1;
+    Migrator::up(&test.db, Some(before_templates as u32))
+        .await
+        .unwrap();
+    let backend = test.db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "INSERT INTO tenants (slug, name, plan, created_at) VALUES ($1, $2, $3, now())"
+        }
+        _ => {
+            "INSERT INTO tenants (slug, name, plan, created_at) VALUES (?, ?, ?, CURRENT_TIMESTAMP)"
+        }
+    };
+    for (slug, plan) in [
+        ("a", Some("Enterprise Plus")),
+        ("b", Some("Enterprise Plus")),
+        ("c", Some("basic")),
+        ("d", None),
+    ] {
+        test.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [slug.into(), format!("Tenant {slug}").into(), plan.into()],
+            ))
+            .await
+            .unwrap();
+    }
+    db::migrate(&test.db).await.unwrap();
+
+    let rows = test
+        .db
+        .query_all_raw(Statement::from_string(
+            backend,
+            "SELECT t.slug, p.name, p.target_level FROM tenants t \
+             LEFT JOIN templates p ON p.id = t.template_id ORDER BY t.slug",
+        ))
+        .await
+        .unwrap();
+    let got: Vec<(String, Option<String>, Option<String>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "slug").unwrap(),
+                r.try_get("", "name").unwrap(),
+                r.try_get("", "target_level").unwrap(),
+            )
+        })
+        .collect();
+    let tenant = |slug: &str, template: Option<&str>| {
+        (
+            slug.to_owned(),
+            template.map(str::to_owned),
+            template.map(|_| "tenant".to_owned()),
+        )
+    };
+    assert_eq!(
+        got,
+        vec![
+            tenant("a", Some("enterprise_plus")),
+            tenant("b", Some("enterprise_plus")),
+            tenant("c", Some("basic")),
+            tenant("d", None),
+        ]
+    );
+    // And the snapshots read those rows (timestamps written by the database included).
+    let secrets = app::backend::crypto::SecretBox::from_base64(
+        &app::backend::crypto::SecretBox::generate_key(),
+        &[],
+    )
+    .unwrap();
+    let loaded = app::backend::state::load(&test.db, &secrets).await.unwrap();
+    assert_eq!(loaded.templates.len(), 2);
+}

@@ -10,6 +10,7 @@ mod m20261122_000003_create_sessions_and_login_failures;
 mod m20261122_000004_create_api_tokens;
 mod m20261201_000005_hardening;
 mod m20261201_000006_change_feed;
+mod m20261202_000007_templates;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_create_api_tokens::Migration),
             Box::new(m20261201_000005_hardening::Migration),
             Box::new(m20261201_000006_change_feed::Migration),
+            Box::new(m20261202_000007_templates::Migration),
         ]
     }
 }

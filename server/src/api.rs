@@ -7,6 +7,7 @@ mod contract;
 mod directory;
 mod error;
 mod session;
+mod templates;
 mod transfer;
 mod watch;
 
@@ -126,6 +127,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "session", description = "Signing in, the caller, API tokens"),
         (name = "configuration", description = "Effective values, chains, entries, keys"),
         (name = "directory", description = "Tenants, departments, groups, users"),
+        (name = "templates", description = "Templates that tenants, departments and groups follow"),
         (name = "audit", description = "The audit history"),
         (name = "transfer", description = "Whole documents in and out"),
         (name = "health", description = "Liveness and readiness"),
@@ -196,6 +198,13 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
             directory::delete_user
         ))
         .routes(routes!(directory::set_password))
+        .routes(routes!(templates::list, templates::create))
+        .routes(routes!(
+            templates::get,
+            templates::replace,
+            templates::delete
+        ))
+        .routes(routes!(templates::drift))
         .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::revert))

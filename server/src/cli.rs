@@ -530,11 +530,14 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                     let rows: Vec<[String; 3]> = map
                         .iter()
                         .map(|(name, r)| {
-                            let source = match (r["level"].as_str(), r["scope"].as_str()) {
+                            let mut source = match (r["level"].as_str(), r["scope"].as_str()) {
                                 (None, _) => "unset".to_owned(),
                                 (Some(level), None) => level.to_owned(),
                                 (Some(level), Some(scope)) => format!("{level} {scope}"),
                             };
+                            if let Some(template) = r["template"].as_str() {
+                                source.push_str(&format!(" (template {template})"));
+                            }
                             [name.clone(), text(&r["value"]), source]
                         })
                         .collect();
@@ -602,9 +605,15 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                         .into_iter()
                         .flatten()
                         .map(|c| {
+                            let scope = match c["template"].as_str() {
+                                Some(template) => {
+                                    format!("{} (template {template})", text(&c["scope"]))
+                                }
+                                None => text(&c["scope"]),
+                            };
                             [
                                 text(&c["level"]),
-                                text(&c["scope"]),
+                                scope,
                                 text(&c["value"]),
                                 format!(
                                     "{}{}",

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::audit::{Actor, AuditWriter};
 use super::entity::{
-    api_token, config_key, department, entry, group, tenant, user, user_group, user_trait,
+    api_token, config_key, department, entry, group, template_entry, tenant, user, user_group,
+    user_trait,
 };
 use super::error::ServiceError;
 use super::state::{Loaded, load};
@@ -171,6 +172,8 @@ pub async fn create_tenant(
     doc: TenantDoc,
 ) -> Result<TenantDoc, ServiceError> {
     let slug = Slug::parse("id", &doc.id).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let mut doc = doc;
+    super::templates::provision(state, &mut doc).await?;
     let mut whole = document();
     whole.tenants.push(doc);
     let item = Creating::Tenant(slug.clone());
@@ -178,18 +181,23 @@ pub async fn create_tenant(
     tenant_doc(state, &slug).await
 }
 
-/// Renames a tenant or changes its plan (`{"name"?, "plan"?}`).
+/// Renames a tenant or changes the template it follows (`{"name"?, "template"?}`; `plan`,
+/// the older name, names a template too, made when missing).
 pub async fn update_tenant(
     state: &AppState,
     actor: &Actor,
     slug: &Slug,
     patch: Value,
 ) -> Result<TenantDoc, ServiceError> {
+    let by_plan = patch.get("plan").is_some() && patch.get("template").is_none();
     let mut doc = patched(
         &tenant_doc(state, slug).await?,
         patch,
         &["id", "departments", "groups"],
     )?;
+    if by_plan {
+        doc.template = None;
+    }
     // Departments and groups change through their own routes.
     doc.departments.clear();
     doc.groups.clear();
@@ -748,6 +756,32 @@ pub async fn delete(
         });
     }
     if let (Some(id), Doomed::Key(key)) = (removal.key_id, doomed) {
+        // Templates' entries of the key go with it, each audited like an entry.
+        for t in &loaded.templates {
+            for e in t.entries.iter().filter(|e| e.key_id == id) {
+                let def = &loaded.keys.iter().find(|k| k.id == id).map(|k| &k.def);
+                events.push(AuditRecord {
+                    action: "template.entry.unset".into(),
+                    scope: Some(t.name.to_string()),
+                    key: Some(key.to_string()),
+                    old_value: def.map(|def| {
+                        super::entries::audit_value_at(
+                            &state.secrets,
+                            def,
+                            &format!("template:{}", t.name),
+                            &e.value,
+                        )
+                    }),
+                    old_locked: Some(e.locked),
+                    reason: Some(format!("{} deleted", doomed.describe())),
+                    ..Default::default()
+                });
+            }
+        }
+        template_entry::Entity::delete_many()
+            .filter(template_entry::Column::KeyId.eq(id))
+            .exec(&tx)
+            .await?;
         config_key::Entity::delete_by_id(id).exec(&tx).await?;
         events.push(AuditRecord {
             action: "key.delete".into(),

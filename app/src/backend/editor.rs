@@ -12,7 +12,7 @@ use crate::domain::editor::{Origin, label};
 use crate::domain::level::Level;
 use crate::domain::name::ConfigKey;
 use crate::domain::policy::{Action, Decision, Principal, Target, decide};
-use crate::domain::resolve::{self, Source};
+use crate::domain::resolve;
 use crate::domain::scope::Scope;
 use crate::domain::traits::Trait;
 use crate::domain::value::MASK;
@@ -31,13 +31,12 @@ pub fn steps(chain: &[resolve::Candidate<'_>], sensitive: bool, reveal: bool) ->
     chain
         .iter()
         .map(|c| ChainStep {
-            origin: Origin {
-                level: c.source.level_name().unwrap_or("default").to_owned(),
-                scope: match c.source {
-                    Source::Entry { scope, .. } => scope.map(str::to_owned),
-                    _ => None,
-                },
-            },
+            // A chain holds entries and the default, never "unset".
+            origin: Origin::of(&c.source).unwrap_or_else(|| Origin {
+                level: "default".to_owned(),
+                scope: None,
+                template: None,
+            }),
             value: shown(c.value, sensitive, reveal),
             locked: c.locked,
             state: c.state,

@@ -12,6 +12,8 @@ pub mod entry;
 pub mod group;
 pub mod login_failure;
 pub mod session;
+pub mod template;
+pub mod template_entry;
 pub mod tenant;
 pub mod token_reveal;
 pub mod user;

@@ -347,11 +347,21 @@ pub fn audit_value(
     scope: Option<&Scope>,
     value: &Value,
 ) -> String {
+    let place = scope.map_or_else(|| "default".to_owned(), ToString::to_string);
+    audit_value_at(secrets, def, &place, value)
+}
+
+/// [`audit_value`] at a place named by the caller (`template:NAME` for a template's entry).
+pub fn audit_value_at(
+    secrets: &SecretBox,
+    def: &KeyDefinition,
+    place: &str,
+    value: &Value,
+) -> String {
     if def.sensitive {
-        let place = scope.map_or_else(|| "default".to_owned(), ToString::to_string);
         format!(
             "{MASK} {}",
-            secrets.fingerprint(def.key.as_str(), &place, value)
+            secrets.fingerprint(def.key.as_str(), place, value)
         )
     } else {
         value.to_string()

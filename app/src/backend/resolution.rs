@@ -255,6 +255,13 @@ fn revealed(state: &AppState, key: &str, source: Source<'_>, value: &Value) -> R
     let level = source.level_name().unwrap_or("unset").to_owned();
     let scope = source.scope_id().map(str::to_owned);
     let place = match (&source, &scope) {
+        (
+            Source::Entry {
+                template: Some(template),
+                ..
+            },
+            _,
+        ) => format!("template:{template}"),
         (Source::Entry { level, .. }, Some(id)) => format!("{}:{id}", level.as_str()),
         (Source::Entry { .. }, None) => "global".to_owned(),
         _ => "default".to_owned(),
@@ -316,12 +323,7 @@ fn preview_rows(
                         c.value.clone()
                     }
                 }),
-                source: applied.and_then(|c| {
-                    Some(Origin {
-                        level: c.source.level_name()?.to_owned(),
-                        scope: c.source.scope_id().map(str::to_owned),
-                    })
-                }),
+                source: applied.and_then(|c| Origin::of(&c.source)),
                 chain: super::editor::steps(&chain, def.sensitive, reveal),
             })
         })

@@ -26,7 +26,9 @@ use sea_orm::{
 
 use super::crypto::SecretBox;
 use super::entity::{audit_head, change};
-use super::state::{Loaded, load, load_entry, load_tenants};
+use super::state::{
+    Loaded, load, load_entry, load_keys, load_templates, load_tenants, template_layer,
+};
 use crate::domain::change::Touched;
 use crate::domain::name::{ConfigKey, Slug};
 use crate::domain::resolve::Snapshot;
@@ -275,6 +277,17 @@ impl Snapshots {
                 }
             }
         }
+        // Changed templates, read whole (a template is small); any trouble makes it a full load.
+        let mut templates = Vec::new();
+        if !touched.everything && !touched.templates.is_empty() {
+            match self.template_layers(&tx, secrets, &touched.templates).await {
+                Ok(layers) => templates = layers,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not read changed templates; reloading");
+                    touched.everything = true;
+                }
+            }
+        }
         let rebuilt = if touched.everything {
             let everything = load(&tx, secrets).await?;
             self.install(&everything, version);
@@ -314,6 +327,9 @@ impl Snapshots {
             }
             cells.retain(|(tenant, _)| !rebuild.contains(tenant));
             self.install_entries(cells, version);
+            if !templates.is_empty() {
+                self.install_templates(templates, version);
+            }
             // Last, so the snapshots just rebuilt take the new global layer too.
             if !global.is_empty() {
                 self.install_global(global, version);
@@ -330,6 +346,62 @@ impl Snapshots {
         }
         *self.checked_at.write().expect("snapshot lock poisoned") = now;
         Ok(rebuilt)
+    }
+
+    /// Points the scopes that follow each of `templates` at its new entries, in copies of
+    /// their snapshots (at `version`): a template edit reads the template's rows, never a
+    /// tenant's.
+    fn install_templates(&self, templates: Vec<(Slug, Layer)>, version: u64) {
+        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
+        let mut replaced = Vec::new();
+        for snapshot in map.values_mut() {
+            let changed: Vec<&(Slug, Layer)> = templates
+                .iter()
+                .filter(|(name, _)| snapshot.follows(name))
+                .collect();
+            if changed.is_empty() {
+                continue;
+            }
+            let mut next = Snapshot::clone(snapshot);
+            for (name, layer) in changed {
+                next.replace_template(name, layer);
+            }
+            if next.same_content(snapshot) {
+                continue;
+            }
+            next.version = version.max(snapshot.version + 1);
+            replaced.push(std::mem::replace(snapshot, Arc::new(next)));
+        }
+        drop(map);
+        self.remember(replaced);
+    }
+
+    /// The entries of the templates named `names`, as layers over the installed key
+    /// definitions (a template deleted meanwhile has none).
+    async fn template_layers<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        secrets: &SecretBox,
+        names: &BTreeSet<String>,
+    ) -> Result<Vec<(Slug, Layer)>, DbErr> {
+        let Some(any) = self.all().into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        let key_rows = load_keys(db, secrets).await?;
+        let rows = load_templates(db, secrets, &key_rows).await?;
+        let mut out = Vec::new();
+        for name in names {
+            let Ok(slug) = Slug::parse("template", name) else {
+                continue;
+            };
+            let layer = rows
+                .iter()
+                .find(|t| t.name == slug)
+                .map(|t| template_layer(t, &key_rows, &any.keys))
+                .unwrap_or_else(|| Layer::new(Scope::Global));
+            out.push((slug, layer));
+        }
+        Ok(out)
     }
 
     /// Puts global entries into a copy of the global layer, which every snapshot takes (each

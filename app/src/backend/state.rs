@@ -8,7 +8,10 @@ use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryOrder};
 use serde_json::Value;
 
 use super::crypto::SecretBox;
-use super::entity::{config_key, department, entry, group, tenant, user, user_group, user_trait};
+use super::entity::{
+    config_key, department, entry, group, template, template_entry, tenant, user, user_group,
+    user_trait,
+};
 use super::entries::read_stored;
 use crate::domain::document::Catalog;
 use crate::domain::key::{Constraints, KeyDefinition, KeyType};
@@ -29,7 +32,8 @@ pub struct TenantRow {
     pub id: i64,
     pub slug: Slug,
     pub name: String,
-    pub plan: Option<String>,
+    /// The id of the template it follows.
+    pub template_id: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +44,30 @@ pub struct ScopeRow {
     pub name: String,
     /// Groups only.
     pub priority: i64,
+    pub template_id: Option<i64>,
+}
+
+/// A template with its entries (values opened).
+#[derive(Clone)]
+pub struct TemplateRow {
+    pub id: i64,
+    pub name: Slug,
+    pub description: Option<String>,
+    pub level: Level,
+    /// `{"departments": [...], "groups": [...]}` in document form.
+    pub skeleton: Value,
+    pub version: i64,
+    pub entries: Vec<TemplateEntryRow>,
+}
+
+#[derive(Clone)]
+pub struct TemplateEntryRow {
+    pub id: i64,
+    pub key_id: i64,
+    pub value: Value,
+    pub sealed: Option<String>,
+    pub locked: bool,
+    pub version: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +101,8 @@ pub struct EntryRow {
 #[derive(Clone)]
 pub struct Loaded {
     pub keys: Vec<KeyRow>,
+    /// Every template (there are few), whatever part of the platform was loaded.
+    pub templates: Vec<TemplateRow>,
     pub tenants: Vec<TenantRow>,
     pub departments: Vec<ScopeRow>,
     pub groups: Vec<ScopeRow>,
@@ -166,18 +196,8 @@ async fn load_part<C: ConnectionTrait>(
     };
     let slug =
         |what: &'static str, s: &str| Slug::parse(what, s).map_err(|e| corrupt(e.to_string()));
-    let keys = config_key::Entity::find()
-        .order_by_asc(config_key::Column::Name)
-        .all(db)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(KeyRow {
-                id: row.id,
-                def: key_definition(row, secrets)?,
-            })
-        })
-        .collect::<Result<Vec<_>, DbErr>>()?;
+    let keys = load_keys(db, secrets).await?;
+    let templates = load_templates(db, secrets, &keys).await?;
     let mut tenants = tenant::Entity::find().order_by_asc(tenant::Column::Slug);
     if only.is_some() {
         tenants = tenants.filter(tenant::Column::Slug.is_in(named.clone()));
@@ -191,7 +211,7 @@ async fn load_part<C: ConnectionTrait>(
                 id: t.id,
                 slug: slug("tenant", &t.slug)?,
                 name: t.name,
-                plan: t.plan,
+                template_id: t.template_id,
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
@@ -210,6 +230,7 @@ async fn load_part<C: ConnectionTrait>(
                 slug: slug("department", &d.slug)?,
                 name: d.name,
                 priority: 0,
+                template_id: d.template_id,
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
@@ -228,6 +249,7 @@ async fn load_part<C: ConnectionTrait>(
                 slug: slug("group", &g.slug)?,
                 name: g.name,
                 priority: g.priority,
+                template_id: g.template_id,
             })
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
@@ -334,12 +356,107 @@ async fn load_part<C: ConnectionTrait>(
     }
     Ok(Loaded {
         keys,
+        templates,
         tenants,
         departments,
         groups,
         users,
         entries,
     })
+}
+
+/// Every key definition, by name.
+pub async fn load_keys<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+) -> Result<Vec<KeyRow>, DbErr> {
+    config_key::Entity::find()
+        .order_by_asc(config_key::Column::Name)
+        .all(db)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(KeyRow {
+                id: row.id,
+                def: key_definition(row, secrets)?,
+            })
+        })
+        .collect()
+}
+
+/// A template's entries as a layer over `keys` (its scope is a placeholder: the scopes that
+/// follow it share these entries, see [`Layer::following`]).
+pub fn template_layer(template: &TemplateRow, key_rows: &[KeyRow], keys: &Keys) -> Layer {
+    let mut layer = Layer::new(Scope::Global);
+    for e in &template.entries {
+        let idx = key_rows
+            .iter()
+            .find(|k| k.id == e.key_id)
+            .and_then(|k| keys.idx(k.def.key.as_str()));
+        if let Some(idx) = idx {
+            layer.set(
+                idx,
+                Cell {
+                    value: e.value.clone(),
+                    locked: e.locked,
+                    version: e.version,
+                },
+            );
+        }
+    }
+    layer
+}
+
+/// Every template with its entries, by name.
+pub async fn load_templates<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    keys: &[KeyRow],
+) -> Result<Vec<TemplateRow>, DbErr> {
+    let key_name: HashMap<i64, &KeyDefinition> = keys.iter().map(|k| (k.id, &k.def)).collect();
+    let mut entries: HashMap<i64, Vec<TemplateEntryRow>> = HashMap::new();
+    for e in template_entry::Entity::find()
+        .order_by_asc(template_entry::Column::Id)
+        .all(db)
+        .await?
+    {
+        // A key deleted without its template entries (an older build): they resolve nothing.
+        let Some(def) = key_name.get(&e.key_id) else {
+            continue;
+        };
+        let value = read_stored(secrets, def.key.as_str(), &e.value, e.encrypted)
+            .map_err(|err| corrupt(format!("template entry {} ({}): {err}", e.id, def.key)))?;
+        entries
+            .entry(e.template_id)
+            .or_default()
+            .push(TemplateEntryRow {
+                id: e.id,
+                key_id: e.key_id,
+                value,
+                sealed: e.encrypted.then_some(e.value),
+                locked: e.locked,
+                version: e.version,
+            });
+    }
+    template::Entity::find()
+        .order_by_asc(template::Column::Name)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let bad =
+                |what: &str| corrupt(format!("template {}: stored {what} is not valid", t.name));
+            Ok(TemplateRow {
+                id: t.id,
+                name: Slug::parse("template", &t.name).map_err(|_| bad("name"))?,
+                description: t.description,
+                level: t.target_level.parse().map_err(|_| bad("target_level"))?,
+                skeleton: serde_json::from_str(&t.skeleton).map_err(|_| bad("skeleton"))?,
+                version: t.version,
+                entries: entries.remove(&t.id).unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 /// The entry of `key` at `scope` as a snapshot cell (none when unset), read in `db`.
@@ -379,6 +496,20 @@ impl Loaded {
         self.groups.iter().find(|g| g.id == id).map(|g| &g.slug)
     }
 
+    /// The name of the template with this id.
+    pub fn template_name(&self, id: Option<i64>) -> Option<&Slug> {
+        let id = id?;
+        self.templates.iter().find(|t| t.id == id).map(|t| &t.name)
+    }
+
+    /// Each template's entries as a layer (see [`template_layer`]), by name.
+    pub fn template_layers(&self, keys: &Keys) -> HashMap<Slug, Layer> {
+        self.templates
+            .iter()
+            .map(|t| (t.name.clone(), template_layer(t, &self.keys, keys)))
+            .collect()
+    }
+
     /// What already exists, for validating an import.
     pub fn catalog(&self) -> Catalog {
         let mut catalog = Catalog {
@@ -386,6 +517,11 @@ impl Loaded {
                 .keys
                 .iter()
                 .map(|k| (k.def.key.clone(), k.def.clone()))
+                .collect(),
+            templates: self
+                .templates
+                .iter()
+                .map(|t| (t.name.clone(), t.level))
                 .collect(),
             ..Default::default()
         };
@@ -467,6 +603,49 @@ impl Loaded {
                 .set(idx, cell);
         }
         let global = global.unwrap_or_else(|| Arc::new(global_entries));
+        let template_layers = self.template_layers(&keys);
+        let template_of: HashMap<i64, &Slug> =
+            self.templates.iter().map(|t| (t.id, &t.name)).collect();
+        let tenant_of: HashMap<i64, &Slug> = self.tenants.iter().map(|t| (t.id, &t.slug)).collect();
+        let mut followed: HashMap<Option<Slug>, HashMap<Scope, Layer>> = HashMap::new();
+        let mut follow = |tenant: &Slug, scope: Scope, template_id: Option<i64>| {
+            let Some(name) = template_id.and_then(|id| template_of.get(&id)) else {
+                return;
+            };
+            if let Some(template) = template_layers.get(*name) {
+                followed.entry(Some(tenant.clone())).or_default().insert(
+                    scope.clone(),
+                    Layer::following(scope, (*name).clone(), template),
+                );
+            }
+        };
+        for t in &self.tenants {
+            follow(
+                &t.slug,
+                Scope::Tenant {
+                    tenant: t.slug.clone(),
+                },
+                t.template_id,
+            );
+        }
+        for d in &self.departments {
+            if let Some(tenant) = tenant_of.get(&d.tenant_id) {
+                let scope = Scope::Department {
+                    tenant: (*tenant).clone(),
+                    department: d.slug.clone(),
+                };
+                follow(tenant, scope, d.template_id);
+            }
+        }
+        for g in &self.groups {
+            if let Some(tenant) = tenant_of.get(&g.tenant_id) {
+                let scope = Scope::Group {
+                    tenant: (*tenant).clone(),
+                    group: g.slug.clone(),
+                };
+                follow(tenant, scope, g.template_id);
+            }
+        }
 
         let mut out = BTreeMap::new();
         let tenant_ids: Vec<(Option<i64>, Option<Slug>)> = std::iter::once((None, None))
@@ -517,6 +696,7 @@ impl Loaded {
                     keys: keys.clone(),
                     global: global.clone(),
                     layers: per_tenant.remove(&tenant_slug).unwrap_or_default(),
+                    followed: followed.remove(&tenant_slug).unwrap_or_default(),
                     departments,
                     groups,
                     users,

@@ -14,14 +14,17 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::audit::{Actor, AuditWriter};
 use super::crypto::SecretBox;
-use super::entity::{config_key, department, entry, group, tenant, user, user_group, user_trait};
-use super::entries::{ScopeIndex, audit_value, store_value};
+use super::entity::{
+    config_key, department, entry, group, template, template_entry, tenant, user, user_group,
+    user_trait,
+};
+use super::entries::{ScopeIndex, audit_value, audit_value_at, store_value};
 use super::error::ServiceError;
-use super::state::{EntryRow, Loaded, UserRow, load};
+use super::state::{EntryRow, Loaded, TemplateRow, UserRow, load, load_keys};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
-    self, DepartmentDoc, Document, EntryDoc, FORMAT, GroupDoc, Plan, Problem, TenantDoc, UserDoc,
-    key_doc,
+    self, DepartmentDoc, Document, EntryDoc, FORMAT, GroupDoc, Plan, Problem, ScopePlan,
+    TemplateDoc, TemplateEntryDoc, TemplatePlan, TenantDoc, UserDoc, key_doc,
 };
 use crate::domain::key::KeyDefinition;
 use crate::domain::name::Slug;
@@ -84,6 +87,7 @@ pub enum Creating {
     Department(Slug, Slug),
     Group(Slug, Slug),
     User(Slug),
+    Template(Slug),
 }
 
 impl Creating {
@@ -110,12 +114,14 @@ impl Creating {
                     .any(|row| row.tenant_id == id && &row.slug == g)
             }),
             Creating::User(u) => loaded.users.iter().any(|row| &row.slug == u),
+            Creating::Template(t) => loaded.templates.iter().any(|row| &row.name == t),
         };
         found.then(|| match self {
             Creating::Tenant(t) => format!("tenant {t}"),
             Creating::Department(t, d) => format!("department {t}/{d}"),
             Creating::Group(t, g) => format!("group {t}/{g}"),
             Creating::User(u) => format!("user {u}"),
+            Creating::Template(t) => format!("template {t}"),
         })
     }
 }
@@ -163,7 +169,10 @@ pub async fn apply(
             within_tenant = doc.clone();
             for t in &mut within_tenant.tenants {
                 t.name.clone_from(&row.name);
-                t.plan.clone_from(&row.plan);
+                t.template = loaded
+                    .template_name(row.template_id)
+                    .map(ToString::to_string);
+                t.plan = None;
             }
             doc = &within_tenant;
         }
@@ -289,6 +298,190 @@ impl Apply<'_> {
         key_audit_json(&self.state.secrets, def)
     }
 
+    /// Writes the document's templates (each replaces the stored one, entries included) and
+    /// returns every template's id by name.
+    async fn templates(
+        &mut self,
+        loaded: &Loaded,
+        plan: &Plan,
+    ) -> Result<HashMap<Slug, i64>, ServiceError> {
+        let mut ids: HashMap<Slug, i64> = loaded
+            .templates
+            .iter()
+            .map(|t| (t.name.clone(), t.id))
+            .collect();
+        if plan.templates.is_empty() {
+            return Ok(ids);
+        }
+        // Keys as written above (the document may define the ones its templates use).
+        let keys = load_keys(self.tx, &self.state.secrets).await?;
+        for t in &plan.templates {
+            let skeleton = t.skeleton();
+            let about = |description: &Option<String>, level: &str, skeleton: &Value| {
+                json!({"description": description, "target_level": level,
+                    "departments": skeleton["departments"], "groups": skeleton["groups"]})
+                .to_string()
+            };
+            let existing = loaded.templates.iter().find(|row| row.name == t.name);
+            match existing {
+                Some(row) => {
+                    let same_about = row.description == t.description && row.skeleton == skeleton;
+                    let entries_changed =
+                        self.template_entries(&keys, t, row.id, Some(row)).await?;
+                    if same_about && !entries_changed {
+                        self.report.count(Change::Unchanged);
+                        continue;
+                    }
+                    template::ActiveModel {
+                        id: Set(row.id),
+                        description: Set(t.description.clone()),
+                        skeleton: Set(skeleton.to_string()),
+                        version: Set(row.version + 1),
+                        updated_at: Set(self.now),
+                        ..Default::default()
+                    }
+                    .update(self.tx)
+                    .await?;
+                    if !same_about {
+                        self.event(AuditRecord {
+                            action: "template.update".into(),
+                            scope: Some(t.name.to_string()),
+                            old_value: Some(about(
+                                &row.description,
+                                row.level.as_str(),
+                                &row.skeleton,
+                            )),
+                            new_value: Some(about(&t.description, t.level.as_str(), &skeleton)),
+                            ..Default::default()
+                        })
+                        .await?;
+                    }
+                    self.report.count(Change::Updated);
+                }
+                None => {
+                    let row = template::ActiveModel {
+                        name: Set(t.name.to_string()),
+                        description: Set(t.description.clone()),
+                        target_level: Set(t.level.as_str().to_owned()),
+                        skeleton: Set(skeleton.to_string()),
+                        version: Set(1),
+                        created_at: Set(self.now),
+                        updated_at: Set(self.now),
+                        ..Default::default()
+                    }
+                    .insert(self.tx)
+                    .await?;
+                    self.event(AuditRecord {
+                        action: "template.create".into(),
+                        scope: Some(t.name.to_string()),
+                        new_value: Some(about(&t.description, t.level.as_str(), &skeleton)),
+                        ..Default::default()
+                    })
+                    .await?;
+                    self.template_entries(&keys, t, row.id, None).await?;
+                    ids.insert(t.name.clone(), row.id);
+                    self.report.count(Change::Created);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Makes the entries of template `t` (stored as `id`, now holding those of `stored`) the
+    /// plan's, one audit event per entry set or removed; returns whether any changed.
+    async fn template_entries(
+        &mut self,
+        keys: &[super::state::KeyRow],
+        t: &TemplatePlan,
+        id: i64,
+        stored: Option<&TemplateRow>,
+    ) -> Result<bool, ServiceError> {
+        let place = format!("template:{}", t.name);
+        let old = stored.map_or(&[][..], |s| s.entries.as_slice());
+        let mut changed = false;
+        for e in &t.entries {
+            let Some(key) = keys.iter().find(|k| k.def.key == e.key) else {
+                continue;
+            };
+            let def = &key.def;
+            let before = old.iter().find(|o| o.key_id == key.id);
+            if let Some(o) = before
+                && o.value == e.value
+                && o.locked == e.locked
+            {
+                continue;
+            }
+            let (value, encrypted) = store_value(&self.state.secrets, def, &e.value);
+            match before {
+                Some(o) => {
+                    template_entry::ActiveModel {
+                        id: Set(o.id),
+                        value: Set(value),
+                        encrypted: Set(encrypted),
+                        locked: Set(e.locked),
+                        version: Set(o.version + 1),
+                        updated_at: Set(self.now),
+                        updated_by: Set(self.actor.name.clone()),
+                        ..Default::default()
+                    }
+                    .update(self.tx)
+                    .await?;
+                }
+                None => {
+                    template_entry::ActiveModel {
+                        template_id: Set(id),
+                        key_id: Set(key.id),
+                        value: Set(value),
+                        encrypted: Set(encrypted),
+                        locked: Set(e.locked),
+                        version: Set(1),
+                        updated_at: Set(self.now),
+                        updated_by: Set(self.actor.name.clone()),
+                        ..Default::default()
+                    }
+                    .insert(self.tx)
+                    .await?;
+                }
+            }
+            let secrets = &self.state.secrets;
+            self.event(AuditRecord {
+                action: "template.entry.set".into(),
+                scope: Some(t.name.to_string()),
+                key: Some(def.key.to_string()),
+                old_value: before.map(|o| audit_value_at(secrets, def, &place, &o.value)),
+                new_value: Some(audit_value_at(secrets, def, &place, &e.value)),
+                old_locked: before.map(|o| o.locked),
+                new_locked: Some(e.locked),
+                ..Default::default()
+            })
+            .await?;
+            changed = true;
+        }
+        for o in old {
+            let Some(key) = keys.iter().find(|k| k.id == o.key_id) else {
+                continue;
+            };
+            if t.entries.iter().any(|e| e.key == key.def.key) {
+                continue;
+            }
+            template_entry::Entity::delete_by_id(o.id)
+                .exec(self.tx)
+                .await?;
+            let secrets = &self.state.secrets;
+            self.event(AuditRecord {
+                action: "template.entry.unset".into(),
+                scope: Some(t.name.to_string()),
+                key: Some(key.def.key.to_string()),
+                old_value: Some(audit_value_at(secrets, &key.def, &place, &o.value)),
+                old_locked: Some(o.locked),
+                ..Default::default()
+            })
+            .await?;
+            changed = true;
+        }
+        Ok(changed)
+    }
+
     async fn run(&mut self, loaded: &Loaded, plan: &Plan) -> Result<(), ServiceError> {
         // Keys.
         for (i, def) in plan.keys.iter().enumerate() {
@@ -351,6 +544,15 @@ impl Apply<'_> {
             }
         }
 
+        // Templates, before anything follows them.
+        let template_ids = self.templates(loaded, plan).await?;
+        let template_id =
+            |name: &Option<Slug>| name.as_ref().and_then(|n| template_ids.get(n).copied());
+        let template_name = |id: Option<i64>| {
+            id.and_then(|id| template_ids.iter().find(|(_, v)| **v == id))
+                .map(|(name, _)| name.to_string())
+        };
+
         // Tenants, their departments and groups.
         let mut tenant_ids: HashMap<Slug, i64> = loaded
             .tenants
@@ -359,9 +561,10 @@ impl Apply<'_> {
             .collect();
         for t in &plan.tenants {
             let existing = loaded.tenants.iter().find(|row| row.slug == t.slug);
-            let new_json = json!({"name": t.name, "plan": t.plan}).to_string();
+            let new_template = template_id(&t.template);
+            let new_json = json!({"name": t.name, "template": t.template}).to_string();
             let tenant_id = match existing {
-                Some(row) if row.name == t.name && row.plan == t.plan => {
+                Some(row) if row.name == t.name && row.template_id == new_template => {
                     self.report.count(Change::Unchanged);
                     row.id
                 }
@@ -369,7 +572,9 @@ impl Apply<'_> {
                     tenant::ActiveModel {
                         id: Set(row.id),
                         name: Set(t.name.clone()),
-                        plan: Set(t.plan.clone()),
+                        template_id: Set(new_template),
+                        // The plan lives on as the template.
+                        plan: Set(None),
                         ..Default::default()
                     }
                     .update(self.tx)
@@ -379,7 +584,10 @@ impl Apply<'_> {
                         level: Some("tenant".into()),
                         scope: Some(t.slug.to_string()),
                         tenant: Some(t.slug.to_string()),
-                        old_value: Some(json!({"name": row.name, "plan": row.plan}).to_string()),
+                        old_value: Some(
+                            json!({"name": row.name, "template": template_name(row.template_id)})
+                                .to_string(),
+                        ),
                         new_value: Some(new_json),
                         ..Default::default()
                     })
@@ -391,7 +599,8 @@ impl Apply<'_> {
                     let row = tenant::ActiveModel {
                         slug: Set(t.slug.to_string()),
                         name: Set(t.name.clone()),
-                        plan: Set(t.plan.clone()),
+                        plan: Set(None),
+                        template_id: Set(new_template),
                         created_at: Set(self.now),
                         ..Default::default()
                     }
@@ -411,18 +620,28 @@ impl Apply<'_> {
                 }
             };
             tenant_ids.insert(t.slug.clone(), tenant_id);
-            for (slug, name) in &t.departments {
+            for ScopePlan {
+                slug,
+                name,
+                template,
+                ..
+            } in &t.departments
+            {
                 let existing = loaded
                     .departments
                     .iter()
                     .find(|d| d.tenant_id == tenant_id && &d.slug == slug);
                 let scope = format!("{}/{slug}", t.slug);
+                let new_template = template_id(template);
                 match existing {
-                    Some(d) if &d.name == name => self.report.count(Change::Unchanged),
+                    Some(d) if &d.name == name && d.template_id == new_template => {
+                        self.report.count(Change::Unchanged)
+                    }
                     Some(d) => {
                         department::ActiveModel {
                             id: Set(d.id),
                             name: Set(name.clone()),
+                            template_id: Set(new_template),
                             ..Default::default()
                         }
                         .update(self.tx)
@@ -433,8 +652,13 @@ impl Apply<'_> {
                             scope: Some(scope),
                             tenant: Some(t.slug.to_string()),
                             department: Some(slug.to_string()),
-                            old_value: Some(json!({"name": d.name}).to_string()),
-                            new_value: Some(json!({"name": name}).to_string()),
+                            old_value: Some(
+                                json!({"name": d.name, "template": template_name(d.template_id)})
+                                    .to_string(),
+                            ),
+                            new_value: Some(
+                                json!({"name": name, "template": template}).to_string(),
+                            ),
                             ..Default::default()
                         })
                         .await?;
@@ -445,6 +669,7 @@ impl Apply<'_> {
                             tenant_id: Set(tenant_id),
                             slug: Set(slug.to_string()),
                             name: Set(name.clone()),
+                            template_id: Set(new_template),
                             created_at: Set(self.now),
                             ..Default::default()
                         }
@@ -456,7 +681,9 @@ impl Apply<'_> {
                             scope: Some(scope),
                             tenant: Some(t.slug.to_string()),
                             department: Some(slug.to_string()),
-                            new_value: Some(json!({"name": name}).to_string()),
+                            new_value: Some(
+                                json!({"name": name, "template": template}).to_string(),
+                            ),
                             ..Default::default()
                         })
                         .await?;
@@ -464,15 +691,27 @@ impl Apply<'_> {
                     }
                 }
             }
-            for (slug, name, priority) in &t.groups {
+            for ScopePlan {
+                slug,
+                name,
+                priority,
+                template,
+            } in &t.groups
+            {
                 let existing = loaded
                     .groups
                     .iter()
                     .find(|g| g.tenant_id == tenant_id && &g.slug == slug);
                 let scope = format!("{}/{slug}", t.slug);
-                let new_json = json!({"name": name, "priority": priority}).to_string();
+                let new_template = template_id(template);
+                let new_json =
+                    json!({"name": name, "priority": priority, "template": template}).to_string();
                 match existing {
-                    Some(g) if &g.name == name && g.priority == *priority => {
+                    Some(g)
+                        if &g.name == name
+                            && g.priority == *priority
+                            && g.template_id == new_template =>
+                    {
                         self.report.count(Change::Unchanged)
                     }
                     Some(g) => {
@@ -480,6 +719,7 @@ impl Apply<'_> {
                             id: Set(g.id),
                             name: Set(name.clone()),
                             priority: Set(*priority),
+                            template_id: Set(new_template),
                             ..Default::default()
                         }
                         .update(self.tx)
@@ -490,7 +730,9 @@ impl Apply<'_> {
                             scope: Some(scope),
                             tenant: Some(t.slug.to_string()),
                             old_value: Some(
-                                json!({"name": g.name, "priority": g.priority}).to_string(),
+                                json!({"name": g.name, "priority": g.priority,
+                                    "template": template_name(g.template_id)})
+                                .to_string(),
                             ),
                             new_value: Some(new_json),
                             ..Default::default()
@@ -504,6 +746,7 @@ impl Apply<'_> {
                             slug: Set(slug.to_string()),
                             name: Set(name.clone()),
                             priority: Set(*priority),
+                            template_id: Set(new_template),
                             created_at: Set(self.now),
                             ..Default::default()
                         }
@@ -856,7 +1099,8 @@ pub async fn export<C: ConnectionTrait>(
         .map(|t| TenantDoc {
             id: t.slug.to_string(),
             name: t.name.clone(),
-            plan: t.plan.clone(),
+            template: loaded.template_name(t.template_id).map(ToString::to_string),
+            plan: None,
             departments: loaded
                 .departments
                 .iter()
@@ -864,6 +1108,7 @@ pub async fn export<C: ConnectionTrait>(
                 .map(|d| DepartmentDoc {
                     id: d.slug.to_string(),
                     name: d.name.clone(),
+                    template: loaded.template_name(d.template_id).map(ToString::to_string),
                 })
                 .collect(),
             groups: loaded
@@ -874,9 +1119,15 @@ pub async fn export<C: ConnectionTrait>(
                     id: g.slug.to_string(),
                     name: g.name.clone(),
                     priority: g.priority,
+                    template: loaded.template_name(g.template_id).map(ToString::to_string),
                 })
                 .collect(),
         })
+        .collect();
+    let templates = loaded
+        .templates
+        .iter()
+        .map(|t| template_doc(t, &keys_by_id, reveal))
         .collect();
     let users = loaded
         .users
@@ -952,8 +1203,43 @@ pub async fn export<C: ConnectionTrait>(
     Ok(Document {
         format: FORMAT.into(),
         keys,
+        templates,
         tenants,
         users,
         entries: entries.into_iter().map(|(_, _, e)| e).collect(),
     })
+}
+
+/// A stored template in document form; secrets sealed unless `reveal`.
+pub fn template_doc(
+    t: &TemplateRow,
+    keys_by_id: &HashMap<i64, &KeyDefinition>,
+    reveal: bool,
+) -> TemplateDoc {
+    let mut entries: Vec<TemplateEntryDoc> = t
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let def = keys_by_id.get(&e.key_id)?;
+            let value = match (&e.sealed, reveal) {
+                (Some(sealed), false) => json!({"encrypted": sealed}),
+                _ => e.value.clone(),
+            };
+            Some(TemplateEntryDoc {
+                key: def.key.to_string(),
+                value,
+                locked: e.locked,
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    let skeleton = |field: &str| t.skeleton.get(field).cloned().unwrap_or(Value::Null);
+    TemplateDoc {
+        name: t.name.to_string(),
+        description: t.description.clone(),
+        target_level: t.level.as_str().to_owned(),
+        entries,
+        departments: serde_json::from_value(skeleton("departments")).unwrap_or_default(),
+        groups: serde_json::from_value(skeleton("groups")).unwrap_or_default(),
+    }
 }

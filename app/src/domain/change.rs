@@ -6,7 +6,9 @@
 //! snapshot); a tenant, department or group change touches that
 //! tenant's snapshot; a user created, changed or deleted touches the snapshot of the tenant the
 //! user is in and, when moved, of the tenant they left, and their credentials; passwords,
-//! traits, disabling and token revocations touch credentials only. Sign-ins, reveals, token
+//! traits, disabling and token revocations touch credentials only. A template entry change
+//! touches the snapshots of whatever follows that template (a template's own description or
+//! skeleton touches none: it resolves nothing). Sign-ins, reveals, token
 //! creation and key rotations touch nothing: they get no revision and no replica reloads for
 //! them. An action this rule does not know touches everything, so a new kind of change is
 //! never missed, only published too widely.
@@ -36,6 +38,9 @@ pub struct Touched {
     /// Global entries, by key: the global layer every snapshot shares, re-read row by row.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub global: BTreeSet<String>,
+    /// Templates whose entries changed, by name: the snapshots of the scopes that follow them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub templates: BTreeSet<String>,
     /// Credentials: who a session or a token acts as.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accounts: bool,
@@ -48,6 +53,7 @@ impl Touched {
             && self.snapshots.is_empty()
             && self.entries.is_empty()
             && self.global.is_empty()
+            && self.templates.is_empty()
             && !self.accounts
     }
 
@@ -57,6 +63,7 @@ impl Touched {
             || !self.snapshots.is_empty()
             || !self.entries.is_empty()
             || !self.global.is_empty()
+            || !self.templates.is_empty()
     }
 
     pub fn merge(&mut self, other: Touched) {
@@ -65,6 +72,7 @@ impl Touched {
         self.snapshots.extend(other.snapshots);
         self.entries.extend(other.entries);
         self.global.extend(other.global);
+        self.templates.extend(other.templates);
         if self.global.len() > MAX_ENTRIES {
             self.global.clear();
             self.everything = true;
@@ -101,6 +109,13 @@ impl Touched {
                 }
             }
             "key.create" | "key.update" | "key.delete" => touched.everything = true,
+            "template.entry.set" | "template.entry.unset" => match &event.scope {
+                Some(template) => {
+                    touched.templates.insert(template.clone());
+                }
+                None => touched.everything = true,
+            },
+            "template.create" | "template.update" | "template.delete" => {}
             "tenant.create" | "tenant.update" | "tenant.delete" | "department.create"
             | "department.update" | "department.delete" | "group.create" | "group.update"
             | "group.delete" => touched.snapshots = tenant(),
@@ -141,6 +156,25 @@ fn former_tenant(event: &AuditRecord) -> Option<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_template_entry_touches_its_followers_and_its_description_nothing() {
+        let entry = AuditRecord {
+            action: "template.entry.set".into(),
+            scope: Some("healthcare".into()),
+            key: Some("hipaa.enabled".into()),
+            ..Default::default()
+        };
+        let touched = Touched::of(&entry);
+        assert_eq!(touched.templates, BTreeSet::from(["healthcare".to_owned()]));
+        assert!(touched.any_snapshot() && !touched.everything);
+        for action in ["template.create", "template.update", "template.delete"] {
+            assert!(
+                Touched::of(&event(action, None, None)).is_empty(),
+                "{action}"
+            );
+        }
+    }
 
     fn event(action: &str, level: Option<&str>, tenant: Option<&str>) -> AuditRecord {
         AuditRecord {

@@ -62,6 +62,8 @@ pub struct Document {
     pub format: String,
     #[serde(default)]
     pub keys: Vec<KeyDoc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<TemplateDoc>,
     #[serde(default)]
     pub tenants: Vec<TenantDoc>,
     #[serde(default)]
@@ -110,6 +112,41 @@ pub struct KeyDoc {
     pub user_editable: Option<bool>,
 }
 
+/// A template (DESIGN §2 rule 5): entries that every tenant, department or group of
+/// `target_level` that follows it takes just before its own; a tenant template may carry a
+/// skeleton of departments and groups that a tenant created from it gets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TemplateDoc {
+    #[cfg_attr(feature = "ssr", schema(value_type = super::name::Slug))]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `tenant`, `department` or `group`.
+    #[cfg_attr(feature = "ssr", schema(value_type = super::level::Level))]
+    pub target_level: String,
+    #[serde(default)]
+    pub entries: Vec<TemplateEntryDoc>,
+    /// Skeleton of a tenant template: departments a tenant created from it gets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<DepartmentDoc>,
+    /// Skeleton of a tenant template: groups a tenant created from it gets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TemplateEntryDoc {
+    #[cfg_attr(feature = "ssr", schema(value_type = super::name::ConfigKey))]
+    pub key: String,
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub locked: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -118,7 +155,14 @@ pub struct TenantDoc {
     pub id: String,
     #[cfg_attr(feature = "ssr", schema(value_type = super::schema::DisplayName))]
     pub name: String,
+    /// The tenant template this tenant follows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
+    pub template: Option<String>,
+    /// Older documents' name for `template` (a tenant's plan is its template); read, never
+    /// written.
+    #[serde(default, skip_serializing)]
+    #[cfg_attr(feature = "ssr", schema(deprecated, write_only))]
     pub plan: Option<String>,
     #[serde(default)]
     pub departments: Vec<DepartmentDoc>,
@@ -134,6 +178,10 @@ pub struct DepartmentDoc {
     pub id: String,
     #[cfg_attr(feature = "ssr", schema(value_type = super::schema::DisplayName))]
     pub name: String,
+    /// The department template this department follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
+    pub template: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +194,10 @@ pub struct GroupDoc {
     pub name: String,
     #[serde(default, deserialize_with = "integral::required")]
     pub priority: i64,
+    /// The group template this group follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<super::name::Slug>))]
+    pub template: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,16 +271,64 @@ pub struct Catalog {
     pub tenants: HashMap<Slug, (HashSet<Slug>, HashSet<Slug>)>,
     /// Each user's tenant.
     pub users: HashMap<Slug, Option<Slug>>,
+    /// Each template's level.
+    pub templates: HashMap<Slug, Level>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantPlan {
     pub slug: Slug,
     pub name: String,
-    pub plan: Option<String>,
-    pub departments: Vec<(Slug, String)>,
-    /// (slug, name, priority)
-    pub groups: Vec<(Slug, String, i64)>,
+    pub template: Option<Slug>,
+    pub departments: Vec<ScopePlan>,
+    pub groups: Vec<ScopePlan>,
+}
+
+/// A department or group (priority 0 for departments), with the template it follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopePlan {
+    pub slug: Slug,
+    pub name: String,
+    pub priority: i64,
+    pub template: Option<Slug>,
+}
+
+/// A template's entry, its value checked against its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateEntryPlan {
+    pub key: ConfigKey,
+    pub value: Value,
+    pub locked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplatePlan {
+    pub name: Slug,
+    pub description: Option<String>,
+    pub level: Level,
+    /// Sorted by key.
+    pub entries: Vec<TemplateEntryPlan>,
+    pub departments: Vec<ScopePlan>,
+    pub groups: Vec<ScopePlan>,
+}
+
+impl TemplatePlan {
+    /// The skeleton as stored: `{"departments": [...], "groups": [...]}` in document form.
+    pub fn skeleton(&self) -> Value {
+        serde_json::json!({
+            "departments": self.departments.iter().map(|d| DepartmentDoc {
+                id: d.slug.to_string(),
+                name: d.name.clone(),
+                template: d.template.as_ref().map(ToString::to_string),
+            }).collect::<Vec<_>>(),
+            "groups": self.groups.iter().map(|g| GroupDoc {
+                id: g.slug.to_string(),
+                name: g.name.clone(),
+                priority: g.priority,
+                template: g.template.as_ref().map(ToString::to_string),
+            }).collect::<Vec<_>>(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -255,6 +355,7 @@ pub struct EntryPlan {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     pub keys: Vec<KeyDefinition>,
+    pub templates: Vec<TemplatePlan>,
     pub tenants: Vec<TenantPlan>,
     pub users: Vec<UserPlan>,
     pub entries: Vec<EntryPlan>,
@@ -305,9 +406,51 @@ pub fn validate(doc: &Document, catalog: &Catalog, open: Opener<'_>) -> Result<P
         }
     }
 
+    // Templates: checked against the keys as the document leaves them.
+    let mut templates: HashMap<Slug, Level> = catalog.templates.clone();
+    let mut seen_templates = HashSet::new();
+    for (i, t) in doc.templates.iter().enumerate() {
+        let path = format!("templates[{i}]");
+        let Some(template) = template_plan(t, &path, &keys, catalog, &mut problems, open) else {
+            continue;
+        };
+        if !seen_templates.insert(template.name.clone()) {
+            problems.add(
+                format!("{path}.name"),
+                format!("template {:?} is listed twice", t.name),
+            );
+            continue;
+        }
+        templates.insert(template.name.clone(), template.level);
+        plan.templates.push(template);
+    }
+    // Skeletons may name department and group templates of this document too.
+    for (i, t) in plan.templates.iter().enumerate() {
+        let path = format!("templates[{i}]");
+        for (j, d) in t.departments.iter().enumerate() {
+            follows(
+                d.template.as_ref(),
+                Level::Department,
+                &templates,
+                &format!("{path}.departments[{j}].template"),
+                &mut problems,
+            );
+        }
+        for (j, g) in t.groups.iter().enumerate() {
+            follows(
+                g.template.as_ref(),
+                Level::Group,
+                &templates,
+                &format!("{path}.groups[{j}].template"),
+                &mut problems,
+            );
+        }
+    }
+
     // Tenants with their departments and groups.
     let mut tenants = catalog.tenants.clone();
     let mut seen_tenants = HashSet::new();
+    let mut plan_templates: Vec<Slug> = Vec::new();
     for (i, t) in doc.tenants.iter().enumerate() {
         let path = format!("tenants[{i}]");
         let Some(tenant_slug) = parse_slug(&t.id, "tenant", &format!("{path}.id"), &mut problems)
@@ -322,11 +465,47 @@ pub fn validate(doc: &Document, catalog: &Catalog, open: Opener<'_>) -> Result<P
             continue;
         }
         name(&t.name, &format!("{path}.name"), &mut problems);
+        let template = match (&t.template, &t.plan) {
+            (Some(template), Some(plan)) if template != plan => {
+                problems.add(
+                    format!("{path}.plan"),
+                    "plan is the older name of template; give one of them",
+                );
+                None
+            }
+            (Some(name), _) => template_ref(
+                name,
+                Level::Tenant,
+                &templates,
+                &format!("{path}.template"),
+                &mut problems,
+            ),
+            // An older document's plan names the template; one not defined yet becomes an
+            // empty tenant template, as the plans of a database did when templates came.
+            (None, Some(plan)) => {
+                match parse_slug(plan, "template", &format!("{path}.plan"), &mut problems) {
+                    Some(name) if !templates.contains_key(&name) => {
+                        templates.insert(name.clone(), Level::Tenant);
+                        plan_templates.push(name.clone());
+                        Some(name)
+                    }
+                    Some(_) => template_ref(
+                        plan,
+                        Level::Tenant,
+                        &templates,
+                        &format!("{path}.plan"),
+                        &mut problems,
+                    ),
+                    None => None,
+                }
+            }
+            (None, None) => None,
+        };
         let known = tenants.entry(tenant_slug.clone()).or_default();
         let mut tenant = TenantPlan {
             slug: tenant_slug,
             name: t.name.clone(),
-            plan: t.plan.clone(),
+            template,
             departments: Vec::new(),
             groups: Vec::new(),
         };
@@ -341,8 +520,22 @@ pub fn validate(doc: &Document, catalog: &Catalog, open: Opener<'_>) -> Result<P
                     );
                 }
                 name(&d.name, &format!("{path}.name"), &mut problems);
+                let template = d.template.as_deref().and_then(|name| {
+                    template_ref(
+                        name,
+                        Level::Department,
+                        &templates,
+                        &format!("{path}.template"),
+                        &mut problems,
+                    )
+                });
                 known.0.insert(s.clone());
-                tenant.departments.push((s, d.name.clone()));
+                tenant.departments.push(ScopePlan {
+                    slug: s,
+                    name: d.name.clone(),
+                    priority: 0,
+                    template,
+                });
             }
         }
         let mut seen = HashSet::new();
@@ -356,11 +549,36 @@ pub fn validate(doc: &Document, catalog: &Catalog, open: Opener<'_>) -> Result<P
                     );
                 }
                 name(&g.name, &format!("{path}.name"), &mut problems);
+                let template = g.template.as_deref().and_then(|name| {
+                    template_ref(
+                        name,
+                        Level::Group,
+                        &templates,
+                        &format!("{path}.template"),
+                        &mut problems,
+                    )
+                });
                 known.1.insert(s.clone());
-                tenant.groups.push((s, g.name.clone(), g.priority));
+                tenant.groups.push(ScopePlan {
+                    slug: s,
+                    name: g.name.clone(),
+                    priority: g.priority,
+                    template,
+                });
             }
         }
         plan.tenants.push(tenant);
+    }
+
+    for name in plan_templates {
+        plan.templates.push(TemplatePlan {
+            name,
+            description: None,
+            level: Level::Tenant,
+            entries: Vec::new(),
+            departments: Vec::new(),
+            groups: Vec::new(),
+        });
     }
 
     // Users.
@@ -531,6 +749,187 @@ pub fn validate(doc: &Document, catalog: &Catalog, open: Opener<'_>) -> Result<P
         Ok(plan)
     } else {
         Err(problems.0)
+    }
+}
+
+/// A template of the document, checked: its name, level, entries (each key defined, allowed at
+/// the template's level, its value valid) and skeleton.
+fn template_plan(
+    t: &TemplateDoc,
+    path: &str,
+    keys: &HashMap<ConfigKey, KeyDefinition>,
+    catalog: &Catalog,
+    problems: &mut Problems,
+    open: Opener<'_>,
+) -> Option<TemplatePlan> {
+    let before = problems.0.len();
+    let parsed_name = parse_slug(&t.name, "template", &format!("{path}.name"), problems);
+    let level = match t.target_level.parse::<Level>() {
+        Ok(level @ (Level::Tenant | Level::Department | Level::Group)) => Some(level),
+        _ => {
+            problems.add(
+                format!("{path}.target_level"),
+                format!(
+                    "target_level {:?} is not valid: expected tenant, department or group",
+                    t.target_level
+                ),
+            );
+            None
+        }
+    };
+    let (template_name, level) = (parsed_name?, level?);
+    if let Some(stored) = catalog.templates.get(&template_name)
+        && *stored != level
+    {
+        problems.add(
+            format!("{path}.target_level"),
+            format!("template {template_name} is a {stored} template; its level cannot change"),
+        );
+    }
+    if let Some(description) = &t.description
+        && description.chars().count() > 2000
+    {
+        problems.add(
+            format!("{path}.description"),
+            "description is longer than 2000 characters",
+        );
+    }
+    let mut entries: Vec<TemplateEntryPlan> = Vec::new();
+    let mut seen = HashSet::new();
+    for (j, e) in t.entries.iter().enumerate() {
+        let path = format!("{path}.entries[{j}]");
+        let key = match ConfigKey::parse(&e.key) {
+            Ok(key) => key,
+            Err(err) => {
+                problems.add(format!("{path}.key"), err.to_string());
+                continue;
+            }
+        };
+        let Some(def) = keys.get(&key) else {
+            problems.add(format!("{path}.key"), format!("key {key} is not defined"));
+            continue;
+        };
+        if !def.allows_level(level) {
+            problems.add(
+                format!("{path}.key"),
+                format!(
+                    "key {key} cannot be set at the {level} level, so not in a {level} template"
+                ),
+            );
+            continue;
+        }
+        if !seen.insert(key.clone()) {
+            problems.add(format!("{path}.key"), format!("key {key} is listed twice"));
+            continue;
+        }
+        let Some(value) = plaintext(def, &e.value, &format!("{path}.value"), problems, open) else {
+            continue;
+        };
+        if let Err(err) = def.validate(&value) {
+            problems.add(format!("{path}.value"), err.to_string());
+            continue;
+        }
+        entries.push(TemplateEntryPlan {
+            key,
+            value,
+            locked: e.locked,
+        });
+    }
+    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    if level != Level::Tenant && !(t.departments.is_empty() && t.groups.is_empty()) {
+        problems.add(
+            path.to_owned(),
+            "only tenant templates carry departments and groups",
+        );
+    }
+    let mut skeleton = |items: Vec<(String, String, i64, Option<String>)>, what: &'static str| {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for (j, (id, display, priority, template)) in items.into_iter().enumerate() {
+            let path = format!("{path}.{what}s[{j}]");
+            let Some(slug) = parse_slug(&id, what, &format!("{path}.id"), problems) else {
+                continue;
+            };
+            if !seen.insert(slug.clone()) {
+                problems.add(
+                    format!("{path}.id"),
+                    format!("{what} {id:?} is listed twice"),
+                );
+                continue;
+            }
+            name(&display, &format!("{path}.name"), problems);
+            let template = template
+                .as_deref()
+                .and_then(|t| parse_slug(t, "template", &format!("{path}.template"), problems));
+            out.push(ScopePlan {
+                slug,
+                name: display,
+                priority,
+                template,
+            });
+        }
+        out
+    };
+    let departments = skeleton(
+        t.departments
+            .iter()
+            .map(|d| (d.id.clone(), d.name.clone(), 0, d.template.clone()))
+            .collect(),
+        "department",
+    );
+    let groups = skeleton(
+        t.groups
+            .iter()
+            .map(|g| (g.id.clone(), g.name.clone(), g.priority, g.template.clone()))
+            .collect(),
+        "group",
+    );
+    (problems.0.len() == before).then(|| TemplatePlan {
+        name: template_name,
+        description: t.description.clone().filter(|d| !d.is_empty()),
+        level,
+        entries,
+        departments,
+        groups,
+    })
+}
+
+/// The template `name` a scope of `level` follows: it must exist and be of that level.
+fn template_ref(
+    name: &str,
+    level: Level,
+    templates: &HashMap<Slug, Level>,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<Slug> {
+    let slug = parse_slug(name, "template", path, problems)?;
+    follows(Some(&slug), level, templates, path, problems).then_some(slug)
+}
+
+/// Whether following `template` (if any) is right for a scope of `level`; a problem if not.
+fn follows(
+    template: Option<&Slug>,
+    level: Level,
+    templates: &HashMap<Slug, Level>,
+    path: &str,
+    problems: &mut Problems,
+) -> bool {
+    let Some(template) = template else {
+        return true;
+    };
+    match templates.get(template) {
+        None => {
+            problems.add(path, format!("template {template} does not exist"));
+            false
+        }
+        Some(other) if *other != level => {
+            problems.add(
+                path,
+                format!("template {template} is a {other} template; a {level} follows a {level} template"),
+            );
+            false
+        }
+        Some(_) => true,
     }
 }
 

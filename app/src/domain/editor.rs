@@ -18,20 +18,26 @@ pub struct Origin {
     /// `default` or a level name.
     pub level: String,
     pub scope: Option<String>,
+    /// The template the scope follows, when the value is the template's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 impl Origin {
-    fn of(source: &Source<'_>) -> Option<Origin> {
+    /// Where `source` says a value comes from; none when unset.
+    pub fn of(source: &Source<'_>) -> Option<Origin> {
         Some(Origin {
             level: source.level_name()?.to_owned(),
             scope: source.scope_id().map(str::to_owned),
+            template: source.template().map(str::to_owned),
         })
     }
 
     pub fn describe(&self) -> String {
-        match &self.scope {
-            Some(scope) => format!("{} {scope}", self.level),
-            None => self.level.clone(),
+        match (&self.template, &self.scope) {
+            (Some(template), _) => format!("template {template}"),
+            (None, Some(scope)) => format!("{} {scope}", self.level),
+            (None, None) => self.level.clone(),
         }
     }
 }
@@ -71,9 +77,12 @@ impl Label {
 
 fn is_at(candidate: &Candidate<'_>, scope: &Scope) -> bool {
     match candidate.source {
-        Source::Entry { level, scope: id } => {
-            level == scope.level() && id.map(str::to_owned) == scope.id()
-        }
+        // A template's entry at the scope is inherited, not the scope's own.
+        Source::Entry {
+            level,
+            scope: id,
+            template: None,
+        } => level == scope.level() && id.map(str::to_owned) == scope.id(),
         _ => false,
     }
 }
@@ -120,7 +129,11 @@ mod tests {
     ) -> Candidate<'static> {
         static VALUE: Value = Value::Null;
         Candidate {
-            source: Source::Entry { level, scope },
+            source: Source::Entry {
+                level,
+                scope,
+                template: None,
+            },
             value: &VALUE,
             locked,
             state,
@@ -141,6 +154,7 @@ mod tests {
         Origin {
             level: level.into(),
             scope: scope.map(str::to_owned),
+            template: None,
         }
     }
 

@@ -41,6 +41,9 @@ pub fn evaluation(resolved: &Resolved<'_>) -> Value {
     if let Some(scope) = resolved.source.scope_id() {
         metadata.insert("scope".into(), json!(scope));
     }
+    if let Some(template) = resolved.source.template() {
+        metadata.insert("template".into(), json!(template));
+    }
     metadata.insert("locked".into(), json!(resolved.locked));
     out.insert("metadata".into(), Value::Object(metadata));
     Value::Object(out)
@@ -77,6 +80,7 @@ mod tests {
                     source: Source::Entry {
                         level: Level::Tenant,
                         scope: Some("mercy"),
+                        template: None,
                     },
                     locked: true,
                 },
@@ -110,6 +114,7 @@ mod tests {
                     source: Source::Entry {
                         level: Level::Global,
                         scope: None,
+                        template: None,
                     },
                     locked: false,
                 },

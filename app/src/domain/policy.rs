@@ -12,6 +12,8 @@
 //! users; besides, anyone may set their own user-level value of a `user_editable` key.
 //! Revealing a secret needs `secrets_read` on top of reading. The key registry and tenants
 //! belong to super admins; a tenant's departments, groups and users to its tenant admins.
+//! Templates belong to super admins; whoever manages a tenant, department or group chooses the
+//! template it follows.
 
 use std::collections::BTreeSet;
 
@@ -82,6 +84,8 @@ pub enum Action<'a> {
     ManageKeys,
     /// Create, rename or delete tenants.
     ManageTenants,
+    /// Create, change or delete templates (their entries reach every scope that follows).
+    ManageTemplates,
     /// Create, change or delete departments, groups and users of a tenant (`None`: the
     /// platform users, who belong to no tenant).
     ManageDirectory { tenant: Option<&'a Slug> },
@@ -269,7 +273,11 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
                 forbidden("revealing secrets needs the secrets_read trait")
             }
         }
-        Action::ManageKeys | Action::ManageTenants | Action::Import | Action::Operate => {
+        Action::ManageKeys
+        | Action::ManageTenants
+        | Action::ManageTemplates
+        | Action::Import
+        | Action::Operate => {
             if p.is_super() && (p.has(Trait::ConfigWrite) || matches!(action, Action::Operate)) {
                 Decision::Allow
             } else {
@@ -278,6 +286,9 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
                         "only super admins with config_write manage the key registry"
                     }
                     Action::ManageTenants => "only super admins with config_write manage tenants",
+                    Action::ManageTemplates => {
+                        "only super admins with config_write manage templates"
+                    }
                     Action::Import => "only super admins with config_write import documents",
                     _ => "only super admins may do this",
                 })

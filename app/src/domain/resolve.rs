@@ -7,6 +7,11 @@
 //! locked (then the most general lock wins); with no entry the default applies; with no default
 //! the key is unset. Every label and preview in Strata comes from [`effective`] and [`chain`],
 //! which share [`applied`]; nothing else decides precedence.
+//!
+//! Templates (rule 5) are layers too: a tenant, department or group that follows a template
+//! gets the template's entries as a layer of its own level and scope, just before its own
+//! layer, so its own entries override the template's and a locked template entry locks at that
+//! position. Those layers share the template's entries, so a template edit is one replacement.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -86,12 +91,15 @@ impl Keys {
     }
 }
 
-/// The entries of one scope, sorted by key index.
+/// The entries of one scope, sorted by key index; or, with `template`, the entries of the
+/// template that scope follows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layer {
     scope: Scope,
     scope_id: Option<String>,
-    entries: Vec<(KeyIdx, Cell)>,
+    template: Option<Slug>,
+    // Shared between a template and every layer that follows it; written copy-on-write.
+    entries: Arc<Vec<(KeyIdx, Cell)>>,
 }
 
 impl Layer {
@@ -100,8 +108,24 @@ impl Layer {
         Layer {
             scope,
             scope_id,
-            entries: Vec::new(),
+            template: None,
+            entries: Arc::default(),
         }
+    }
+
+    /// The layer `scope` gets from following the template `name`, whose entries are those of
+    /// `template` (shared, not copied).
+    pub fn following(scope: Scope, name: Slug, template: &Layer) -> Self {
+        Layer {
+            template: Some(name),
+            entries: template.entries.clone(),
+            ..Layer::new(scope)
+        }
+    }
+
+    /// The template this layer comes from; none for a scope's own entries.
+    pub fn template(&self) -> Option<&Slug> {
+        self.template.as_ref()
     }
 
     pub fn scope(&self) -> &Scope {
@@ -120,15 +144,16 @@ impl Layer {
     }
 
     pub fn set(&mut self, idx: KeyIdx, cell: Cell) {
-        match self.entries.binary_search_by_key(&idx, |(i, _)| *i) {
-            Ok(pos) => self.entries[pos].1 = cell,
-            Err(pos) => self.entries.insert(pos, (idx, cell)),
+        let entries = Arc::make_mut(&mut self.entries);
+        match entries.binary_search_by_key(&idx, |(i, _)| *i) {
+            Ok(pos) => entries[pos].1 = cell,
+            Err(pos) => entries.insert(pos, (idx, cell)),
         }
     }
 
     pub fn remove(&mut self, idx: KeyIdx) -> Option<Cell> {
         let pos = self.entries.binary_search_by_key(&idx, |(i, _)| *i).ok()?;
-        Some(self.entries.remove(pos).1)
+        Some(Arc::make_mut(&mut self.entries).remove(pos).1)
     }
 
     pub fn entries(&self) -> impl Iterator<Item = (KeyIdx, &Cell)> {
@@ -150,6 +175,8 @@ pub enum Source<'a> {
     Entry {
         level: Level,
         scope: Option<&'a str>,
+        /// The template the scope follows, when the entry is the template's.
+        template: Option<&'a str>,
     },
 }
 
@@ -158,6 +185,15 @@ impl<'a> Source<'a> {
         Source::Entry {
             level: layer.level(),
             scope: layer.scope_id.as_deref(),
+            template: layer.template.as_ref().map(Slug::as_str),
+        }
+    }
+
+    /// The template that supplied the value, if one did.
+    pub fn template(&self) -> Option<&'a str> {
+        match self {
+            Source::Entry { template, .. } => *template,
+            _ => None,
         }
     }
 
@@ -306,6 +342,10 @@ pub fn chain<'a>(def: &'a KeyDefinition, idx: KeyIdx, layers: &[&'a Layer]) -> V
     out
 }
 
+/// A key where a scope's own entry differs from its template's: (definition, the template's
+/// value, the scope's own).
+pub type Overridden<'a> = (&'a KeyDefinition, &'a Value, &'a Value);
+
 /// A user's place in the directory, as far as resolution needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
@@ -346,6 +386,9 @@ pub struct Snapshot {
     pub global: Arc<Layer>,
     /// This tenant's tenant, department, group and user layers that hold entries.
     pub layers: HashMap<Scope, Layer>,
+    /// The template layer of each tenant, department and group here that follows a template
+    /// (see [`Layer::following`]).
+    pub followed: HashMap<Scope, Layer>,
     pub departments: HashSet<Slug>,
     /// Priority of each group of the tenant.
     pub groups: HashMap<Slug, i64>,
@@ -359,6 +402,7 @@ impl Snapshot {
             && self.keys == other.keys
             && self.global == other.global
             && self.layers == other.layers
+            && self.followed == other.followed
             && self.departments == other.departments
             && self.groups == other.groups
             && self.users == other.users
@@ -382,6 +426,48 @@ impl Snapshot {
                 }
             }
         }
+    }
+
+    /// Points every layer that follows the template `name` at `template`'s entries (a
+    /// template edit: every scope here that follows it changes at once).
+    pub fn replace_template(&mut self, name: &Slug, template: &Layer) {
+        for layer in self.followed.values_mut() {
+            if layer.template.as_ref() == Some(name) {
+                layer.entries = template.entries.clone();
+            }
+        }
+    }
+
+    /// The drift of each scope here that follows the template `name`: the keys where the
+    /// scope's own entry holds another value than the template's (definition, template value,
+    /// own value), in key order.
+    pub fn drift(&self, name: &Slug) -> Vec<(Scope, Vec<Overridden<'_>>)> {
+        let mut out: Vec<_> = self
+            .followed
+            .iter()
+            .filter(|(_, layer)| layer.template.as_ref() == Some(name))
+            .map(|(scope, template)| {
+                let own = self.layers.get(scope);
+                let overridden = template
+                    .entries()
+                    .filter_map(|(idx, cell)| {
+                        let mine = own?.get(idx)?;
+                        (mine.value != cell.value)
+                            .then(|| (&self.keys.defs[idx as usize], &cell.value, &mine.value))
+                    })
+                    .collect();
+                (scope.clone(), overridden)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Whether any scope here follows the template `name`.
+    pub fn follows(&self, name: &Slug) -> bool {
+        self.followed
+            .values()
+            .any(|layer| layer.template.as_ref() == Some(name))
     }
 
     /// The layers of a context, general → specific (without the defaults).
@@ -414,9 +500,13 @@ impl Snapshot {
         ordered.sort();
         ordered.dedup();
 
-        let mut layers = Vec::with_capacity(4 + ordered.len());
+        let mut layers = Vec::with_capacity(4 + 2 * ordered.len());
         layers.push(self.global.as_ref());
         let mut push = |scope: Scope| {
+            // A followed template sits just before the scope's own entries.
+            if let Some(layer) = self.followed.get(&scope) {
+                layers.push(layer);
+            }
             if let Some(layer) = self.layers.get(&scope) {
                 layers.push(layer);
             }
@@ -483,8 +573,9 @@ impl Snapshot {
     }
 }
 
-/// The wire form of an effective configuration: `{"key": {"value", "level", "scope"}}`,
-/// keys sorted, sensitive values masked unless `reveal`.
+/// The wire form of an effective configuration: `{"key": {"value", "level", "scope"}}` (and
+/// `"template"` where a template supplied the value), keys sorted, sensitive values masked
+/// unless `reveal`.
 pub struct EffectiveView<'a> {
     pub resolved: &'a [Resolved<'a>],
     pub reveal: bool,
@@ -530,6 +621,10 @@ impl EffectiveView<'_> {
             write_optional_name(&mut out, r.source.level_name());
             out.extend_from_slice(b",\"scope\":");
             write_optional_name(&mut out, r.source.scope_id());
+            if let Some(template) = r.source.template() {
+                out.extend_from_slice(b",\"template\":");
+                write_name(&mut out, template);
+            }
             out.push(b'}');
         }
         out.push(b'}');
@@ -577,11 +672,15 @@ impl Serialize for ResolvedView<'_> {
         }
         s.serialize_field("level", &self.source.level_name())?;
         s.serialize_field("scope", &self.source.scope_id())?;
+        match self.source.template() {
+            Some(template) => s.serialize_field("template", template)?,
+            None => s.skip_field("template")?,
+        }
         s.end()
     }
 }
 
-/// The wire form of a chain: `[{"level", "scope", "value", "state"}]`.
+/// The wire form of a chain: `[{"level", "scope", "template"?, "value", "state", "locked"}]`.
 pub struct ChainView<'a> {
     pub chain: &'a [Candidate<'a>],
     pub sensitive: bool,
@@ -613,6 +712,10 @@ impl Serialize for CandidateView<'_> {
         let mut s = serializer.serialize_struct("Candidate", 5)?;
         s.serialize_field("level", &c.source.level_name())?;
         s.serialize_field("scope", &c.source.scope_id())?;
+        match c.source.template() {
+            Some(template) => s.serialize_field("template", template)?,
+            None => s.skip_field("template")?,
+        }
         if self.masked {
             s.serialize_field("value", MASK)?;
         } else {

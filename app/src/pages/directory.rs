@@ -202,6 +202,7 @@ pub async fn create_tenant(id: String, name: String) -> Result<(), WireError> {
     let doc = TenantDoc {
         id: id.trim().to_owned(),
         name,
+        template: None,
         plan: None,
         departments: Vec::new(),
         groups: Vec::new(),
@@ -234,6 +235,7 @@ pub async fn save_department(
         let doc = DepartmentDoc {
             id: id.trim().to_owned(),
             name,
+            template: None,
         };
         directory::create_department(&state, &actor, &tenant, doc).await
     } else {
@@ -273,6 +275,7 @@ pub async fn save_group(
             id: id.trim().to_owned(),
             name,
             priority,
+            template: None,
         };
         directory::create_group(&state, &actor, &tenant, doc).await
     } else {

@@ -65,13 +65,22 @@ pub struct TenantPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<DisplayName>)]
     name: Option<String>,
-    /// `null` removes the plan.
+    /// The tenant template it follows; `null`: none.
     #[serde(
         default,
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>, nullable = true)]
+    #[schema(value_type = Option<Slug>, nullable = true)]
+    template: Option<Option<String>>,
+    /// The older name of `template` (a tenant's plan is its template); one not defined yet is
+    /// made, empty.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, nullable = true, deprecated)]
     plan: Option<Option<String>>,
 }
 
@@ -82,6 +91,14 @@ pub struct DepartmentPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<DisplayName>)]
     name: Option<String>,
+    /// The department template it follows; `null`: none.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<Slug>, nullable = true)]
+    template: Option<Option<String>>,
 }
 
 /// What a group's PATCH may change.
@@ -97,6 +114,14 @@ pub struct GroupPatch {
         deserialize_with = "app::domain::document::integral::optional"
     )]
     priority: Option<i64>,
+    /// The group template it follows; `null`: none.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<Slug>, nullable = true)]
+    template: Option<Option<String>>,
 }
 
 /// What a user's PATCH may change (everything but the id).

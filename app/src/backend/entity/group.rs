@@ -10,6 +10,8 @@ pub struct Model {
     pub name: String,
     pub priority: i64,
     pub created_at: DateTimeUtc,
+    /// The template this scope follows, if any.
+    pub template_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -52,7 +52,12 @@ fn the_contract_example_is_valid() {
     assert!(!size.sensitive);
     assert_eq!(
         plan.tenants[0].groups,
-        vec![(Slug::parse("g", "doctors").unwrap(), "Doctors".into(), 10)]
+        vec![ScopePlan {
+            slug: Slug::parse("g", "doctors").unwrap(),
+            name: "Doctors".into(),
+            priority: 10,
+            template: None,
+        }]
     );
     assert_eq!(plan.users[0].traits.len(), 3);
     assert_eq!(plan.users[1].groups.len(), 1);
@@ -270,4 +275,110 @@ fn whole_numbers_may_be_written_as_floats() {
     assert_eq!(key(json!(12.0)), Ok(Some(12)));
     assert_eq!(key(Value::Null), Ok(None));
     assert!(key(json!(-1)).unwrap_err().contains("out of range"));
+}
+
+/// The contract example with `templates`, its tenant replaced by `tenant` (keeping the
+/// example's department and group where `tenant` lists none).
+fn with_templates(templates: Value, mut tenant: Value) -> Document {
+    let mut doc = contract_example();
+    for field in ["departments", "groups"] {
+        if tenant.get(field).is_none() {
+            tenant[field] = doc["tenants"][0][field].clone();
+        }
+    }
+    doc["templates"] = templates;
+    doc["tenants"] = json!([tenant]);
+    parse(doc)
+}
+
+fn problems_of(doc: &Document) -> Vec<(String, String)> {
+    validate(doc, &Catalog::default(), &no_secrets)
+        .unwrap_err()
+        .into_iter()
+        .map(|p| (p.path, p.message))
+        .collect()
+}
+
+#[test]
+fn templates_are_checked_and_followed_by_scopes_of_their_level() {
+    let templates = json!([
+        {"name": "clinic", "target_level": "tenant",
+         "entries": [{"key": "uploads.max_size_mb", "value": 50, "locked": true}],
+         "departments": [{"id": "front", "name": "Front desk", "template": "desk"}]},
+        {"name": "desk", "target_level": "department",
+         "entries": [{"key": "fax.backend.provider", "value": "sip"}]}
+    ]);
+    let tenant = json!({"id": "mercy_hospital", "name": "Mercy", "template": "clinic",
+        "departments": [{"id": "medical", "name": "Medical", "template": "desk"}],
+        "groups": [{"id": "doctors", "name": "Doctors", "priority": 10}]});
+    let plan = validate(
+        &with_templates(templates, tenant),
+        &Catalog::default(),
+        &no_secrets,
+    )
+    .unwrap();
+    assert_eq!(plan.templates.len(), 2);
+    assert_eq!(plan.templates[0].level, Level::Tenant);
+    assert_eq!(plan.templates[0].entries[0].value, json!(50));
+    assert_eq!(
+        plan.tenants[0].template.as_ref().unwrap().as_str(),
+        "clinic"
+    );
+    assert_eq!(
+        plan.tenants[0].departments[0]
+            .template
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "desk"
+    );
+
+    // Each mistake is named by its path.
+    let templates = json!([
+        {"name": "clinic", "target_level": "user", "entries": []},
+        {"name": "desk", "target_level": "department",
+         "entries": [{"key": "fax.backend.provider", "value": "fax"},
+                     {"key": "nope.key", "value": 1}],
+         "groups": [{"id": "g", "name": "G"}]},
+        {"name": "groupish", "target_level": "group"}
+    ]);
+    let tenant = json!({"id": "mercy_hospital", "name": "Mercy", "template": "groupish",
+        "departments": [{"id": "medical", "name": "Medical", "template": "missing"}]});
+    let problems = problems_of(&with_templates(templates, tenant));
+    let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "templates[0].target_level",
+            "templates[1].entries[0].value",
+            "templates[1].entries[1].key",
+            "templates[1]",
+            "tenants[0].template",
+            "tenants[0].departments[0].template",
+        ],
+        "{problems:?}"
+    );
+    assert!(problems[4].1.contains("group template"), "{problems:?}");
+}
+
+#[test]
+fn an_older_documents_plan_becomes_its_tenant_template() {
+    let tenant = json!({"id": "mercy_hospital", "name": "Mercy", "plan": "enterprise"});
+    let plan = validate(
+        &with_templates(json!([]), tenant),
+        &Catalog::default(),
+        &no_secrets,
+    )
+    .unwrap();
+    assert_eq!(
+        plan.tenants[0].template.as_ref().unwrap().as_str(),
+        "enterprise"
+    );
+    assert_eq!(plan.templates.len(), 1);
+    assert_eq!(plan.templates[0].level, Level::Tenant);
+    assert!(plan.templates[0].entries.is_empty());
+    // Giving both, differently, is a mistake.
+    let tenant = json!({"id": "mercy_hospital", "name": "Mercy", "plan": "a", "template": "b"});
+    let problems = problems_of(&with_templates(json!([]), tenant));
+    assert_eq!(problems[0].0, "tenants[0].plan");
 }

@@ -1,6 +1,6 @@
 //! The part of a document someone may see: every tenant, department, group, user and entry
-//! whose scope the policy lets them read (DESIGN §3). Key definitions are platform-wide and
-//! always visible. Exports and directory lists are cut by this one rule.
+//! whose scope the policy lets them read (DESIGN §3). Key definitions and templates are
+//! platform-wide (like the global level) and always visible; sealed secrets stay sealed. Exports and directory lists are cut by this one rule.
 
 use std::collections::HashMap;
 
@@ -100,6 +100,7 @@ impl Document {
         Document {
             format: self.format,
             keys: self.keys,
+            templates: self.templates,
             tenants,
             users,
             entries,

@@ -335,6 +335,9 @@ fn table() -> Vec<Row> {
         row("manage tenants", &[&[SA, CW]], false, |p| {
             decide(p, &Action::ManageTenants)
         }),
+        row("manage templates", &[&[SA, CW]], false, |p| {
+            decide(p, &Action::ManageTemplates)
+        }),
         row("operate (verify the chain)", &[&[SA]], false, |p| {
             decide(p, &Action::Operate)
         }),

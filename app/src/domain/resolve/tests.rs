@@ -24,6 +24,8 @@ fn key(name: &str, default: Option<Value>) -> KeyDefinition {
 /// user `u` (department d1, groups a, b, c), user `bare` (no department, no groups).
 struct World {
     snapshot: Snapshot,
+    /// Template entries by template name (scope ignored).
+    templates: HashMap<Slug, Layer>,
 }
 
 impl World {
@@ -51,11 +53,45 @@ impl World {
                 keys: Arc::new(Keys::new(keys)),
                 global: Arc::new(Layer::new(Scope::Global)),
                 layers: HashMap::new(),
+                followed: HashMap::new(),
                 departments: HashSet::from([slug("d1"), slug("d2")]),
                 groups: HashMap::from([(slug("a"), 10), (slug("b"), 20), (slug("c"), 10)]),
                 users,
             },
+            templates: HashMap::new(),
         }
+    }
+
+    /// Sets an entry of the template `name`, reaching every scope that follows it.
+    fn set_template(&mut self, name: &str, key: &str, value: Value, locked: bool) -> &mut Self {
+        let idx = self.snapshot.keys.idx(key).unwrap();
+        let template = self
+            .templates
+            .entry(slug(name))
+            .or_insert_with(|| Layer::new(Scope::Global));
+        template.set(
+            idx,
+            Cell {
+                value,
+                locked,
+                version: 1,
+            },
+        );
+        let template = template.clone();
+        self.snapshot.replace_template(&slug(name), &template);
+        self
+    }
+
+    /// Makes `scope` follow the template `name`.
+    fn follow(&mut self, scope: &str, name: &str) -> &mut Self {
+        let scope: Scope = scope.parse().unwrap();
+        let template = self
+            .templates
+            .entry(slug(name))
+            .or_insert_with(|| Layer::new(Scope::Global));
+        let layer = Layer::following(scope.clone(), slug(name), template);
+        self.snapshot.followed.insert(scope, layer);
+        self
     }
 
     fn set(&mut self, scope: &str, key: &str, value: Value, locked: bool) -> &mut Self {
@@ -407,6 +443,130 @@ fn the_wire_forms_follow_the_cli_contract() {
     );
 }
 
+#[test]
+fn a_template_sits_just_before_the_scope_that_follows_it() {
+    let mut w = World::new(vec![key("k", Some(json!("default")))]);
+    w.set("global", "k", json!("global"), false)
+        .follow("tenant:t", "healthcare")
+        .set_template("healthcare", "k", json!("template"), false);
+    let (value, level, scope) = w.resolve(&user("u"), "k");
+    assert_eq!(
+        (value, level, scope),
+        (Some(json!("template")), Some("tenant"), Some("t".into()))
+    );
+    let all = w.snapshot.effective(&user("u")).unwrap();
+    assert_eq!(all[0].source.template(), Some("healthcare"));
+
+    // The tenant's own entry overrides its template's: that is its drift.
+    w.set("tenant:t", "k", json!("own"), false);
+    assert_eq!(w.resolve(&user("u"), "k").0, Some(json!("own")));
+    let chain = w
+        .snapshot
+        .chain(&ConfigKey::parse("k").unwrap(), &user("u"))
+        .unwrap()
+        .unwrap();
+    let steps: Vec<_> = chain
+        .iter()
+        .map(|c| (c.source.level_name(), c.source.template(), c.state))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![
+            (Some("default"), None, Overridden),
+            (Some("global"), None, Overridden),
+            (Some("tenant"), Some("healthcare"), Overridden),
+            (Some("tenant"), None, Applied),
+        ]
+    );
+}
+
+#[test]
+fn a_locked_template_entry_locks_at_its_position() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.follow("department:t/d1", "clinic")
+        .set_template("clinic", "k", json!("template"), true)
+        .set("tenant:t", "k", json!("tenant"), false)
+        .set("department:t/d1", "k", json!("own"), false)
+        .set("user:u", "k", json!("user"), false);
+    assert_eq!(
+        w.resolve(&user("u"), "k"),
+        (
+            Some(json!("template")),
+            Some("department"),
+            Some("t/d1".into())
+        )
+    );
+    let states: Vec<_> = w.chain(&user("u"), "k").into_iter().map(|c| c.2).collect();
+    assert_eq!(
+        states,
+        vec![Overridden, Applied, IgnoredLocked, IgnoredLocked]
+    );
+    // A more general lock still wins over the template.
+    w.set("tenant:t", "k", json!("tenant"), true);
+    assert_eq!(w.resolve(&user("u"), "k").0, Some(json!("tenant")));
+}
+
+#[test]
+fn a_template_edit_reaches_every_follower_and_no_one_else() {
+    let mut w = World::new(vec![key("k", None)]);
+    w.follow("group:t/a", "night")
+        .follow("group:t/b", "night")
+        .set_template("night", "k", json!(1), false);
+    let a_only = Context::WhatIf {
+        department: None,
+        groups: vec![slug("a")],
+    };
+    assert_eq!(w.resolve(&a_only, "k").0, Some(json!(1)));
+    assert_eq!(w.resolve(&user("bare"), "k").0, None);
+    w.set_template("night", "k", json!(2), false);
+    assert_eq!(w.resolve(&a_only, "k").0, Some(json!(2)));
+    assert_eq!(
+        w.resolve(&user("u"), "k"),
+        (Some(json!(2)), Some("group"), Some("t/b".into()))
+    );
+    assert!(w.snapshot.follows(&slug("night")));
+    assert!(!w.snapshot.follows(&slug("other")));
+}
+
+#[test]
+fn the_wire_forms_name_the_template() {
+    let mut w = World::new(vec![key("k", None), key("own", None)]);
+    w.follow("tenant:t", "healthcare")
+        .set_template("healthcare", "k", json!(true), false)
+        .set("tenant:t", "own", json!(1), false);
+    let resolved = w.snapshot.effective(&user("u")).unwrap();
+    let view = EffectiveView {
+        resolved: &resolved,
+        reveal: false,
+    };
+    assert_eq!(
+        serde_json::to_value(&view).unwrap(),
+        json!({
+            "k": {"value": true, "level": "tenant", "scope": "t", "template": "healthcare"},
+            "own": {"value": 1, "level": "tenant", "scope": "t"},
+        })
+    );
+    assert_eq!(
+        String::from_utf8(view.to_json()).unwrap(),
+        serde_json::to_string(&view).unwrap()
+    );
+    let chain = w
+        .snapshot
+        .chain(&ConfigKey::parse("k").unwrap(), &user("u"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(ChainView {
+            chain: &chain,
+            sensitive: false,
+            reveal: false,
+        })
+        .unwrap(),
+        json!([{"level": "tenant", "scope": "t", "template": "healthcare", "value": true,
+            "state": "applied", "locked": false}])
+    );
+}
+
 // ---- property test against a naive reference ----
 
 /// A random hierarchy: `n_keys` keys; global, tenant, 3 departments, 4 groups with random
@@ -420,7 +580,15 @@ struct Hierarchy {
     /// (scope index, key index, value, locked); scope indices: 0 global, 1 tenant,
     /// 2..5 departments, 5..9 groups, 9..12 users.
     entries: Vec<(usize, usize, i64, bool)>,
+    /// The template (of `N_TEMPLATES`) each of scopes 1..9 follows, if any.
+    follows: Vec<Option<usize>>,
+    /// (template, key index, value, locked).
+    template_entries: Vec<(usize, usize, i64, bool)>,
 }
+
+const N_TEMPLATES: usize = 2;
+/// The naive reference's position of the template layer of scope `s`.
+const TEMPLATE_AT: usize = 100;
 
 const N_SCOPES: usize = 12;
 
@@ -440,14 +608,34 @@ fn hierarchy() -> impl Strategy<Value = Hierarchy> {
                 ),
                 0..40,
             ),
+            prop::collection::vec(prop::option::weighted(0.4, 0..N_TEMPLATES), 8),
+            prop::collection::vec(
+                (
+                    0..N_TEMPLATES,
+                    0..n_keys,
+                    1000i64..2000,
+                    prop::bool::weighted(0.2),
+                ),
+                0..10,
+            ),
         )
             .prop_map(
-                |(defaults, group_priority, user_department, user_groups, entries)| Hierarchy {
+                |(
                     defaults,
                     group_priority,
                     user_department,
                     user_groups,
                     entries,
+                    follows,
+                    template_entries,
+                )| Hierarchy {
+                    defaults,
+                    group_priority,
+                    user_department,
+                    user_groups,
+                    entries,
+                    follows,
+                    template_entries,
                 },
             )
     })
@@ -470,6 +658,10 @@ fn scope_of(i: usize) -> Scope {
             user: slug(&format!("u{}", i - 9)),
         },
     }
+}
+
+fn template_name(t: usize) -> String {
+    format!("tpl{t}")
 }
 
 fn key_name(k: usize) -> String {
@@ -513,6 +705,19 @@ fn build(h: &Hierarchy) -> Snapshot {
             *locked,
         );
     }
+    // Half the template entries before the scopes follow, half after: both must reach them.
+    let (before, after) = h.template_entries.split_at(h.template_entries.len() / 2);
+    for (t, k, value, locked) in before {
+        w.set_template(&template_name(*t), &key_name(*k), json!(value), *locked);
+    }
+    for (i, follows) in h.follows.iter().enumerate() {
+        if let Some(t) = follows {
+            w.follow(&scope_of(i + 1).to_string(), &template_name(*t));
+        }
+    }
+    for (t, k, value, locked) in after {
+        w.set_template(&template_name(*t), &key_name(*k), json!(value), *locked);
+    }
     w.snapshot
 }
 
@@ -529,6 +734,18 @@ fn naive(
             entry_at.insert(*scope, (*value, *locked)); // later writes replace earlier ones
         }
     }
+    // A followed template's entry is a candidate at TEMPLATE_AT + the scope.
+    let mut template_value: HashMap<usize, (i64, bool)> = HashMap::new();
+    for (t, key, value, locked) in &h.template_entries {
+        if *key == k {
+            template_value.insert(*t, (*value, *locked));
+        }
+    }
+    for (i, follows) in h.follows.iter().enumerate() {
+        if let Some(found) = follows.and_then(|t| template_value.get(&t)) {
+            entry_at.insert(TEMPLATE_AT + i + 1, *found);
+        }
+    }
     let mut groups: Vec<usize> = h.user_groups[user].clone();
     groups.sort_by(|a, b| {
         h.group_priority[*a]
@@ -536,11 +753,11 @@ fn naive(
             .then_with(|| format!("g{a}").cmp(&format!("g{b}")))
     });
     groups.dedup();
-    let mut order = vec![0, 1];
+    let mut order = vec![0, TEMPLATE_AT + 1, 1];
     if let Some(d) = h.user_department[user] {
-        order.push(2 + d);
+        order.extend([TEMPLATE_AT + 2 + d, 2 + d]);
     }
-    order.extend(groups.iter().map(|g| 5 + g));
+    order.extend(groups.iter().flat_map(|g| [TEMPLATE_AT + 5 + g, 5 + g]));
     order.push(9 + user);
     let present: Vec<usize> = order
         .into_iter()
@@ -589,11 +806,18 @@ proptest! {
                 let r = effective.iter().find(|r| r.key.key.as_str() == key_name(k)).unwrap();
                 prop_assert_eq!(r.value.cloned(), value.map(|v| json!(v)));
                 let expected_source = match winner {
-                    Some(s) => Some((scope_of(s).level().as_str(), scope_of(s).id())),
-                    None if value.is_some() => Some(("default", None)),
+                    Some(s) if s >= TEMPLATE_AT => {
+                        let scope = scope_of(s - TEMPLATE_AT);
+                        let template = h.follows[s - TEMPLATE_AT - 1].map(template_name);
+                        Some((scope.level().as_str(), scope.id(), template))
+                    }
+                    Some(s) => Some((scope_of(s).level().as_str(), scope_of(s).id(), None)),
+                    None if value.is_some() => Some(("default", None, None)),
                     None => None,
                 };
-                let got_source = r.source.level_name().map(|l| (l, r.source.scope_id().map(str::to_owned)));
+                let got_source = r.source.level_name().map(|l| {
+                    (l, r.source.scope_id().map(str::to_owned), r.source.template().map(str::to_owned))
+                });
                 prop_assert_eq!(got_source, expected_source);
 
                 let chain = snapshot.chain(&ConfigKey::parse(&key_name(k)).unwrap(), &ctx).unwrap().unwrap();
@@ -604,7 +828,11 @@ proptest! {
                 let want: Vec<(Option<String>, String)> = states
                     .iter()
                     .map(|(s, state)| {
-                        let level = if *s == usize::MAX { "default" } else { scope_of(*s).level().as_str() };
+                        let level = match *s {
+                            usize::MAX => "default",
+                            s if s >= TEMPLATE_AT => scope_of(s - TEMPLATE_AT).level().as_str(),
+                            s => scope_of(s).level().as_str(),
+                        };
                         (Some(level.to_owned()), (*state).to_owned())
                     })
                     .collect();
@@ -663,9 +891,13 @@ proptest! {
                 source: match source {
                     0 => Source::Unset,
                     1 => Source::Default,
-                    2 => Source::Entry { level: Level::Global, scope: None },
+                    2 => Source::Entry { level: Level::Global, scope: None, template: None },
                     // Scope ids are slugs; any string here also exercises the escaping path.
-                    _ => Source::Entry { level: Level::Group, scope: Some(scope.as_str()) },
+                    _ => Source::Entry {
+                        level: Level::Group,
+                        scope: Some(scope.as_str()),
+                        template: locked.then_some(scope.as_str()),
+                    },
                 },
                 locked: *locked,
             })

@@ -1,0 +1,332 @@
+//! Templates (DESIGN §2 rule 5) as use cases: reading them, defining and changing them (a
+//! one-template document applied through the import engine, so validation, audit and the
+//! change feed are the import's), deleting one nothing follows, provisioning a tenant from a
+//! tenant template's skeleton, and the drift of the scopes that follow one. Reads come from the
+//! template rows (few and small) and the snapshots, never from a load of the platform.
+//!
+//! Callers authorize first (see [`super::access`]).
+
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::audit::{Actor, AuditWriter};
+use super::entity::{department, group, template, template_entry, tenant};
+use super::error::ServiceError;
+use super::state::{TemplateRow, load_keys, load_templates};
+use super::transfer::{self, Creating, Mode, template_doc};
+use crate::domain::audit_chain::AuditRecord;
+use crate::domain::document::{Document, FORMAT, TemplateDoc, TenantDoc};
+use crate::domain::key::KeyDefinition;
+use crate::domain::name::Slug;
+use crate::domain::policy::{Action, Principal, Target, decide};
+use crate::domain::value::MASK;
+
+/// A template as the API shows it: its document form (secrets sealed) and its version.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct TemplateView {
+    #[serde(flatten)]
+    pub template: TemplateDoc,
+    /// Moves with every change of the template.
+    pub version: i64,
+    /// How many tenants, departments and groups follow it.
+    pub followers: u64,
+}
+
+async fn rows(
+    state: &AppState,
+) -> Result<(Vec<TemplateRow>, HashMap<i64, KeyDefinition>), ServiceError> {
+    let keys = load_keys(&state.db, &state.secrets).await?;
+    let templates = load_templates(&state.db, &state.secrets, &keys).await?;
+    Ok((templates, keys.into_iter().map(|k| (k.id, k.def)).collect()))
+}
+
+async fn followers(state: &AppState, id: i64) -> Result<u64, ServiceError> {
+    let tenants = tenant::Entity::find()
+        .filter(tenant::Column::TemplateId.eq(id))
+        .count(&state.db)
+        .await?;
+    let departments = department::Entity::find()
+        .filter(department::Column::TemplateId.eq(id))
+        .count(&state.db)
+        .await?;
+    let groups = group::Entity::find()
+        .filter(group::Column::TemplateId.eq(id))
+        .count(&state.db)
+        .await?;
+    Ok(tenants + departments + groups)
+}
+
+fn view(row: &TemplateRow, keys: &HashMap<i64, KeyDefinition>, followers: u64) -> TemplateView {
+    let by_ref: HashMap<i64, &KeyDefinition> = keys.iter().map(|(id, def)| (*id, def)).collect();
+    TemplateView {
+        template: template_doc(row, &by_ref, false),
+        version: row.version,
+        followers,
+    }
+}
+
+/// Every template, by name.
+pub async fn list(state: &AppState) -> Result<Vec<TemplateView>, ServiceError> {
+    let (templates, keys) = rows(state).await?;
+    let mut out = Vec::with_capacity(templates.len());
+    for t in &templates {
+        out.push(view(t, &keys, followers(state, t.id).await?));
+    }
+    Ok(out)
+}
+
+fn missing(name: &Slug) -> ServiceError {
+    ServiceError::NotFound(format!("template {name} was not found"))
+}
+
+/// One template.
+pub async fn get(state: &AppState, name: &Slug) -> Result<TemplateView, ServiceError> {
+    let (templates, keys) = rows(state).await?;
+    let row = templates
+        .iter()
+        .find(|t| &t.name == name)
+        .ok_or_else(|| missing(name))?;
+    Ok(view(row, &keys, followers(state, row.id).await?))
+}
+
+/// Problems of a one-template document, its own path dropped so the message names the field
+/// as the caller sent it.
+fn refused(errors: Vec<crate::domain::document::Problem>) -> ServiceError {
+    let messages: Vec<String> = errors
+        .into_iter()
+        .map(|p| {
+            let path = p
+                .path
+                .strip_prefix("templates[0]")
+                .map(|rest| rest.trim_start_matches('.'))
+                .unwrap_or(&p.path);
+            if path.is_empty() {
+                p.message
+            } else {
+                format!("{path}: {}", p.message)
+            }
+        })
+        .collect();
+    ServiceError::Invalid(messages.join("; "))
+}
+
+async fn apply(
+    state: &AppState,
+    actor: &Actor,
+    doc: TemplateDoc,
+    mode: Mode,
+) -> Result<(), ServiceError> {
+    let whole = Document {
+        format: FORMAT.into(),
+        templates: vec![doc],
+        ..Default::default()
+    };
+    let report = transfer::apply(state, actor, &whole, mode).await?;
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(refused(report.errors))
+    }
+}
+
+/// Defines a new template; a conflict when the name is taken.
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    doc: TemplateDoc,
+) -> Result<TemplateView, ServiceError> {
+    let name = Slug::parse("template", &doc.name)
+        .map_err(|e| ServiceError::Invalid(format!("name: {e}")))?;
+    apply(
+        state,
+        actor,
+        doc,
+        Mode::Create(Creating::Template(name.clone())),
+    )
+    .await?;
+    get(state, &name).await
+}
+
+/// Replaces template `name` (description, entries, skeleton; its level stays): every scope
+/// that follows it changes at once.
+pub async fn replace(
+    state: &AppState,
+    actor: &Actor,
+    name: &Slug,
+    mut doc: TemplateDoc,
+) -> Result<TemplateView, ServiceError> {
+    if doc.name != name.as_str() {
+        return Err(ServiceError::Invalid(format!(
+            "name: the body names {:?}, the path {name}; rename by creating a new template",
+            doc.name
+        )));
+    }
+    let current = get(state, name).await?;
+    if doc.target_level.is_empty() {
+        doc.target_level = current.template.target_level;
+    }
+    apply(state, actor, doc, Mode::Edit).await?;
+    get(state, name).await
+}
+
+/// Deletes template `name`, refused while anything follows it.
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    name: &Slug,
+    reason: Option<String>,
+) -> Result<(), ServiceError> {
+    let tx = state.db.begin().await?;
+    // Under the audit chain's lock: a scope cannot start following it meanwhile.
+    let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
+    let row = template::Entity::find()
+        .filter(template::Column::Name.eq(name.as_str()))
+        .one(&tx)
+        .await?
+        .ok_or_else(|| missing(name))?;
+    let following = tenant::Entity::find()
+        .filter(tenant::Column::TemplateId.eq(row.id))
+        .count(&tx)
+        .await?
+        + department::Entity::find()
+            .filter(department::Column::TemplateId.eq(row.id))
+            .count(&tx)
+            .await?
+        + group::Entity::find()
+            .filter(group::Column::TemplateId.eq(row.id))
+            .count(&tx)
+            .await?;
+    if following > 0 {
+        return Err(ServiceError::Conflict {
+            message: format!(
+                "template {name} is followed by {following} scope(s); make them follow another \
+                 template or none first"
+            ),
+            current: None,
+        });
+    }
+    template_entry::Entity::delete_many()
+        .filter(template_entry::Column::TemplateId.eq(row.id))
+        .exec(&tx)
+        .await?;
+    template::Entity::delete_by_id(row.id).exec(&tx).await?;
+    audit
+        .append(
+            &tx,
+            actor,
+            AuditRecord {
+                action: "template.delete".into(),
+                scope: Some(name.to_string()),
+                old_value: Some(
+                    json!({"description": row.description, "target_level": row.target_level})
+                        .to_string(),
+                ),
+                reason,
+                ..Default::default()
+            },
+        )
+        .await?;
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.publish().await;
+    Ok(())
+}
+
+/// A tenant created from a tenant template gets its skeleton: the departments and groups the
+/// template lists that the tenant's own document does not.
+pub async fn provision(state: &AppState, doc: &mut TenantDoc) -> Result<(), ServiceError> {
+    let Some(name) = doc.template.clone().or_else(|| doc.plan.clone()) else {
+        return Ok(());
+    };
+    let Some(row) = template::Entity::find()
+        .filter(template::Column::Name.eq(name.as_str()))
+        .one(&state.db)
+        .await?
+    else {
+        // Validation names the missing template (or, for a plan, makes it).
+        return Ok(());
+    };
+    let skeleton: Value = serde_json::from_str(&row.skeleton).unwrap_or(Value::Null);
+    let departments: Vec<crate::domain::document::DepartmentDoc> =
+        serde_json::from_value(skeleton["departments"].clone()).unwrap_or_default();
+    let groups: Vec<crate::domain::document::GroupDoc> =
+        serde_json::from_value(skeleton["groups"].clone()).unwrap_or_default();
+    for d in departments {
+        if !doc.departments.iter().any(|own| own.id == d.id) {
+            doc.departments.push(d);
+        }
+    }
+    for g in groups {
+        if !doc.groups.iter().any(|own| own.id == g.id) {
+            doc.groups.push(g);
+        }
+    }
+    Ok(())
+}
+
+/// One key where a following scope's own entry differs from the template's.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Overridden {
+    pub key: String,
+    pub template_value: Value,
+    pub value: Value,
+}
+
+/// A following scope and what it overrides.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Drift {
+    /// `tenant:T`, `department:T/D` or `group:T/G`.
+    pub scope: String,
+    pub overridden: Vec<Overridden>,
+}
+
+/// The drift of every scope that follows `name` and that `principal` may read: the scope's own
+/// entries whose value differs from the template's (sensitive values masked). Read from the
+/// snapshots.
+pub async fn drift(
+    state: &AppState,
+    principal: &Principal,
+    name: &Slug,
+) -> Result<Vec<Drift>, ServiceError> {
+    let exists = template::Entity::find()
+        .filter(template::Column::Name.eq(name.as_str()))
+        .count(&state.db)
+        .await?;
+    if exists == 0 {
+        return Err(missing(name));
+    }
+    let mut out = Vec::new();
+    for snapshot in state.snapshots.all() {
+        for (scope, overridden) in snapshot.drift(name) {
+            let readable =
+                decide(principal, &Action::Read(&Target::scope(scope.clone()))).is_allowed();
+            if !readable || overridden.is_empty() {
+                continue;
+            }
+            let shown = |def: &KeyDefinition, v: &Value| {
+                if def.sensitive {
+                    Value::String(MASK.into())
+                } else {
+                    v.clone()
+                }
+            };
+            out.push(Drift {
+                scope: scope.to_string(),
+                overridden: overridden
+                    .into_iter()
+                    .map(|(def, template_value, value)| Overridden {
+                        key: def.key.to_string(),
+                        template_value: shown(def, template_value),
+                        value: shown(def, value),
+                    })
+                    .collect(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.scope.cmp(&b.scope));
+    Ok(out)
+}

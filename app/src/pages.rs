@@ -8,3 +8,4 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod preview;
+pub mod templates;

@@ -11,6 +11,7 @@ use crate::components::layout::ConsoleLayout;
 use crate::pages::{
     audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage, keys::KeysPage,
     login::LoginPage, not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
+    templates::TemplatesPage,
 };
 
 /// The whole document, rendered on the server around [`App`].
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("audit") ssr=SsrMode::Async view=AuditPage/>
                     <Route path=StaticSegment("directory") ssr=SsrMode::Async view=DirectoryPage/>
                     <Route path=StaticSegment("keys") ssr=SsrMode::Async view=KeysPage/>
+                    <Route path=StaticSegment("templates") ssr=SsrMode::Async view=TemplatesPage/>
                     <Route path=StaticSegment("login") ssr=SsrMode::Async view=LoginPage/>
                 </Routes>
             </ConsoleLayout>

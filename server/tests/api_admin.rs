@@ -354,8 +354,8 @@ async fn deleting_a_scope_removes_what_it_holds_in_one_transaction() {
     assert_eq!(status, 204, "{body}");
     assert_eq!(
         server.count("entries").await,
-        entries - 3,
-        "the two demo entries of marketing and the new one"
+        entries - 4,
+        "the three demo entries of marketing and the new one"
     );
     let (_, mia) = root.get("/users/marketer_mia").await;
     assert_eq!(mia.get("department"), None, "{mia}");
@@ -376,7 +376,7 @@ async fn deleting_a_scope_removes_what_it_holds_in_one_transaction() {
     assert_eq!(status, 204, "{body}");
     assert_eq!(server.count("tenants").await, 1);
     assert_eq!(server.count("users").await, users - 5);
-    assert_eq!(server.count("entries").await, entries - 6);
+    assert_eq!(server.count("entries").await, entries - 5);
     assert_eq!(server.count("departments").await, 2);
     assert_eq!(server.count("groups").await, 3);
     let (status, _) = root.get("/users/dr_patel").await;

@@ -330,3 +330,80 @@ pub async fn drift(
     out.sort_by(|a, b| a.scope.cmp(&b.scope));
     Ok(out)
 }
+
+/// Sets one entry of template `name` (the rest stay as they are): every follower changes at
+/// once. The template's other secrets travel sealed and are kept as stored.
+pub async fn set_entry(
+    state: &AppState,
+    actor: &Actor,
+    name: &Slug,
+    key: &crate::domain::name::ConfigKey,
+    value: Value,
+    locked: bool,
+) -> Result<TemplateView, ServiceError> {
+    let mut doc = get(state, name).await?.template;
+    let entry = crate::domain::document::TemplateEntryDoc {
+        key: key.to_string(),
+        value,
+        locked,
+    };
+    match doc.entries.iter_mut().find(|e| e.key == key.as_str()) {
+        Some(existing) => *existing = entry,
+        None => doc.entries.push(entry),
+    }
+    replace(state, actor, name, doc).await
+}
+
+/// Removes one entry of template `name`; removing what is not there is a not-found error.
+pub async fn remove_entry(
+    state: &AppState,
+    actor: &Actor,
+    name: &Slug,
+    key: &crate::domain::name::ConfigKey,
+) -> Result<TemplateView, ServiceError> {
+    let mut doc = get(state, name).await?.template;
+    let before = doc.entries.len();
+    doc.entries.retain(|e| e.key != key.as_str());
+    if doc.entries.len() == before {
+        return Err(ServiceError::NotFound(format!(
+            "template {name} has no entry for {key}"
+        )));
+    }
+    replace(state, actor, name, doc).await
+}
+
+/// "Promote into template": the value `scope` (which follows `name`) holds for `key` becomes
+/// the template's, for every follower. The scope's own entry stays (it now equals the
+/// template's; removing it is "reset to template").
+pub async fn promote(
+    state: &AppState,
+    actor: &Actor,
+    name: &Slug,
+    scope: &crate::domain::scope::Scope,
+    key: &crate::domain::name::ConfigKey,
+) -> Result<TemplateView, ServiceError> {
+    let snapshot = state
+        .snapshots
+        .get(scope.tenant())
+        .ok_or_else(|| ServiceError::NotFound(format!("{scope} was not found")))?;
+    let follows = snapshot
+        .followed
+        .get(scope)
+        .is_some_and(|layer| layer.template() == Some(name));
+    if !follows {
+        return Err(ServiceError::Invalid(format!(
+            "scope: {scope} does not follow template {name}"
+        )));
+    }
+    let (idx, _) = snapshot
+        .keys
+        .get(key)
+        .ok_or_else(|| ServiceError::NotFound(format!("key {key} was not found")))?;
+    let cell = snapshot
+        .layers
+        .get(scope)
+        .and_then(|layer| layer.get(idx))
+        .ok_or_else(|| ServiceError::NotFound(format!("{key} has no entry at {scope}")))?;
+    let (value, locked) = (cell.value.clone(), cell.locked);
+    set_entry(state, actor, name, key, value, locked).await
+}

@@ -7,13 +7,14 @@ use leptos_router::hooks::use_location;
 use crate::auth::{Logout, whoami};
 
 /// The console's sections, in navigation order.
-const SECTIONS: [(&str, &str); 6] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("/", "Overview"),
     ("/configuration", "Configuration"),
     ("/preview", "Preview"),
     ("/audit", "Audit"),
     ("/directory", "Directory"),
     ("/keys", "Keys"),
+    ("/templates", "Templates"),
 ];
 
 #[component]

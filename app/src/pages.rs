@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod configuration;
 pub mod directory;
+pub mod import;
 pub mod keys;
 pub mod login;
 pub mod not_found;

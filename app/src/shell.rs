@@ -9,9 +9,9 @@ use leptos_router::{
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage, keys::KeysPage,
-    login::LoginPage, not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
-    templates::TemplatesPage,
+    audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage,
+    import::ImportPage, keys::KeysPage, login::LoginPage, not_found::NotFoundPage,
+    overview::OverviewPage, preview::PreviewPage, templates::TemplatesPage,
 };
 
 /// The whole document, rendered on the server around [`App`].
@@ -54,6 +54,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("directory") ssr=SsrMode::Async view=DirectoryPage/>
                     <Route path=StaticSegment("keys") ssr=SsrMode::Async view=KeysPage/>
                     <Route path=StaticSegment("templates") ssr=SsrMode::Async view=TemplatesPage/>
+                    <Route path=StaticSegment("import") ssr=SsrMode::Async view=ImportPage/>
                     <Route path=StaticSegment("login") ssr=SsrMode::Async view=LoginPage/>
                 </Routes>
             </ConsoleLayout>

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_location;
 use crate::auth::{Logout, whoami};
 
 /// The console's sections, in navigation order.
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("/", "Overview"),
     ("/configuration", "Configuration"),
     ("/preview", "Preview"),
@@ -15,6 +15,7 @@ const SECTIONS: [(&str, &str); 7] = [
     ("/directory", "Directory"),
     ("/keys", "Keys"),
     ("/templates", "Templates"),
+    ("/import", "Import"),
 ];
 
 #[component]

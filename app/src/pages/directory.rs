@@ -31,6 +31,21 @@ pub struct DirectoryView {
     pub confirm: Option<(String, String, usize)>,
     /// Every trait, with whether the viewer may grant or take it away in this tenant.
     pub traits: Vec<(String, bool)>,
+    /// Every template: (name, level), for the pickers.
+    pub templates: Vec<(String, String)>,
+}
+
+/// The chosen template of a picker: `""` is none.
+#[cfg(feature = "ssr")]
+fn chosen(template: Option<String>) -> Option<serde_json::Value> {
+    template.map(|t| {
+        let t = t.trim();
+        if t.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::Value::String(t.to_owned())
+        }
+    })
 }
 
 #[cfg(feature = "ssr")]
@@ -140,6 +155,12 @@ pub async fn directory_page(
         refusal,
         confirm,
         traits,
+        templates: crate::backend::templates::list(&state)
+            .await
+            .map_err(service_error)?
+            .into_iter()
+            .map(|t| (t.template.name, t.template.target_level))
+            .collect(),
     })
 }
 
@@ -192,7 +213,11 @@ async fn authorize_delete(
 
 /// Creates a tenant (super admins).
 #[server(prefix = "/fn", endpoint = "create_tenant")]
-pub async fn create_tenant(id: String, name: String) -> Result<(), WireError> {
+pub async fn create_tenant(
+    id: String,
+    name: String,
+    template: Option<String>,
+) -> Result<(), WireError> {
     use crate::auth::server::{current_principal, service_error, with_status};
     use crate::backend::{access, directory};
     use crate::domain::policy::Action;
@@ -202,7 +227,7 @@ pub async fn create_tenant(id: String, name: String) -> Result<(), WireError> {
     let doc = TenantDoc {
         id: id.trim().to_owned(),
         name,
-        template: None,
+        template: template.filter(|t| !t.trim().is_empty()),
         plan: None,
         departments: Vec::new(),
         groups: Vec::new(),
@@ -220,6 +245,7 @@ pub async fn save_department(
     id: String,
     name: String,
     create: Option<bool>,
+    template: Option<String>,
 ) -> Result<(), WireError> {
     use crate::auth::server::{current_principal, service_error, with_status};
     use crate::backend::{access, directory};
@@ -235,11 +261,14 @@ pub async fn save_department(
         let doc = DepartmentDoc {
             id: id.trim().to_owned(),
             name,
-            template: None,
+            template: template.filter(|t| !t.trim().is_empty()),
         };
         directory::create_department(&state, &actor, &tenant, doc).await
     } else {
-        let patch = serde_json::json!({ "name": name });
+        let mut patch = serde_json::json!({ "name": name });
+        if let Some(template) = chosen(template) {
+            patch["template"] = template;
+        }
         directory::update_department(&state, &actor, &tenant, &slug("department", &id)?, patch)
             .await
     };
@@ -254,6 +283,7 @@ pub async fn save_group(
     name: String,
     priority: String,
     create: Option<bool>,
+    template: Option<String>,
 ) -> Result<(), WireError> {
     use crate::auth::server::{current_principal, service_error, with_status};
     use crate::backend::{access, directory};
@@ -275,11 +305,14 @@ pub async fn save_group(
             id: id.trim().to_owned(),
             name,
             priority,
-            template: None,
+            template: template.filter(|t| !t.trim().is_empty()),
         };
         directory::create_group(&state, &actor, &tenant, doc).await
     } else {
-        let patch = serde_json::json!({ "name": name, "priority": priority });
+        let mut patch = serde_json::json!({ "name": name, "priority": priority });
+        if let Some(template) = chosen(template) {
+            patch["template"] = template;
+        }
         directory::update_group(&state, &actor, &tenant, &slug("group", &id)?, patch).await
     };
     result.map(|_| ()).map_err(service_error)
@@ -336,9 +369,13 @@ pub async fn save_user(form: UserFields) -> Result<(), WireError> {
     result.map(|_| ()).map_err(service_error)
 }
 
-/// Renames a tenant (super admins).
+/// Renames a tenant or changes the template it follows (super admins).
 #[server(prefix = "/fn", endpoint = "rename_tenant")]
-pub async fn rename_tenant(tenant: String, name: String) -> Result<(), WireError> {
+pub async fn rename_tenant(
+    tenant: String,
+    name: String,
+    template: Option<String>,
+) -> Result<(), WireError> {
     use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::{access, directory};
     let principal = current_principal().await.map_err(with_status)?;
@@ -347,7 +384,10 @@ pub async fn rename_tenant(tenant: String, name: String) -> Result<(), WireError
     access::authorize_tenant_change(&state, &principal, &tenant)
         .await
         .map_err(service_error)?;
-    let patch = serde_json::json!({ "name": name });
+    let mut patch = serde_json::json!({ "name": name });
+    if let Some(template) = chosen(template) {
+        patch["template"] = template;
+    }
     directory::update_tenant(&state, &actor(&principal).await, &tenant, patch)
         .await
         .map(|_| ())
@@ -454,7 +494,20 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
         refusal,
         confirm,
         traits,
+        templates,
     } = view;
+    let of_level = |level: &str| -> Vec<String> {
+        templates
+            .iter()
+            .filter(|(_, l)| l == level)
+            .map(|(name, _)| name.clone())
+            .collect()
+    };
+    let (tenant_templates, department_templates, group_templates) = (
+        of_level("tenant"),
+        of_level("department"),
+        of_level("group"),
+    );
     let tenant_id = selected.as_ref().map(|t| t.id.clone()).unwrap_or_default();
     let locked = refusal.is_some();
     let here = |extra: &str| format!("/directory?tenant={}&{extra}", urlencode(&tenant_id));
@@ -486,7 +539,7 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
         return view! {
             {confirm_panel}
             <p class="muted">"No tenant is visible to you."</p>
-            <NewTenant refusal=tenants_refusal actions/>
+            <NewTenant refusal=tenants_refusal actions templates=tenant_templates.clone()/>
         }
         .into_any();
     };
@@ -536,6 +589,11 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
                             let (tid, li_id, code, input_id) =
                                 (tenant.id.clone(), d.id.clone(), d.id.clone(), format!("dept-{}", d.id));
                             let label_for = input_id.clone();
+                            let picker = TemplatePicker {
+                                id: format!("dept-template-{}", d.id),
+                                choices: department_templates.clone(),
+                                current: d.template.clone(),
+                            };
                             view! {
                                 <li data-id=li_id>
                                     <ActionForm action=actions.save_department attr:class="inline-form">
@@ -545,7 +603,8 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
                                             <code>{code}</code>
                                             <label class="visually-hidden" for=label_for>"Name"</label>
                                             <input id=input_id name="name" type="text" value=d.name required/>
-                                            <button type="submit" class="button secondary">"Rename"</button>
+                                            {picker.view()}
+                                            <button type="submit" class="button secondary">"Save"</button>
                                             {(!locked).then(|| view! { <a class="text-link" href=delete>"Delete…"</a> })}
                                         </fieldset>
                                     </ActionForm>
@@ -578,6 +637,11 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
                             let (name_id, prio_id) = (format!("group-{}", g.id), format!("prio-{}", g.id));
                             let (name_for, prio_for) = (name_id.clone(), prio_id.clone());
                             let priority = g.priority.to_string();
+                            let picker = TemplatePicker {
+                                id: format!("group-template-{}", g.id),
+                                choices: group_templates.clone(),
+                                current: g.template.clone(),
+                            };
                             view! {
                                 <li data-id=li_id>
                                     <ActionForm action=actions.save_group attr:class="inline-form">
@@ -589,6 +653,7 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
                                             <input id=name_id name="name" type="text" value=g.name required/>
                                             <label for=prio_for>"Priority"</label>
                                             <input id=prio_id name="priority" type="number" step="1" value=priority class="narrow"/>
+                                            {picker.view()}
                                             <button type="submit" class="button secondary">"Save"</button>
                                             {(!locked).then(|| view! { <a class="text-link" href=delete>"Delete…"</a> })}
                                         </fieldset>
@@ -633,6 +698,11 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
         {(tenants_refusal.is_none()).then(|| {
             let delete = here(&format!("confirm=tenant:{}", urlencode(&tenant.id)));
             let (tid, name) = (tenant.id.clone(), tenant.name.clone());
+            let picker = TemplatePicker {
+                id: "tenant-template".into(),
+                choices: tenant_templates.clone(),
+                current: tenant.template.clone(),
+            };
             view! {
                 <article class="card" aria-labelledby="tenant-admin-title">
                     <h2 id="tenant-admin-title">"Tenants"</h2>
@@ -642,11 +712,12 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
                             <input type="hidden" name="tenant" value=tid.clone()/>
                             <label for="tenant-name">"Name"</label>
                             <input id="tenant-name" name="name" type="text" value=name required/>
+                            {picker.view()}
                             <button type="submit" class="button secondary">"Rename tenant"</button>
                         </fieldset>
                     </ActionForm>
                     <p><a class="text-link" href=delete data-testid="delete-tenant">{format!("Delete tenant {}…", tenant.id)}</a></p>
-                    <NewTenant refusal=None actions/>
+                    <NewTenant refusal=None actions templates=tenant_templates.clone()/>
                 </article>
             }
         })}
@@ -654,8 +725,45 @@ fn Directory(view: DirectoryView, actions: Actions) -> impl IntoView {
     .into_any()
 }
 
+/// A template select: `(none)` and the templates of one level, the current one chosen.
+struct TemplatePicker {
+    id: String,
+    choices: Vec<String>,
+    current: Option<String>,
+}
+
+impl TemplatePicker {
+    fn view(self) -> impl IntoView {
+        let TemplatePicker {
+            id,
+            choices,
+            current,
+        } = self;
+        let label_for = id.clone();
+        view! {
+            <label for=label_for>"Template"</label>
+            <select id=id name="template">
+                <option value="" selected=current.is_none()>"(none)"</option>
+                {choices
+                    .into_iter()
+                    .map(|name| {
+                        let selected = current.as_deref() == Some(name.as_str());
+                        let label = name.clone();
+                        view! { <option value=name selected=selected>{label}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        }
+    }
+}
+
 #[component]
-fn NewTenant(refusal: Option<String>, actions: Actions) -> impl IntoView {
+fn NewTenant(refusal: Option<String>, actions: Actions, templates: Vec<String>) -> impl IntoView {
+    let picker = TemplatePicker {
+        id: "new-tenant-template".into(),
+        choices: templates,
+        current: None,
+    };
     match refusal {
         Some(_) => ().into_any(),
         None => view! {
@@ -666,6 +774,7 @@ fn NewTenant(refusal: Option<String>, actions: Actions) -> impl IntoView {
                     <input id="new-tenant-id" name="id" type="text" required pattern=SLUG_PATTERN/>
                     <label for="new-tenant-name">"Name"</label>
                     <input id="new-tenant-name" name="name" type="text" required/>
+                    {picker.view()}
                     <button type="submit" class="button">"Add tenant"</button>
                 </fieldset>
             </ActionForm>

@@ -585,3 +585,69 @@ async fn import_env_prints_the_plan_then_applies_it_all_or_nothing() {
     let effective = resolve();
     assert_eq!(effective["branding.color"]["value"], "#8E244D");
 }
+
+#[tokio::test]
+async fn resolve_chain_and_export_name_the_template_a_value_comes_from() {
+    let test = TestDatabase::new().await;
+    let key = app::backend::crypto::SecretBox::generate_key();
+    let run = |args: &[&str]| {
+        let out = strata()
+            .env("STRATA_MASTER_KEY", &key)
+            .args(args)
+            .args(["--database", &test.url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["demo"]);
+    // General Hospital follows the demo's healthcare template, which locks HIPAA on.
+    let resolved: serde_json::Value =
+        serde_json::from_str(&run(&["resolve", "--user", "clerk_cole"])).unwrap();
+    assert_eq!(
+        resolved["compliance.hipaa.enabled"],
+        serde_json::json!({"value": true, "level": "tenant", "scope": "general_hospital",
+            "template": "healthcare"})
+    );
+    let table = run(&["resolve", "--user", "clerk_cole", "--format", "table"]);
+    assert!(
+        table.lines().any(|l| l.contains("compliance.hipaa.enabled")
+            && l.contains("tenant general_hospital (template healthcare)")),
+        "{table}"
+    );
+    let chain = run(&[
+        "chain",
+        "compliance.hipaa.enabled",
+        "--user",
+        "clerk_cole",
+        "--format",
+        "table",
+    ]);
+    assert!(
+        chain
+            .lines()
+            .any(|l| l.contains("general_hospital (template healthcare)") && l.contains("applied")),
+        "{chain}"
+    );
+
+    // The export carries the templates and who follows them; importing it changes nothing.
+    let exported = run(&["export"]);
+    let doc: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    let names: Vec<&str> = doc["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["business", "enterprise", "healthcare"]);
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("templates-export-{}.json", std::process::id()));
+    std::fs::write(&file, &exported).unwrap();
+    let again = run(&["import", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert!(again.contains("0 created, 0 updated"), "{again}");
+}

@@ -198,13 +198,16 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
             directory::delete_user
         ))
         .routes(routes!(directory::set_password))
-        .routes(routes!(templates::list, templates::create))
         .routes(routes!(
-            templates::get,
-            templates::replace,
-            templates::delete
+            templates::list_templates,
+            templates::create_template
         ))
-        .routes(routes!(templates::drift))
+        .routes(routes!(
+            templates::get_template,
+            templates::replace_template,
+            templates::delete_template
+        ))
+        .routes(routes!(templates::template_drift))
         .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::revert))

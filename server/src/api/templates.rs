@@ -24,7 +24,7 @@ fn name(value: &str) -> Result<Slug, ApiError> {
 #[utoipa::path(get, path = "/templates", tag = "templates",
     responses((status = 200, description = "Every template, by name (sensitive values sealed)", body = [TemplateView]),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody)))]
-pub async fn list(
+pub async fn list_templates(
     State(state): State<ServerState>,
     _caller: Caller,
 ) -> Result<Json<Vec<TemplateView>>, ApiError> {
@@ -38,7 +38,7 @@ pub async fn list(
         (status = 409, description = "A template of that name exists", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
-pub async fn create(
+pub async fn create_template(
     State(state): State<ServerState>,
     caller: Caller,
     ClientAddr(address): ClientAddr,
@@ -58,7 +58,7 @@ pub async fn create(
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
-pub async fn get(
+pub async fn get_template(
     State(state): State<ServerState>,
     _caller: Caller,
     Path(template): Path<String>,
@@ -74,7 +74,7 @@ pub async fn get(
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
-pub async fn replace(
+pub async fn replace_template(
     State(state): State<ServerState>,
     caller: Caller,
     Path(template): Path<String>,
@@ -99,7 +99,7 @@ pub async fn replace(
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 409, description = "Scopes still follow it (the message says how many)", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
-pub async fn delete(
+pub async fn delete_template(
     State(state): State<ServerState>,
     caller: Caller,
     Path(template): Path<String>,
@@ -122,7 +122,7 @@ pub async fn delete(
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
-pub async fn drift(
+pub async fn template_drift(
     State(state): State<ServerState>,
     caller: Caller,
     Path(template): Path<String>,

@@ -46,7 +46,7 @@ test("a template edit reaches the users of a following tenant at once, with drif
   // A tenant admin reads templates but may not change them.
   const other = await browser.newContext();
   const admin = await other.newPage();
-  await signInAs(admin, demoURL, "general_admin", DEMO_PASSWORD);
+  await signInAs(admin, demoURL, "mercy_admin", DEMO_PASSWORD);
   await admin.goto(`${demoURL}/templates`);
   await waitForHydration(admin);
   await expect(admin.getByTestId("templates-read-only")).toContainText("only super admins");

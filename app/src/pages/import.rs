@@ -437,6 +437,7 @@ fn Plan(
         <section class="card" data-testid="import-plan" aria-labelledby="import-plan-title">
             <h2 id="import-plan-title">"The plan"</h2>
             <p data-testid="import-summary">{summary}</p>
+            <div class="table-wrap">
             <table class="table">
                 <thead><tr>
                     <th scope="col">"Line"</th><th scope="col">"Variable"</th><th scope="col">"Key"</th>
@@ -444,6 +445,7 @@ fn Plan(
                 </tr></thead>
                 <tbody>{rows}</tbody>
             </table>
+            </div>
             {blocked.then(|| view! { <p class="error" role="note">"Rows in error: fix the file or the mapping and run the dry run again; nothing can be applied."</p> })}
             <ActionForm action=apply attr:class="key-form">
                 <fieldset disabled=blocked>

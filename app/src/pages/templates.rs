@@ -492,11 +492,13 @@ fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView
             <h2>{heading}</h2>
             <p class="muted">{summary}</p>
             {(!description.is_empty()).then(|| view! { <p>{description}</p> })}
+            <div class="table-wrap">
             <table class="table">
                 <caption class="visually-hidden">{entries_caption}</caption>
                 <thead><tr><th scope="col">"Key"</th><th scope="col">"Value"</th><th scope="col">"Lock"</th><th scope="col">"Actions"</th></tr></thead>
                 <tbody>{entry_rows}</tbody>
             </table>
+            </div>
             <ActionForm action=actions.save attr:class="key-form">
                 <fieldset disabled=locked>
                     <input type="hidden" name="template" value=save_name.clone()/>
@@ -518,11 +520,13 @@ fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView
                 </fieldset>
             </ActionForm>
             <h3>"Drift"</h3>
+            <div class="table-wrap">
             <table class="table">
                 <caption class="visually-hidden">{drift_caption}</caption>
                 <thead><tr><th scope="col">"Scope"</th><th scope="col">"Key"</th><th scope="col">"Template"</th><th scope="col">"Own value"</th><th scope="col">"Actions"</th></tr></thead>
                 <tbody>{drift_rows}</tbody>
             </table>
+            </div>
         </section>
     }
     .into_any()

@@ -19,21 +19,47 @@ use super::error::ServiceError;
 use super::state::{TemplateRow, load_keys, load_templates};
 use super::transfer::{self, Creating, Mode, template_doc};
 use crate::domain::audit_chain::AuditRecord;
-use crate::domain::document::{Document, FORMAT, TemplateDoc, TenantDoc};
+use crate::domain::document::{
+    DepartmentDoc, Document, FORMAT, GroupDoc, TemplateDoc, TemplateEntryDoc, TenantDoc,
+};
 use crate::domain::key::KeyDefinition;
 use crate::domain::name::Slug;
 use crate::domain::policy::{Action, Principal, Target, decide};
 use crate::domain::value::MASK;
 
-/// A template as the API shows it: its document form (secrets sealed) and its version.
+/// A template as the API shows it: its document form (secrets sealed), its version and how
+/// many scopes follow it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TemplateView {
-    #[serde(flatten)]
-    pub template: TemplateDoc,
+    #[schema(value_type = crate::domain::name::Slug)]
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[schema(value_type = crate::domain::level::Level)]
+    pub target_level: String,
+    pub entries: Vec<TemplateEntryDoc>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub departments: Vec<DepartmentDoc>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupDoc>,
     /// Moves with every change of the template.
     pub version: i64,
     /// How many tenants, departments and groups follow it.
     pub followers: u64,
+}
+
+impl TemplateView {
+    /// The template as a document (what `PUT` takes back).
+    pub fn doc(&self) -> TemplateDoc {
+        TemplateDoc {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            target_level: self.target_level.clone(),
+            entries: self.entries.clone(),
+            departments: self.departments.clone(),
+            groups: self.groups.clone(),
+        }
+    }
 }
 
 async fn rows(
@@ -62,8 +88,14 @@ async fn followers(state: &AppState, id: i64) -> Result<u64, ServiceError> {
 
 fn view(row: &TemplateRow, keys: &HashMap<i64, KeyDefinition>, followers: u64) -> TemplateView {
     let by_ref: HashMap<i64, &KeyDefinition> = keys.iter().map(|(id, def)| (*id, def)).collect();
+    let doc = template_doc(row, &by_ref, false);
     TemplateView {
-        template: template_doc(row, &by_ref, false),
+        name: doc.name,
+        description: doc.description,
+        target_level: doc.target_level,
+        entries: doc.entries,
+        departments: doc.departments,
+        groups: doc.groups,
         version: row.version,
         followers,
     }
@@ -167,7 +199,7 @@ pub async fn replace(
     }
     let current = get(state, name).await?;
     if doc.target_level.is_empty() {
-        doc.target_level = current.template.target_level;
+        doc.target_level = current.target_level;
     }
     apply(state, actor, doc, Mode::Edit).await?;
     get(state, name).await
@@ -341,8 +373,8 @@ pub async fn set_entry(
     value: Value,
     locked: bool,
 ) -> Result<TemplateView, ServiceError> {
-    let mut doc = get(state, name).await?.template;
-    let entry = crate::domain::document::TemplateEntryDoc {
+    let mut doc = get(state, name).await?.doc();
+    let entry = TemplateEntryDoc {
         key: key.to_string(),
         value,
         locked,
@@ -361,7 +393,7 @@ pub async fn remove_entry(
     name: &Slug,
     key: &crate::domain::name::ConfigKey,
 ) -> Result<TemplateView, ServiceError> {
-    let mut doc = get(state, name).await?.template;
+    let mut doc = get(state, name).await?.doc();
     let before = doc.entries.len();
     doc.entries.retain(|e| e.key != key.as_str());
     if doc.entries.len() == before {

@@ -159,7 +159,7 @@ pub async fn directory_page(
             .await
             .map_err(service_error)?
             .into_iter()
-            .map(|t| (t.template.name, t.template.target_level))
+            .map(|t| (t.name, t.target_level))
             .collect(),
     })
 }

@@ -76,7 +76,7 @@ pub async fn template_list() -> Result<TemplatesView, WireError> {
         .unwrap_or_default();
     let mut cards = Vec::new();
     for view in templates::list(&state).await.map_err(service_error)? {
-        let t = view.template;
+        let t = view.doc();
         let name = template_name(&t.name)?;
         let drift = templates::drift(&state, &principal, &name)
             .await

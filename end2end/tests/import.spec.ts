@@ -64,14 +64,14 @@ test.describe("without JavaScript", () => {
     await expect(page.getByTestId("signed-in-as")).toHaveText("mercy_admin");
     await page.goto(`${demoURL}/import`);
     await page.getByLabel("Scope").fill("group:mercy_hospital/nurses");
-    await page.getByLabel(".env file").fill("NOTIFICATIONS_DIGEST_HOUR=7\n");
+    await page.getByLabel(".env file").fill("FAX_PRIORITY_PROCESSING=true\n");
     await page.getByRole("button", { name: "Dry run" }).click();
     await expect(page).toHaveURL(/\/import/);
     await expect(row(page, 1)).toHaveAttribute("data-status", "create");
     // The file stays on the server: it is not in the address.
-    expect(page.url()).not.toContain("DIGEST");
+    expect(page.url()).not.toContain("PRIORITY");
     await page.getByRole("button", { name: "Apply" }).click();
     await expect(page.getByTestId("import-applied")).toHaveText("Applied: 1 created, 0 updated.");
-    expect((await effective(page, "nurse_joy"))["notifications.digest_hour"]["value"]).toBe(7);
+    expect((await effective(page, "nurse_joy"))["fax.priority_processing"]["value"]).toBe(true);
   });
 });

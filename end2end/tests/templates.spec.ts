@@ -13,6 +13,7 @@ test("a template edit reaches the users of a following tenant at once, with drif
   await waitForHydration(page);
   const healthcare = page.locator('[data-testid="template"][data-name="healthcare"]');
   await expect(healthcare).toContainText("tenant template · followed by 1 scope(s)");
+  await expect(healthcare.getByTestId("following")).toHaveText("Followed by: tenant:general_hospital");
   await expect(healthcare.locator('[data-testid="template-entry"][data-key="compliance.hipaa.enabled"]')).toContainText("locked");
 
   // General Hospital follows healthcare: a new template value reaches its users at once.

@@ -439,3 +439,27 @@ pub async fn promote(
     let (value, locked) = (cell.value.clone(), cell.locked);
     set_entry(state, actor, name, key, value, locked).await
 }
+
+/// The scopes that follow template `name` and that `principal` may read, by name; from the
+/// snapshots.
+pub fn following(state: &AppState, principal: &Principal, name: &Slug) -> Vec<String> {
+    let mut out: Vec<String> = state
+        .snapshots
+        .all()
+        .iter()
+        .flat_map(|snapshot| {
+            snapshot
+                .followed
+                .iter()
+                .filter(|(_, layer)| layer.template() == Some(name))
+                .map(|(scope, _)| scope.clone())
+                .collect::<Vec<_>>()
+        })
+        .filter(|scope| {
+            decide(principal, &Action::Read(&Target::scope(scope.clone()))).is_allowed()
+        })
+        .map(|scope| scope.to_string())
+        .collect();
+    out.sort();
+    out
+}

@@ -36,6 +36,8 @@ pub struct TemplateCard {
     pub level: String,
     pub entries: Vec<TemplateEntryRow>,
     pub followers: u64,
+    /// The following scopes the viewer may read.
+    pub following: Vec<String>,
     /// Only scopes the viewer may read.
     pub drift: Vec<DriftRow>,
     /// Keys a template of this level may set.
@@ -112,6 +114,7 @@ pub async fn template_list() -> Result<TemplatesView, WireError> {
                 })
                 .collect(),
             followers: view.followers,
+            following: templates::following(&state, &principal, &name),
             drift,
         });
     }
@@ -426,6 +429,7 @@ fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView
         level,
         entries,
         followers,
+        following,
         drift,
         keys,
     } = card;
@@ -492,6 +496,12 @@ fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView
             <h2>{heading}</h2>
             <p class="muted">{summary}</p>
             {(!description.is_empty()).then(|| view! { <p>{description}</p> })}
+            {(!following.is_empty()).then(|| view! {
+                <p data-testid="following">
+                    "Followed by: "
+                    {following.join(", ")}
+                </p>
+            })}
             <div class="table-wrap">
             <table class="table">
                 <caption class="visually-hidden">{entries_caption}</caption>

@@ -73,7 +73,7 @@ pub async fn export(
 
 /// Problems of a one-item document, with the item's own path dropped so that the message
 /// names the field as the caller sent it (`department: …` rather than `users[0].department`).
-fn problems(errors: Vec<Problem>, prefix: &str) -> ServiceError {
+pub(super) fn problems(errors: Vec<Problem>, prefix: &str) -> ServiceError {
     let messages: Vec<String> = errors
         .into_iter()
         .map(|p| {

@@ -70,18 +70,19 @@ async fn rows(
     Ok((templates, keys.into_iter().map(|k| (k.id, k.def)).collect()))
 }
 
-async fn followers(state: &AppState, id: i64) -> Result<u64, ServiceError> {
+/// How many tenants, departments and groups follow template `id`.
+async fn followers<C: sea_orm::ConnectionTrait>(db: &C, id: i64) -> Result<u64, ServiceError> {
     let tenants = tenant::Entity::find()
         .filter(tenant::Column::TemplateId.eq(id))
-        .count(&state.db)
+        .count(db)
         .await?;
     let departments = department::Entity::find()
         .filter(department::Column::TemplateId.eq(id))
-        .count(&state.db)
+        .count(db)
         .await?;
     let groups = group::Entity::find()
         .filter(group::Column::TemplateId.eq(id))
-        .count(&state.db)
+        .count(db)
         .await?;
     Ok(tenants + departments + groups)
 }
@@ -106,7 +107,7 @@ pub async fn list(state: &AppState) -> Result<Vec<TemplateView>, ServiceError> {
     let (templates, keys) = rows(state).await?;
     let mut out = Vec::with_capacity(templates.len());
     for t in &templates {
-        out.push(view(t, &keys, followers(state, t.id).await?));
+        out.push(view(t, &keys, followers(&state.db, t.id).await?));
     }
     Ok(out)
 }
@@ -122,28 +123,7 @@ pub async fn get(state: &AppState, name: &Slug) -> Result<TemplateView, ServiceE
         .iter()
         .find(|t| &t.name == name)
         .ok_or_else(|| missing(name))?;
-    Ok(view(row, &keys, followers(state, row.id).await?))
-}
-
-/// Problems of a one-template document, its own path dropped so the message names the field
-/// as the caller sent it.
-fn refused(errors: Vec<crate::domain::document::Problem>) -> ServiceError {
-    let messages: Vec<String> = errors
-        .into_iter()
-        .map(|p| {
-            let path = p
-                .path
-                .strip_prefix("templates[0]")
-                .map(|rest| rest.trim_start_matches('.'))
-                .unwrap_or(&p.path);
-            if path.is_empty() {
-                p.message
-            } else {
-                format!("{path}: {}", p.message)
-            }
-        })
-        .collect();
-    ServiceError::Invalid(messages.join("; "))
+    Ok(view(row, &keys, followers(&state.db, row.id).await?))
 }
 
 async fn apply(
@@ -161,7 +141,7 @@ async fn apply(
     if report.errors.is_empty() {
         Ok(())
     } else {
-        Err(refused(report.errors))
+        Err(super::directory::problems(report.errors, "templates[0]"))
     }
 }
 
@@ -220,18 +200,7 @@ pub async fn delete(
         .one(&tx)
         .await?
         .ok_or_else(|| missing(name))?;
-    let following = tenant::Entity::find()
-        .filter(tenant::Column::TemplateId.eq(row.id))
-        .count(&tx)
-        .await?
-        + department::Entity::find()
-            .filter(department::Column::TemplateId.eq(row.id))
-            .count(&tx)
-            .await?
-        + group::Entity::find()
-            .filter(group::Column::TemplateId.eq(row.id))
-            .count(&tx)
-            .await?;
+    let following = followers(&tx, row.id).await?;
     if following > 0 {
         return Err(ServiceError::Conflict {
             message: format!(

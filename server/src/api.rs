@@ -26,8 +26,9 @@ pub use session::{Caller, ClientAddr};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use app::backend::resolution::ContextSpec;
+use app::backend::resolution::{self, ContextSpec};
 use app::domain::name::Slug;
+use app::domain::resolve;
 
 /// What an `/effective` answer depends on. The cache is keyed by all of it, never by a hash of
 /// it: two answers share an entry only when they are the same answer.
@@ -99,6 +100,70 @@ impl EffectiveCache {
             bodies.clear();
         }
         bodies.insert(key, body);
+    }
+}
+
+/// Renderings of chains' shared layers (see [`resolution::Located::masked_json`]), which
+/// every user of one department and groups shares: with them a random user's `/effective` is
+/// a copy and their few own entries, not a resolution of every key. Bounded by bytes; an entry
+/// is never stale (its key names the snapshot version), and unused ones are evicted.
+pub struct SharedRenderings {
+    cache: quick_cache::sync::Cache<
+        resolution::SharedKey,
+        std::sync::Arc<resolve::RenderedShared>,
+        RenderingWeight,
+    >,
+}
+
+#[derive(Clone)]
+struct RenderingWeight;
+
+impl quick_cache::Weighter<resolution::SharedKey, std::sync::Arc<resolve::RenderedShared>>
+    for RenderingWeight
+{
+    fn weight(
+        &self,
+        _: &resolution::SharedKey,
+        rendering: &std::sync::Arc<resolve::RenderedShared>,
+    ) -> u64 {
+        rendering.weight() as u64
+    }
+}
+
+impl SharedRenderings {
+    /// At most this many bytes of renderings: on the platform of DESIGN §8 (1,000 tenants of
+    /// 10 department-and-groups combinations, 200 keys), every one of them.
+    const BUDGET: u64 = 160 * 1024 * 1024;
+
+    /// The rendering for `key`, made with `make` when missing.
+    pub fn get_or_make(
+        &self,
+        key: resolution::SharedKey,
+        make: &dyn Fn() -> resolve::RenderedShared,
+    ) -> std::sync::Arc<resolve::RenderedShared> {
+        match self
+            .cache
+            .get_or_insert_with(&key, || Ok::<_, std::convert::Infallible>(make().into()))
+        {
+            Ok(rendering) => rendering,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl Default for SharedRenderings {
+    fn default() -> Self {
+        SharedRenderings {
+            cache: quick_cache::sync::Cache::with_weighter(16_384, Self::BUDGET, RenderingWeight),
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedRenderings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRenderings")
+            .field("renderings", &self.cache.len())
+            .finish()
     }
 }
 

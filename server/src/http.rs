@@ -48,6 +48,7 @@ pub struct Shared {
     pub leptos: LeptosOptions,
     /// Serialised effective configurations by ETag (the API's hottest answer).
     pub effective_cache: std::sync::Arc<crate::api::EffectiveCache>,
+    pub shared_renderings: std::sync::Arc<crate::api::SharedRenderings>,
     /// The OpenAPI document of the routes below, serialised once.
     pub openapi: axum::body::Bytes,
     pub metrics: std::sync::Arc<metrics::Metrics>,
@@ -78,6 +79,7 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
         app,
         leptos,
         effective_cache: Default::default(),
+        shared_renderings: Default::default(),
         openapi: serde_json::to_vec(&crate::api::document())
             .expect("the OpenAPI document serialises")
             .into(),

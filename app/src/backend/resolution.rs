@@ -1,6 +1,8 @@
 //! Resolving contexts from the snapshots: effective configurations and chains. Reads never go
 //! to the database; revealing secrets is audited.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::AppState;
@@ -10,9 +12,21 @@ use super::tokens::{self, RevealedSecret};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::editor::Origin;
 use crate::domain::name::{ConfigKey, Slug};
-use crate::domain::resolve::{self, ChainView, Context, ContextError, Resolved, Snapshot, Source};
+use crate::domain::resolve::{
+    self, ChainView, Context, ContextError, RenderedShared, Resolved, Snapshot, Source,
+};
 use crate::domain::value::MASK;
 use crate::views::PreviewRow;
+
+/// What the rendering of a chain's shared layers depends on: the snapshot (its tenant and
+/// version), the department and the groups in chain order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SharedKey {
+    pub tenant: Option<Slug>,
+    pub version: u64,
+    pub department: Option<Slug>,
+    pub groups: Vec<Slug>,
+}
 
 /// Whose configuration: a real user, or a composed what-if context in a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -152,7 +166,7 @@ pub struct Located {
 pub fn locate_context(state: &AppState, spec: &ContextSpec) -> Result<Located, ServiceError> {
     let (snapshot, context) = locate(state, spec)?;
     snapshot
-        .chain_layers(&context)
+        .split_chain(&context)
         .map_err(|e| context_error(e, spec))?;
     Ok(Located { snapshot, context })
 }
@@ -188,6 +202,33 @@ impl Located {
             .effective(&self.context)
             .expect("the context was checked when it was located");
         f(&resolved)
+    }
+
+    /// The effective configuration as JSON with secrets masked, written from the rendering of
+    /// the context's shared layers (see [`resolve::Snapshot::split_chain`]) that `shared` finds
+    /// for its key or makes with the function it is given. Users of one department and groups
+    /// share that rendering, so a cache of it serves every one of them.
+    pub fn masked_json(
+        &self,
+        shared: impl FnOnce(SharedKey, &dyn Fn() -> RenderedShared) -> Arc<RenderedShared>,
+    ) -> Vec<u8> {
+        let split = self
+            .snapshot
+            .split_chain(&self.context)
+            .expect("the context was checked when it was located");
+        let key = SharedKey {
+            tenant: self.snapshot.tenant.clone(),
+            version: self.snapshot.version,
+            department: split.department.cloned(),
+            groups: split.groups.iter().map(|g| (*g).clone()).collect(),
+        };
+        let make = || {
+            RenderedShared::new(
+                self.snapshot.keys.clone(),
+                &self.snapshot.shared_layers(&split),
+            )
+        };
+        shared(key, &make).with_own(split.own)
     }
 
     /// The sensitive values the effective configuration shows when revealed.

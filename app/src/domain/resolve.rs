@@ -353,6 +353,17 @@ pub struct Placement {
     pub groups: Vec<Slug>,
 }
 
+/// A context's chain cut where users differ (see [`Snapshot::split_chain`]).
+#[derive(Debug)]
+pub struct SplitChain<'s, 'c> {
+    /// What the shared part depends on besides the snapshot: the department and the groups
+    /// in chain order (borrowed from the snapshot or the context).
+    pub department: Option<&'c Slug>,
+    pub groups: Vec<&'c Slug>,
+    /// The user's own entries.
+    pub own: Option<&'s Layer>,
+}
+
 /// Whose configuration to resolve within a snapshot's tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Context {
@@ -472,6 +483,23 @@ impl Snapshot {
 
     /// The layers of a context, general → specific (without the defaults).
     pub fn chain_layers(&self, context: &Context) -> Result<Vec<&Layer>, ContextError> {
+        let split = self.split_chain(context)?;
+        let mut layers = self.shared_layers(&split);
+        layers.extend(split.own);
+        Ok(layers)
+    }
+
+    /// The chain of a context cut where users differ: what the layers every context of the
+    /// same department and groups shares depend on (see [`Self::shared_layers`]), and the
+    /// user's own layer when the context is a user with entries. Users never follow
+    /// templates, so nothing of theirs is shared. Checks the context; finds no shared layer.
+    pub fn split_chain<'s, 'c>(
+        &'s self,
+        context: &'c Context,
+    ) -> Result<SplitChain<'s, 'c>, ContextError>
+    where
+        's: 'c,
+    {
         let (user, department, groups) = match context {
             Context::User(user) => {
                 let placement = self
@@ -482,7 +510,6 @@ impl Snapshot {
             }
             Context::WhatIf { department, groups } => (None, department.as_ref(), groups),
         };
-        let tenant = self.tenant.as_ref();
         if let Some(d) = department
             && !self.departments.contains(d)
         {
@@ -499,8 +526,18 @@ impl Snapshot {
         // Ascending priority, ties by ascending slug: the later one wins.
         ordered.sort();
         ordered.dedup();
+        let own = user.and_then(|u| self.layers.get(&Scope::User { user: u.clone() }));
+        Ok(SplitChain {
+            department,
+            groups: ordered.into_iter().map(|(_, g)| g).collect(),
+            own,
+        })
+    }
 
-        let mut layers = Vec::with_capacity(4 + 2 * ordered.len());
+    /// The layers a split chain's contexts share, general → specific: global, then the
+    /// tenant, department and groups, each after the template it follows.
+    pub fn shared_layers(&self, split: &SplitChain<'_, '_>) -> Vec<&Layer> {
+        let mut layers = Vec::with_capacity(4 + 2 * split.groups.len());
         layers.push(self.global.as_ref());
         let mut push = |scope: Scope| {
             // A followed template sits just before the scope's own entries.
@@ -511,25 +548,22 @@ impl Snapshot {
                 layers.push(layer);
             }
         };
-        if let Some(t) = tenant {
+        if let Some(t) = &self.tenant {
             push(Scope::Tenant { tenant: t.clone() });
-            if let Some(d) = department {
+            if let Some(d) = split.department {
                 push(Scope::Department {
                     tenant: t.clone(),
                     department: d.clone(),
                 });
             }
-            for (_, g) in ordered {
+            for g in &split.groups {
                 push(Scope::Group {
                     tenant: t.clone(),
-                    group: g.clone(),
+                    group: (*g).clone(),
                 });
             }
         }
-        if let Some(u) = user {
-            push(Scope::User { user: u.clone() });
-        }
-        Ok(layers)
+        layers
     }
 
     /// The layers from the global level down to `scope` (inclusive), general → specific: what
@@ -610,25 +644,103 @@ impl EffectiveView<'_> {
             if i > 0 {
                 out.push(b',');
             }
-            write_name(&mut out, r.key.key.as_str());
-            out.extend_from_slice(b":{\"value\":");
-            match (r.value, r.key.sensitive && !self.reveal) {
-                (Some(_), true) => write_name(&mut out, MASK),
-                (Some(value), false) => write_json(&mut out, value),
-                (None, _) => out.extend_from_slice(b"null"),
-            }
-            out.extend_from_slice(b",\"level\":");
-            write_optional_name(&mut out, r.source.level_name());
-            out.extend_from_slice(b",\"scope\":");
-            write_optional_name(&mut out, r.source.scope_id());
-            if let Some(template) = r.source.template() {
-                out.extend_from_slice(b",\"template\":");
-                write_name(&mut out, template);
-            }
-            out.push(b'}');
+            write_resolved(&mut out, r, self.reveal);
         }
         out.push(b'}');
         out
+    }
+}
+
+/// One member of the effective object: `"key":{"value", "level", "scope", "template"?}`.
+fn write_resolved(out: &mut Vec<u8>, r: &Resolved<'_>, reveal: bool) {
+    write_name(out, r.key.key.as_str());
+    out.extend_from_slice(b":{\"value\":");
+    match (r.value, r.key.sensitive && !reveal) {
+        (Some(_), true) => write_name(out, MASK),
+        (Some(value), false) => write_json(out, value),
+        (None, _) => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"level\":");
+    write_optional_name(out, r.source.level_name());
+    out.extend_from_slice(b",\"scope\":");
+    write_optional_name(out, r.source.scope_id());
+    if let Some(template) = r.source.template() {
+        out.extend_from_slice(b",\"template\":");
+        write_name(out, template);
+    }
+    out.push(b'}');
+}
+
+/// The effective configuration of a chain's shared layers (see [`Snapshot::split_chain`]),
+/// written as [`EffectiveView::to_json`] writes it with secrets masked, from which the answer
+/// of each user on that chain is made by writing in the user's own entries. Users of one
+/// department and groups share everything but their own few entries, so a user's answer
+/// costs a copy instead of a resolution. The rule it relies on: an own entry (the last
+/// layer) applies exactly where the shared layers' applied entry is not locked.
+#[derive(Debug)]
+pub struct RenderedShared {
+    keys: Arc<Keys>,
+    body: Vec<u8>,
+    /// Each key's member of `body`, as a byte range.
+    spans: Vec<(usize, usize)>,
+    locked: Vec<bool>,
+}
+
+impl RenderedShared {
+    pub fn new(keys: Arc<Keys>, shared: &[&Layer]) -> Self {
+        let resolved = effective(&keys, shared);
+        let mut body = Vec::with_capacity(64 * resolved.len() + 2);
+        let mut spans = Vec::with_capacity(resolved.len());
+        body.push(b'{');
+        for (i, r) in resolved.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            let start = body.len();
+            write_resolved(&mut body, r, false);
+            spans.push((start, body.len()));
+        }
+        body.push(b'}');
+        let locked = resolved.iter().map(|r| r.locked).collect();
+        RenderedShared {
+            keys,
+            body,
+            spans,
+            locked,
+        }
+    }
+
+    /// The effective configuration (masked JSON) of the chain with `own` as its last layer.
+    /// `own` must come from the snapshot this was rendered from.
+    pub fn with_own(&self, own: Option<&Layer>) -> Vec<u8> {
+        let Some(own) = own else {
+            return self.body.clone();
+        };
+        let mut out = Vec::with_capacity(self.body.len() + 64 * own.entries.len());
+        let mut copied = 0;
+        for (idx, cell) in own.entries() {
+            let i = idx as usize;
+            if self.locked[i] {
+                continue;
+            }
+            let (start, end) = self.spans[i];
+            out.extend_from_slice(&self.body[copied..start]);
+            let resolved = Resolved {
+                key: &self.keys.defs[i],
+                value: Some(&cell.value),
+                source: Source::of(own),
+                locked: cell.locked,
+            };
+            write_resolved(&mut out, &resolved, false);
+            copied = end;
+        }
+        out.extend_from_slice(&self.body[copied..]);
+        out
+    }
+
+    /// Roughly the bytes this holds (for a cache's budget).
+    pub fn weight(&self) -> usize {
+        self.body.len() + self.spans.len() * (2 * std::mem::size_of::<usize>() + 1)
     }
 }
 

@@ -215,22 +215,28 @@ pub async fn effective(
     let body = match state.effective_cache.get(&key) {
         Some(body) => body,
         None => {
-            let body: axum::body::Bytes = located
-                .effective(|resolved| {
-                    let view = EffectiveView { resolved, reveal };
-                    if env {
-                        serde_json::to_value(&view).map(|json| {
-                            app::domain::dotenv::render(
-                                json.as_object().unwrap_or(&Default::default()),
-                            )
-                            .into_bytes()
-                        })
-                    } else {
-                        Ok(view.to_json())
-                    }
-                })
-                .map_err(|e| ApiError(internal(e)))?
-                .into();
+            let body: axum::body::Bytes = if !reveal && !env {
+                located
+                    .masked_json(|key, make| state.shared_renderings.get_or_make(key, make))
+                    .into()
+            } else {
+                located
+                    .effective(|resolved| {
+                        let view = EffectiveView { resolved, reveal };
+                        if env {
+                            serde_json::to_value(&view).map(|json| {
+                                app::domain::dotenv::render(
+                                    json.as_object().unwrap_or(&Default::default()),
+                                )
+                                .into_bytes()
+                            })
+                        } else {
+                            Ok(view.to_json())
+                        }
+                    })
+                    .map_err(|e| ApiError(internal(e)))?
+                    .into()
+            };
             state.effective_cache.put(key, body.clone());
             body
         }

@@ -840,6 +840,26 @@ proptest! {
             }
         }
     }
+
+    #[test]
+    fn a_shared_rendering_with_the_users_own_entries_is_the_users_answer(h in hierarchy()) {
+        let snapshot = build(&h);
+        let mut contexts: Vec<Context> = (0..3).map(|u| Context::User(slug(&format!("u{u}")))).collect();
+        contexts.extend((0..3).map(|u| Context::WhatIf {
+            department: h.user_department[u].map(|d| slug(&format!("d{d}"))),
+            groups: h.user_groups[u].iter().map(|g| slug(&format!("g{g}"))).collect(),
+        }));
+        for ctx in &contexts {
+            let whole = snapshot.effective(ctx).unwrap();
+            let want = EffectiveView { resolved: &whole, reveal: false }.to_json();
+            let split = snapshot.split_chain(ctx).unwrap();
+            let shared = RenderedShared::new(snapshot.keys.clone(), &snapshot.shared_layers(&split));
+            prop_assert_eq!(
+                String::from_utf8(shared.with_own(split.own)).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
+    }
 }
 
 // ---- the direct JSON writer against serde ----

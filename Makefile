@@ -124,6 +124,7 @@ e2e: site server browser end2end/node_modules
 ## Benchmarks (not part of make test): criterion for resolution, wrk for the HTTP API.
 bench: server
 	cargo bench -p app --bench resolve
+	cargo bench -p app --bench impact
 	cargo bench -p app --features ssr --bench editor
 	server/bench/http_load.sh "$(STRATA)"
 

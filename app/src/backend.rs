@@ -15,6 +15,7 @@ pub mod env_import;
 pub mod error;
 pub mod feed;
 pub mod health;
+pub mod impact;
 pub mod overview;
 pub mod resolution;
 pub mod revert;

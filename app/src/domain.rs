@@ -7,6 +7,7 @@ pub mod change;
 pub mod document;
 pub mod dotenv;
 pub mod editor;
+pub mod impact;
 pub mod key;
 pub mod level;
 pub mod name;

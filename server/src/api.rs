@@ -6,6 +6,7 @@ mod config;
 mod contract;
 mod directory;
 mod error;
+mod impact;
 mod session;
 mod templates;
 mod transfer;
@@ -239,6 +240,7 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
         .routes(routes!(config::put_entry, config::delete_entry))
         .routes(routes!(config::keys))
         .routes(routes!(config::put_key, config::delete_key))
+        .routes(routes!(impact::impact))
         .routes(routes!(directory::list_tenants, directory::create_tenant))
         .routes(routes!(
             directory::get_tenant,

@@ -848,6 +848,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("post", "/api/v1/audit/{id}/revert"),
     ("post", "/api/v1/import"),
     ("post", "/api/v1/import/env"),
+    ("post", "/api/v1/impact"),
     ("get", "/api/v1/templates"),
     ("post", "/api/v1/templates"),
     ("get", "/api/v1/templates/{name}"),

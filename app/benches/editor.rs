@@ -122,7 +122,7 @@ fn editor_render(c: &mut Criterion) {
             .unwrap();
         assert_eq!(view.rows.len(), KEYS);
         let owner = Owner::new();
-        owner.with(|| view! { <Editor view search=String::new()/> }.to_html())
+        owner.with(|| view! { <Editor view search=String::new() preview=None/> }.to_html())
     };
     let html = render();
     assert!(

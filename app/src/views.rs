@@ -1,5 +1,7 @@
 //! Shapes the console, the HTTP API and the CLI show, shared by the server and the browser.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -183,4 +185,42 @@ pub struct OverviewView {
     pub latest: Vec<AuditLine>,
     /// The last 30 days, oldest first: (`YYYY-MM-DD`, events the viewer may see).
     pub per_day: Vec<(String, usize)>,
+}
+
+// ---- impact (DESIGN §5) ----
+
+/// One user's changed value.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangedView {
+    pub user: String,
+    pub key: String,
+    pub from: Option<Value>,
+    pub to: Option<Value>,
+}
+
+/// An entry by scope and key.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryRef {
+    pub scope: String,
+    pub key: String,
+}
+
+/// Whom the operations would affect.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImpactView {
+    /// Users whose effective value of some key changes.
+    pub users_affected: usize,
+    /// The same per tenant (`""`: platform users, who belong to none).
+    pub by_tenant: BTreeMap<String, usize>,
+    /// Up to 20 changed values, by tenant, user and key (secrets masked).
+    pub sample: Vec<ChangedView>,
+    /// Overrides a new lock would hide (up to 100).
+    pub newly_shadowed: Vec<EntryRef>,
+    pub newly_shadowed_total: usize,
+    /// Overrides that would equal what they inherit (up to 100).
+    pub redundant: Vec<EntryRef>,
+    pub redundant_total: usize,
 }

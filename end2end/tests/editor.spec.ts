@@ -135,3 +135,28 @@ test("a department admin edits their department and sees the tenant's lock", asy
     await expect(tenantRow.getByRole("button", { name: "Save" })).toBeDisabled();
     await screenshots(page, "editor-department-admin");
 });
+
+test("the editor shows whom a value would reach as it is typed, before anything is saved", async ({ page }) => {
+  await signInAs(page, demoURL, "root", DEMO_PASSWORD);
+  await openEditor(page, "tenant:general_hospital");
+  const retries = row(page, "fax.retry_attempts");
+  const before = await retries.getByTestId("state").textContent();
+  await retries.getByLabel("Value").fill("6");
+  // Cardiology keeps its own value, so not every user of the tenant is reached.
+  await expect(retries.getByTestId("impact-reach")).toContainText(/for \d+ users? \(general_hospital: \d+\)/);
+  await expect(retries.getByTestId("impact").locator("li").first()).toContainText("→ 6");
+  await expect(retries.getByTestId("preview-impact")).toHaveCount(0);
+  // Nothing was saved.
+  await expect(retries.getByTestId("state")).toHaveText(before ?? "");
+  await screenshots(page, "editor-impact");
+
+  // Locking or removing an entry: its links show whom that would affect, and still save nothing.
+  await openEditor(page, "department:general_hospital/cardiology");
+  const own = row(page, "fax.retry_attempts");
+  await expect(own.getByTestId("state")).toHaveText("Set here");
+  await own.getByTestId("impact-remove").click();
+  await expect(own.getByTestId("impact-reach")).toContainText(/^Removing it changes the effective value for \d+ users? \(general_hospital: \d+\)/);
+  await own.getByTestId("impact-lock").click();
+  await expect(own.getByTestId("impact-reach")).toHaveText("Locking it changes no user's effective value.");
+  await expect(own.getByTestId("state")).toHaveText("Set here");
+});

@@ -44,6 +44,8 @@ test("a tenant admin imports a .env file into a department after its dry run", a
   await page.getByLabel("Mapping (JSON, optional)").fill('{"ignore": ["APP_DEBUG", "OLD_SECRET_TOKEN"]}');
   await page.getByRole("button", { name: "Dry run" }).click();
   await expect(row(page, 5)).toHaveAttribute("data-status", "ignored");
+  // How many users each write reaches (the department's users get "low" instead of "normal").
+  await expect(row(page, 2).getByTestId("import-affected")).toHaveText(/^[1-9]\d*$/);
   await screenshots(page, "import-plan");
   await page.getByLabel("Reason (recorded in the audit)").fill("moving off the old server");
   await page.getByRole("button", { name: "Apply" }).click();

@@ -19,6 +19,12 @@ test("without JavaScript an admin signs in, saves a value and sees a refusal", a
   await page.goto(`${demoURL}/configuration?scope=${encodeURIComponent("tenant:mercy_hospital")}`);
   const retries = page.locator('[data-testid="key-row"][data-key="fax.retry_attempts"]');
   await expect(retries.getByTestId("state")).toHaveText("Inherited from default");
+  // Whom the value would reach, before saving it: the page answers the form sent by GET.
+  await retries.getByLabel("Value").fill("4");
+  await retries.getByRole("button", { name: "Preview impact" }).click();
+  await expect(page).toHaveURL(/value=4/);
+  await expect(retries.getByTestId("impact-reach")).toContainText(/for \d+ users \(mercy_hospital: \d+\)/);
+  await expect(retries.getByTestId("state")).toHaveText("Inherited from default");
   await retries.getByLabel("Value").fill("4");
   await retries.getByRole("button", { name: "Save" }).click();
   await expect(page).toHaveURL(/\/configuration\?scope=tenant%3Amercy_hospital/);

@@ -94,12 +94,39 @@ async fn a_legacy_env_file_imports_into_a_department_after_its_dry_run() {
     assert_error(&refused, "conflict");
     assert_eq!(counts(&server).await, before);
 
+    // Each row says how many users it reaches: checked below against what applying does.
+    let affected = plan["affected"].as_object().unwrap().clone();
+    assert_eq!(affected.len(), 7, "{plan}");
+    let (_, users) = admin.get("/users").await;
+    let users: Vec<String> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut before_values = Vec::new();
+    for user in &users {
+        let (_, effective) = admin.get(&format!("/effective?user={user}")).await;
+        before_values.push(effective);
+    }
+
     let mut apply = body.clone();
     apply["plan_hash"] = plan["plan_hash"].clone();
     let (status, applied) = import(&admin, MEDICAL, apply, false).await;
     assert_eq!(status, 200, "{applied}");
     assert_eq!(applied["applied"], true);
     assert_eq!(applied["rows"], plan["rows"]);
+    for (key, predicted) in &affected {
+        let mut changed = 0;
+        for (user, before) in users.iter().zip(&before_values) {
+            let (_, after) = admin.get(&format!("/effective?user={user}")).await;
+            if after[key]["value"] != before[key]["value"] {
+                changed += 1;
+            }
+        }
+        assert_eq!(predicted, &json!(changed), "{key}");
+    }
+    assert!(affected.values().any(|n| n.as_u64().unwrap() > 0), "{plan}");
 
     let (_, entries) = admin.get(&format!("/entries?scope={MEDICAL}")).await;
     let value_of = |key: &str| {

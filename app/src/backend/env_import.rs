@@ -23,6 +23,7 @@ use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::Problem;
 use crate::domain::dotenv::parse::parse;
 use crate::domain::dotenv::plan::{Current, EnvPlan, Mapping, Row, Target, plan};
+use crate::domain::impact::{EntryOp, OpKind};
 use crate::domain::key::KeyDefinition;
 use crate::domain::name::ConfigKey;
 use crate::domain::policy::{Action, Decision, Principal, decide};
@@ -53,6 +54,10 @@ pub struct EnvImportReport {
     pub errors: Vec<Problem>,
     /// Whether this answer wrote the plan (false for a dry run or a plan with errors).
     pub applied: bool,
+    /// For each key the plan writes that the registry has, how many users' effective value
+    /// of it the write changes (computed from the snapshots before anything is written).
+    #[serde(default)]
+    pub affected: std::collections::BTreeMap<String, usize>,
 }
 
 impl EnvImportReport {
@@ -65,6 +70,7 @@ impl EnvImportReport {
             unchanged: plan.unchanged,
             errors: plan.errors.clone(),
             applied: false,
+            affected: Default::default(),
         }
     }
 }
@@ -141,7 +147,11 @@ pub async fn import_env(
         authorize(state, principal, &request.scope, &env_plan).await?;
     }
     let mut report = EnvImportReport::of(&env_plan);
-    if request.dry_run || !report.errors.is_empty() {
+    if !report.errors.is_empty() {
+        return Ok(report);
+    }
+    report.affected = affected(state, &request.scope, &env_plan).await?;
+    if request.dry_run {
         return Ok(report);
     }
     match request.plan_hash.as_deref() {
@@ -167,6 +177,37 @@ pub async fn import_env(
     apply(state, actor, &request, &env_plan).await?;
     report.applied = true;
     Ok(report)
+}
+
+/// Users whose effective value each write of `env_plan` changes, by key (keys the plan
+/// creates have no users yet to reach: they are left out).
+async fn affected(
+    state: &AppState,
+    scope: &Scope,
+    env_plan: &EnvPlan,
+) -> Result<std::collections::BTreeMap<String, usize>, ServiceError> {
+    let snapshot = snapshot_of(state, scope)?;
+    let ops: Vec<EntryOp> = env_plan
+        .writes
+        .iter()
+        .filter_map(|write| {
+            let (key, _) = snapshot.keys.get(&write.key)?;
+            Some(EntryOp {
+                scope: scope.clone(),
+                key,
+                kind: OpKind::Set(write.value.clone()),
+            })
+        })
+        .collect();
+    if ops.is_empty() {
+        return Ok(Default::default());
+    }
+    let found = super::impact::compute(state, ops).await?;
+    Ok(found
+        .by_key
+        .into_iter()
+        .map(|(key, n)| (key.to_string(), n))
+        .collect())
 }
 
 /// Whether `principal` may write every key `env_plan` sets at `scope`, and create the keys it

@@ -3,10 +3,9 @@
 //! caller must be allowed to make every operation; what the answer names (users, scopes) is
 //! only what the caller may read, and sensitive values are masked.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::AppState;
@@ -18,6 +17,7 @@ use crate::domain::policy::Principal;
 use crate::domain::resolve::Snapshot;
 use crate::domain::scope::Scope;
 use crate::domain::value::MASK;
+pub use crate::views::{ChangedView, EntryRef, ImpactView};
 
 /// At most this many operations in one request.
 pub const MAX_OPS: usize = 1000;
@@ -34,39 +34,6 @@ pub struct OpRequest {
     pub key: String,
     #[serde(default)]
     pub value: Option<Value>,
-}
-
-/// One user's changed value.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ChangedView {
-    pub user: String,
-    pub key: String,
-    pub from: Option<Value>,
-    pub to: Option<Value>,
-}
-
-/// An entry by scope and key.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct EntryRef {
-    pub scope: String,
-    pub key: String,
-}
-
-/// Whom the operations would affect.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct ImpactView {
-    /// Users whose effective value of some key changes.
-    pub users_affected: usize,
-    /// The same per tenant (`""`: platform users, who belong to none).
-    pub by_tenant: BTreeMap<String, usize>,
-    /// Up to 20 changed values, by tenant, user and key (secrets masked).
-    pub sample: Vec<ChangedView>,
-    /// Overrides a new lock would hide (up to 100).
-    pub newly_shadowed: Vec<EntryRef>,
-    pub newly_shadowed_total: usize,
-    /// Overrides that would equal what they inherit (up to 100).
-    pub redundant: Vec<EntryRef>,
-    pub redundant_total: usize,
 }
 
 /// The impact of `ops`, refused unless `principal` may make every one of them.
@@ -134,35 +101,7 @@ pub async fn preview(
             kind,
         });
     }
-    let snapshots = state.snapshots.clone();
-    let patches = Patches::new(&parsed, |scope, k| {
-        let snapshot = match scope {
-            Scope::Global => Some(platform.clone()),
-            Scope::User { user } => snapshots.for_user(user),
-            other => snapshots.get(other.tenant()),
-        }?;
-        match scope {
-            Scope::Global => snapshot.global.get(k).cloned(),
-            scope => snapshot.layers.get(scope)?.get(k).cloned(),
-        }
-    })
-    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    let reached: Vec<Arc<Snapshot>> = if patches.touches_global() {
-        snapshots.all()
-    } else {
-        patches
-            .tenants(|user| snapshots.for_user(user).map(|s| s.tenant.clone()))
-            .iter()
-            .filter_map(|tenant| snapshots.get(tenant.as_ref()))
-            .collect()
-    };
-    // A global change walks every user of the platform: off the async workers.
-    let found = tokio::task::spawn_blocking(move || {
-        let refs: Vec<&Snapshot> = reached.iter().map(Arc::as_ref).collect();
-        impact::impact(&refs, &patches, SAMPLE)
-    })
-    .await
-    .map_err(|e| internal(format!("the impact computation failed: {e}")))?;
+    let found = compute(state, parsed).await?;
 
     let mask = |key: &ConfigKey, value: Option<Value>| match value {
         Some(_) if sensitive.contains(key) => Some(Value::String(MASK.into())),
@@ -201,6 +140,42 @@ pub async fn preview(
 
 fn internal(message: String) -> ServiceError {
     ServiceError::Database(sea_orm::DbErr::Custom(message))
+}
+
+/// The impact of `ops` (checked already) on the users they can reach, from the snapshots.
+pub async fn compute(state: &AppState, ops: Vec<EntryOp>) -> Result<impact::Impact, ServiceError> {
+    let snapshots = state.snapshots.clone();
+    let platform = snapshots
+        .get(None)
+        .ok_or_else(|| internal("the snapshots are not loaded".into()))?;
+    let patches = Patches::new(&ops, |scope, k| {
+        let snapshot = match scope {
+            Scope::Global => Some(platform.clone()),
+            Scope::User { user } => snapshots.for_user(user),
+            other => snapshots.get(other.tenant()),
+        }?;
+        match scope {
+            Scope::Global => snapshot.global.get(k).cloned(),
+            scope => snapshot.layers.get(scope)?.get(k).cloned(),
+        }
+    })
+    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let reached: Vec<Arc<Snapshot>> = if patches.touches_global() {
+        snapshots.all()
+    } else {
+        patches
+            .tenants(|user| snapshots.for_user(user).map(|s| s.tenant.clone()))
+            .iter()
+            .filter_map(|tenant| snapshots.get(tenant.as_ref()))
+            .collect()
+    };
+    // A global change walks every user of the platform: off the async workers.
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&Snapshot> = reached.iter().map(Arc::as_ref).collect();
+        impact::impact(&refs, &patches, SAMPLE)
+    })
+    .await
+    .map_err(|e| internal(format!("the impact computation failed: {e}")))
 }
 
 /// Whether the scope of an operation exists (a user, or a tenant's department or group).

@@ -131,6 +131,8 @@ pub struct Impact {
     pub users_affected: usize,
     /// Users affected per tenant (`None`: platform users).
     pub by_tenant: BTreeMap<Option<Slug>, usize>,
+    /// Users whose value of each touched key changes (every touched key, zero included).
+    pub by_key: BTreeMap<ConfigKey, usize>,
     /// The first changed values by tenant, user and key, at most the sample size asked for.
     pub sample: Vec<Changed>,
     /// Entries a new lock would hide, by scope and key.
@@ -147,6 +149,12 @@ type Candidates<'a> = Vec<(Option<&'a Scope>, &'a Cell)>;
 pub fn impact(snapshots: &[&Snapshot], patches: &Patches, sample: usize) -> Impact {
     let keys = patches.keys();
     let mut out = Impact::default();
+    if let Some(first) = snapshots.first() {
+        for &k in &keys {
+            out.by_key
+                .insert(first.keys.defs()[k as usize].key.clone(), 0);
+        }
+    }
     let mut changed: Vec<Changed> = Vec::new();
     if let Some(first) = snapshots.first() {
         global_redundancy(first, patches, &keys, &mut out);
@@ -198,6 +206,7 @@ pub fn impact(snapshots: &[&Snapshot], patches: &Patches, sample: usize) -> Impa
                     let to = with_own(own_after, lock_after.is_some(), base_after);
                     if from != to {
                         affected.insert(user);
+                        *out.by_key.entry(def.key.clone()).or_default() += 1;
                         changed.push(Changed {
                             tenant: tenant.cloned(),
                             user: user.clone(),

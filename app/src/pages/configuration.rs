@@ -10,7 +10,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::page::{PageHeader, posted_error};
 use crate::domain::level::Level;
 use crate::error::WireError;
-use crate::views::{EditorRow, EditorView, EntryView, LevelChoice};
+use crate::views::{EditorRow, EditorView, EntryView, ImpactView, LevelChoice};
 
 use row::KeyRow;
 
@@ -118,6 +118,42 @@ pub async fn save_entry(
         .map_err(service_error)
 }
 
+/// Whom saving (`op` = set, with the form's `value` text), locking, unlocking or removing
+/// (unset) the entry of `key` at `scope` would affect. Nothing is written.
+#[server(prefix = "/fn", endpoint = "entry_impact")]
+pub async fn entry_impact(
+    scope: String,
+    key: String,
+    op: String,
+    value: Option<String>,
+) -> Result<ImpactView, WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::impact;
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let parsed = parse_key(&key)?;
+    let value = match value {
+        Some(text) if op == "set" => {
+            let (_, def) = crate::backend::entries::find_key(&state.db, &state.secrets, &parsed)
+                .await
+                .map_err(service_error)?;
+            Some(def.key_type.value_from_text(&text).map_err(|e| {
+                with_status(WireError::InvalidInput(format!("value: key {key}: {e}")))
+            })?)
+        }
+        _ => None,
+    };
+    let request = impact::OpRequest {
+        op,
+        scope,
+        key,
+        value,
+    };
+    impact::preview(&state, &principal, &[request])
+        .await
+        .map_err(service_error)
+}
+
 /// Locks (`locked` = true) or unlocks the entry at `scope`, keeping its value.
 #[server(prefix = "/fn", endpoint = "lock_entry")]
 pub async fn lock_entry(
@@ -186,6 +222,14 @@ fn parse_key(key: &str) -> Result<crate::domain::name::ConfigKey, WireError> {
 #[derive(Clone, Copy)]
 pub(crate) struct Changes(pub RwSignal<u32>);
 
+/// Whom an operation on one key's entry would affect: `op` is set, lock, unlock or unset.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Preview {
+    pub key: String,
+    pub op: String,
+    pub answer: Result<ImpactView, WireError>,
+}
+
 #[component]
 pub fn ConfigurationPage() -> impl IntoView {
     let query = use_query_map();
@@ -203,6 +247,31 @@ pub fn ConfigurationPage() -> impl IntoView {
         },
         |(scope, reveal, key, _)| editor(scope, Some(reveal), key),
     );
+    // An impact asked for by URL: the Save form sent here by GET with its value ("Preview
+    // impact" without JavaScript), or `impact=lock|unlock|unset` from a row's links.
+    let preview = Resource::new(
+        move || {
+            (
+                param("scope"),
+                param("key"),
+                param("value"),
+                param("impact"),
+            )
+        },
+        |(scope, key, value, impact)| async move {
+            let (Some(scope), Some(key)) = (scope, key) else {
+                return None;
+            };
+            let op = match (impact.as_deref(), &value) {
+                (Some(op @ ("lock" | "unlock" | "unset")), _) => op.to_owned(),
+                (None, Some(_)) => "set".to_owned(),
+                _ => return None,
+            };
+            let value = value.filter(|_| op == "set");
+            let answer = entry_impact(scope, key.clone(), op.clone(), value).await;
+            Some(Preview { key, op, answer })
+        },
+    );
     let posted = posted_error();
 
     view! {
@@ -213,7 +282,10 @@ pub fn ConfigurationPage() -> impl IntoView {
         {posted.map(|err| view! { <p class="error banner" role="alert">{err.to_string()}</p> })}
         <Suspense fallback=|| view! { <p class="muted">"Loading the editor…"</p> }>
             {move || data.get().map(|result| match result {
-                Ok(view) => view! { <Editor view search=param("q").unwrap_or_default()/> }.into_any(),
+                Ok(view) => {
+                    let preview = preview.get().flatten();
+                    view! { <Editor view search=param("q").unwrap_or_default() preview/> }.into_any()
+                }
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
         </Suspense>
@@ -222,7 +294,12 @@ pub fn ConfigurationPage() -> impl IntoView {
 
 /// The editor for one scope: the level and scope pickers, then the keys by category.
 #[component]
-pub fn Editor(view: EditorView, search: String) -> impl IntoView {
+pub fn Editor(
+    view: EditorView,
+    search: String,
+    /// A key's impact asked for by URL.
+    preview: Option<Preview>,
+) -> impl IntoView {
     let EditorView {
         scope,
         level,
@@ -246,6 +323,7 @@ pub fn Editor(view: EditorView, search: String) -> impl IntoView {
     let categories = group_by_category(rows);
     let history = StoredValue::new(history);
     let scope_for_rows = StoredValue::new(scope.clone());
+    let preview = StoredValue::new(preview);
 
     view! {
         <section class="editor" data-scope=scope.clone()>
@@ -310,12 +388,16 @@ pub fn Editor(view: EditorView, search: String) -> impl IntoView {
                                     .map(|row| {
                                         let shown_history = (expanded.as_deref() == Some(row.key.as_str()))
                                             .then(|| history.get_value());
+                                        let impact = preview.with_value(|p| {
+                                            p.as_ref().filter(|p| p.key == row.key).cloned()
+                                        });
                                         view! {
                                             <KeyRow
                                                 row
                                                 scope=scope_for_rows.get_value()
                                                 search
                                                 history=shown_history
+                                                impact
                                             />
                                         }
                                     })

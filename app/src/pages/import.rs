@@ -25,6 +25,8 @@ pub struct PlanView {
     pub plan_hash: String,
     /// How many users the scope reaches (those a written value may change).
     pub users: usize,
+    /// By key: how many users' effective value the row's write changes.
+    pub affected: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,6 +214,7 @@ pub async fn env_import_view() -> Result<ImportView, WireError> {
                 errors: report.errors,
                 plan_hash: report.plan_hash,
                 users: server::users_under(&state, &scope),
+                affected: report.affected,
             })
         }
         None => None,
@@ -414,11 +417,17 @@ fn Plan(
         "Into {}: {} to create, {} to update, {} unchanged; the scope reaches {} user(s).",
         plan.scope, plan.created, plan.updated, plan.unchanged, plan.users
     );
+    let affected = plan.affected;
     let rows = plan
         .rows
         .into_iter()
         .map(|row| {
             let status = row.status.as_str();
+            let reach = row
+                .key
+                .as_ref()
+                .and_then(|key| affected.get(key))
+                .map_or_else(|| "—".to_owned(), |n| n.to_string());
             view! {
                 <tr data-testid="import-row" data-line=row.line.to_string() data-status=status>
                     <td>{row.line}</td>
@@ -427,6 +436,7 @@ fn Plan(
                     <td><span class=format!("badge import-{status}")>{status.replace('_', " ")}</span></td>
                     <td>{shown(&row.old)}</td>
                     <td>{shown(&row.new)}</td>
+                    <td data-testid="import-affected">{reach}</td>
                     <td>{row.message.unwrap_or_default()}</td>
                 </tr>
             }
@@ -441,7 +451,8 @@ fn Plan(
             <table class="table">
                 <thead><tr>
                     <th scope="col">"Line"</th><th scope="col">"Variable"</th><th scope="col">"Key"</th>
-                    <th scope="col">"Status"</th><th scope="col">"Now"</th><th scope="col">"After"</th><th scope="col">"Note"</th>
+                    <th scope="col">"Status"</th><th scope="col">"Now"</th><th scope="col">"After"</th>
+                    <th scope="col"><abbr title="Users whose effective value this row changes">"Users"</abbr></th><th scope="col">"Note"</th>
                 </tr></thead>
                 <tbody>{rows}</tbody>
             </table>

@@ -306,6 +306,10 @@ proptest! {
         prop_assert_eq!(got_changed, want_changed.clone());
         let users: BTreeSet<&Slug> = want_changed.iter().map(|c| &c.0).collect();
         prop_assert_eq!(got.users_affected, users.len());
+        for (key, n) in &got.by_key {
+            prop_assert_eq!(*n, want_changed.iter().filter(|c| &c.1 == key).count());
+        }
+        prop_assert_eq!(got.by_key.len(), patches.keys().len());
         prop_assert_eq!(got.by_tenant.get(&Some(slug("t"))).copied().unwrap_or(0), users.len());
         prop_assert_eq!(got.newly_shadowed, want_shadowed);
         prop_assert_eq!(got.redundant, want_redundant);
@@ -402,5 +406,7 @@ fn a_change_that_changes_nothing_affects_no_one() {
     };
     let patches = Patches::new(&[op], current(&snapshot)).unwrap();
     let got = impact(&[&snapshot], &patches, 10);
-    assert_eq!(got, Impact::default());
+    assert_eq!(got.users_affected, 0);
+    assert!(got.sample.is_empty() && got.newly_shadowed.is_empty() && got.redundant.is_empty());
+    assert_eq!(got.by_key.values().collect::<Vec<_>>(), [&0]);
 }

@@ -4,12 +4,12 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::{Changes, LockEntry, RemoveEntry, SaveEntry, urlencode};
+use super::{Changes, LockEntry, Preview, RemoveEntry, SaveEntry, entry_impact, urlencode};
 use crate::domain::key::KeyType;
 use crate::domain::resolve::CandidateState;
 use crate::domain::value::MASK;
 use crate::error::WireError;
-use crate::views::{ChainStep, EditorRow, HistoryLine};
+use crate::views::{ChainStep, EditorRow, HistoryLine, ImpactView};
 
 /// A value as text: strings bare, everything else as JSON.
 pub(crate) fn text(value: &Value) -> String {
@@ -26,6 +26,8 @@ pub fn KeyRow(
     search: RwSignal<String>,
     /// The recent changes, for the one key whose history was asked for.
     history: Option<Vec<HistoryLine>>,
+    /// Whom an operation on this entry would affect, asked for by URL.
+    impact: Option<Preview>,
 ) -> impl IntoView {
     let save = ServerAction::<SaveEntry>::new();
     let lock = ServerAction::<LockEntry>::new();
@@ -69,6 +71,49 @@ pub fn KeyRow(
     };
     let pending = move || save.pending().get() || lock.pending().get() || remove.pending().get();
 
+    // With JavaScript the impact follows the value as it is typed (asked once typing pauses);
+    // without it, "Preview impact" sends the form to the page by GET instead.
+    let impact = RwSignal::new(impact);
+    let typed = RwSignal::new(None::<String>);
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    {
+        let (scope, key) = (scope.clone(), row.key.clone());
+        let timer = StoredValue::new(None::<TimeoutHandle>);
+        let asked = StoredValue::new(0u64);
+        Effect::new(move |_| {
+            let Some(text) = typed.get() else {
+                return;
+            };
+            if let Some(handle) = timer.get_value() {
+                handle.clear();
+            }
+            asked.update_value(|n| *n += 1);
+            if text.trim().is_empty() {
+                impact.set(None);
+                return;
+            }
+            let ticket = asked.get_value();
+            let (scope, key) = (scope.clone(), key.clone());
+            let ask = move || {
+                leptos::task::spawn_local(async move {
+                    let answer = entry_impact(scope, key.clone(), "set".into(), Some(text)).await;
+                    // Only the answer for the latest value is shown.
+                    if asked.try_get_value() == Some(ticket) {
+                        impact.try_set(Some(Preview {
+                            key,
+                            op: "set".into(),
+                            answer,
+                        }));
+                    }
+                });
+            };
+            timer.set_value(
+                set_timeout_with_handle(ask, std::time::Duration::from_millis(400)).ok(),
+            );
+        });
+    }
+
     let EditorRow {
         key,
         description,
@@ -111,8 +156,19 @@ pub fn KeyRow(
     let legend = format!("Set {key}");
     let (scope_save, key_save) = (scope.clone(), key.clone());
     let (scope_lock, key_lock) = (scope.clone(), key.clone());
+    let impact_href = {
+        let (scope, key) = (scope.clone(), key.clone());
+        move |op: &str| {
+            format!(
+                "/configuration?scope={}&key={}&impact={op}#key-{key}",
+                urlencode(&scope),
+                urlencode(&key)
+            )
+        }
+    };
     let (scope_rm, key_rm) = (scope, key.clone());
     let key_attr = key.clone();
+    let preview_action = format!("/configuration#key-{key}");
     let locked_here = here.as_ref().is_some_and(|h| h.locked);
 
     view! {
@@ -134,7 +190,7 @@ pub fn KeyRow(
                     <input type="hidden" name="scope" value=scope_save/>
                     <input type="hidden" name="key" value=key_save/>
                     <input type="hidden" name="expect_version" prop:value=move || expect_version().to_string()/>
-                    <ValueInput id=input_id.clone() key_type constraints sensitive current/>
+                    <ValueInput id=input_id.clone() key_type constraints sensitive current typed/>
                     <div class="field reason-field">
                         <label for=reason_id.clone()>"Reason (optional)"</label>
                         <input id=reason_id type="text" name="reason" maxlength="500"/>
@@ -142,9 +198,23 @@ pub fn KeyRow(
                     <div class="actions">
                         <button type="submit" class="button" disabled=pending on:click=move |_| mine.set(true)>"Save"</button>
                         <button type="reset" class="button ghost">"Reset"</button>
+                        // Before hydration only (a value in a URL: never a secret's).
+                        {move || (!hydrated.get() && !sensitive).then(|| view! {
+                            <button
+                                type="submit"
+                                class="button ghost"
+                                formaction=preview_action.clone()
+                                formmethod="get"
+                                data-testid="preview-impact"
+                            >"Preview impact"</button>
+                        })}
                     </div>
                 </fieldset>
             </ActionForm>
+            {move || impact.get().map(|Preview { op, answer, .. }| match answer {
+                Ok(view) => view! { <ImpactSummary impact=view op/> }.into_any(),
+                Err(err) => view! { <p class="error" role="alert" data-testid="impact-error">{err.to_string()}</p> }.into_any(),
+            })}
             {here.map(|here| {
                 view! {
                     <div class="entry-actions">
@@ -159,6 +229,9 @@ pub fn KeyRow(
                                 </button>
                             </fieldset>
                         </ActionForm>
+                        <a class="text-link" href=impact_href(if here.locked { "unlock" } else { "lock" }) data-testid="impact-lock">
+                            {if here.locked { "Whom unlocking affects" } else { "Whom locking affects" }}
+                        </a>
                         <ActionForm action=remove>
                             <fieldset disabled=disabled>
                                 <input type="hidden" name="scope" value=scope_rm/>
@@ -167,6 +240,7 @@ pub fn KeyRow(
                                 <button type="submit" class="button danger" disabled=pending on:click=move |_| mine.set(true)>"Remove override"</button>
                             </fieldset>
                         </ActionForm>
+                        <a class="text-link" href=impact_href("unset") data-testid="impact-remove">"Whom removing affects"</a>
                     </div>
                 }
             })}
@@ -217,7 +291,10 @@ fn ValueInput(
     constraints: crate::domain::key::Constraints,
     sensitive: bool,
     current: Option<Value>,
+    /// The value as typed, as the user types it.
+    typed: RwSignal<Option<String>>,
 ) -> impl IntoView {
+    let on_input = move |ev: leptos::ev::Event| typed.set(Some(event_target_value(&ev)));
     let masked = sensitive && current.as_ref().is_some_and(|v| v == MASK);
     let shown = current
         .as_ref()
@@ -230,6 +307,7 @@ fn ValueInput(
             <input
                 id=id
                 name="value"
+                on:input=on_input
                 type="password"
                 autocomplete="new-password"
                 required
@@ -246,9 +324,9 @@ fn ValueInput(
                 let off_id = format!("{id}-off");
                 view! {
                     <span class="toggle" role="radiogroup" aria-label="Value" id=id>
-                        <input type="radio" id=on_id.clone() name="value" value="true" checked=on/>
+                        <input type="radio" id=on_id.clone() name="value" on:input=on_input value="true" checked=on/>
                         <label for=on_id>"On"</label>
-                        <input type="radio" id=off_id.clone() name="value" value="false" checked=!on/>
+                        <input type="radio" id=off_id.clone() name="value" on:input=on_input value="false" checked=!on/>
                         <label for=off_id>"Off"</label>
                     </span>
                 }
@@ -258,6 +336,7 @@ fn ValueInput(
                 <input
                     id=id
                     name="value"
+                    on:input=on_input
                     type="number"
                     required
                     step=if key_type == KeyType::Integer { "1" } else { "any" }
@@ -268,7 +347,7 @@ fn ValueInput(
             }
             .into_any(),
             KeyType::Enum => view! {
-                <select id=id name="value">
+                <select id=id name="value" on:input=on_input>
                     {constraints
                         .options
                         .into_iter()
@@ -292,6 +371,7 @@ fn ValueInput(
                         on:input=move |ev| {
                             let text = event_target_value(&ev);
                             problem.set(serde_json::from_str::<Value>(&text).err().map(|e| e.to_string()));
+                            typed.set(Some(text));
                         }
                     >
                         {shown}
@@ -304,6 +384,7 @@ fn ValueInput(
                 <input
                     id=id
                     name="value"
+                    on:input=on_input
                     type="text"
                     maxlength=constraints.max_length.map(|m| m.to_string())
                     pattern=constraints.pattern.clone()
@@ -376,6 +457,93 @@ fn History(lines: Vec<HistoryLine>) -> impl IntoView {
                 }
                 .into_any()
             }}
+        </div>
+    }
+}
+
+/// Whom a change would affect: how many users get another value (per tenant), some of them
+/// with from → to, and the overrides it would hide or make redundant.
+#[component]
+fn ImpactSummary(impact: ImpactView, op: String) -> impl IntoView {
+    // Changed values listed; the count above says how many there are in all.
+    const SHOWN: usize = 5;
+    let doing = match op.as_str() {
+        "lock" => "Locking it",
+        "unlock" => "Unlocking it",
+        "unset" => "Removing it",
+        _ => "Saving this",
+    };
+    let ImpactView {
+        users_affected,
+        by_tenant,
+        sample,
+        newly_shadowed,
+        newly_shadowed_total,
+        redundant,
+        redundant_total,
+    } = impact;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let reach = if users_affected == 0 {
+        format!("{doing} changes no user's effective value.")
+    } else {
+        let tenants: Vec<String> = by_tenant
+            .iter()
+            .map(|(tenant, n)| {
+                let tenant = if tenant.is_empty() {
+                    "platform users"
+                } else {
+                    tenant
+                };
+                format!("{tenant}: {n}")
+            })
+            .collect();
+        format!(
+            "{doing} changes the effective value for {} ({}).",
+            plural(users_affected, "user", "users"),
+            tenants.join(", ")
+        )
+    };
+    let more = sample.len() > SHOWN || users_affected > sample.len();
+    let scopes = |refs: &[crate::views::EntryRef]| {
+        refs.iter()
+            .map(|r| r.scope.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    view! {
+        <div class="impact" role="status" aria-live="polite" data-testid="impact">
+            <p data-testid="impact-reach">{reach}</p>
+            {(!sample.is_empty()).then(|| view! {
+                <ul class="impact-sample">
+                    {sample
+                        .into_iter()
+                        .take(SHOWN)
+                        .map(|c| {
+                            let from = c.from.as_ref().map_or_else(|| "not set".to_owned(), text);
+                            let to = c.to.as_ref().map_or_else(|| "not set".to_owned(), text);
+                            view! { <li><code>{c.user}</code> ": " <code>{from}</code> " → " <code>{to}</code></li> }
+                        })
+                        .collect_view()}
+                    {more.then(|| view! { <li class="muted" data-testid="impact-more">"and more"</li> })}
+                </ul>
+            })}
+            {(newly_shadowed_total > 0).then(|| view! {
+                <p class="impact-warning" data-testid="impact-shadowed">
+                    {format!("It would hide {}: ", plural(newly_shadowed_total, "override", "overrides"))}
+                    {scopes(&newly_shadowed)}
+                </p>
+            })}
+            {(redundant_total > 0).then(|| view! {
+                <p class="impact-note" data-testid="impact-redundant">
+                    {format!(
+                        "{} would become redundant (equal to what {} inherit): ",
+                        plural(redundant_total, "override", "overrides"),
+                        if redundant_total == 1 { "it would" } else { "they would" }
+                    )}
+                    {scopes(&redundant)}
+                </p>
+            })}
         </div>
     }
 }

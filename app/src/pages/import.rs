@@ -378,6 +378,39 @@ fn Import(
         }
     });
     let plan = pending.map(|plan| view! { <Plan plan apply discard/> });
+    let text = NodeRef::<leptos::html::Textarea>::new();
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let file_problem = RwSignal::new(None::<String>);
+    // The chosen file's text goes into the textarea, where it can be read and edited before the
+    // dry run; the file itself is never sent.
+    let load_file = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(file) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+                .and_then(|input| input.files())
+                .and_then(|files| files.get(0))
+            else {
+                return;
+            };
+            leptos::task::spawn_local(async move {
+                match wasm_bindgen_futures::JsFuture::from(file.text()).await {
+                    Ok(read) => {
+                        if let (Some(area), Some(read)) = (text.get_untracked(), read.as_string()) {
+                            area.set_value(&read);
+                            file_problem.set(None);
+                        }
+                    }
+                    Err(_) => file_problem.set(Some(format!("{} could not be read", file.name()))),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, text, file_problem);
+    };
     view! {
         {applied}
         <article class="card">
@@ -392,8 +425,16 @@ fn Import(
                 </div>
                 <div class="field wide">
                     <label for="import-text">".env file"</label>
-                    <textarea id="import-text" name="text" rows="10" required spellcheck="false" placeholder="FAX_BACKEND_PROVIDER=sip"></textarea>
+                    <textarea id="import-text" name="text" rows="10" required spellcheck="false" placeholder="FAX_BACKEND_PROVIDER=sip" node_ref=text></textarea>
                 </div>
+                // Reading a file needs JavaScript; without it, the file is pasted.
+                {move || hydrated.get().then(|| view! {
+                    <div class="field wide">
+                        <label for="import-file">"Or load it from a file"</label>
+                        <input id="import-file" type="file" accept=".env,text/plain" on:change=load_file/>
+                        {move || file_problem.get().map(|p| view! { <p class="hint error" role="alert">{p}</p> })}
+                    </div>
+                })}
                 <div class="field wide">
                     <label for="import-mapping">"Mapping (JSON, optional)"</label>
                     <textarea id="import-mapping" name="mapping" rows="3" spellcheck="false" placeholder=r#"{"strip_prefix": "MERCY_", "map": {"FAX_TRIES": "fax.retry_attempts"}, "ignore": ["DEBUG"]}"#>{mapping}</textarea>

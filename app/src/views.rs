@@ -72,6 +72,9 @@ pub struct EditorRow {
     pub chain: Vec<ChainStep>,
     /// Why the viewer may not change this key here; none when they may.
     pub refusal: Option<String>,
+    /// The entry here only repeats what this scope would inherit without it.
+    #[serde(default)]
+    pub redundant: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -146,6 +146,13 @@ test("the editor shows whom a value would reach as it is typed, before anything 
   await expect(retries.getByTestId("impact-reach")).toContainText(/for \d+ users? \(general_hospital: \d+\)/);
   await expect(retries.getByTestId("impact").locator("li").first()).toContainText("→ 6");
   await expect(retries.getByTestId("preview-impact")).toHaveCount(0);
+  // The value the tenant inherits anyway: nobody changes, and the entry would be redundant.
+  const inherited = await retries.getByTestId("effective").textContent();
+  await retries.getByLabel("Value").fill(inherited ?? "");
+  await expect(retries.getByTestId("impact-reach")).toHaveText("Saving this changes no user's effective value.");
+  await expect(retries.getByTestId("impact-redundant")).toContainText("tenant:general_hospital");
+  await retries.getByLabel("Value").fill("6");
+  await expect(retries.getByTestId("impact-reach")).toContainText("general_hospital");
   // Nothing was saved.
   await expect(retries.getByTestId("state")).toHaveText(before ?? "");
   await screenshots(page, "editor-impact");

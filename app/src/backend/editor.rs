@@ -8,7 +8,7 @@ use super::AppState;
 use super::access;
 use super::audit::{self, AuditFilter};
 use super::error::ServiceError;
-use crate::domain::editor::{Origin, label};
+use crate::domain::editor::{Origin, label, redundant};
 use crate::domain::level::Level;
 use crate::domain::name::ConfigKey;
 use crate::domain::policy::{Action, Decision, Principal, Target, decide};
@@ -213,6 +213,7 @@ pub async fn view(
                     }),
                 effective: applied.map(|c| shown(c.value, def.sensitive, reveal)),
                 label: label(&chain, scope),
+                redundant: redundant(&chain, scope),
                 chain: steps(&chain, def.sensitive, reveal),
                 refusal,
             }

@@ -5,7 +5,9 @@
 //! general lock wins over it, "Overridden" when it sits over a more general entry, and "Set
 //! here" otherwise. Without one, it is "Locked by" the applied entry when that is locked (an
 //! entry here would be ignored), "Inherited from" the applied source (perhaps the default),
-//! or not set at all.
+//! or not set at all. An unlocked entry that applies is redundant when, without it, the step
+//! before it in the chain (a more general entry, its template's, or the default) would apply
+//! with the same value: removing it would change nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -111,6 +113,20 @@ pub fn label(chain: &[Candidate<'_>], scope: &Scope) -> Label {
             None => Label::NotSet,
         },
         (None, None) => Label::NotSet,
+    }
+}
+
+/// Whether the scope's own entry only repeats what the scope would inherit without it (see
+/// the module's rule). A lock is never redundant: it binds the levels below.
+pub fn redundant(chain: &[Candidate<'_>], scope: &Scope) -> bool {
+    match chain {
+        [.., before, here] => {
+            is_at(here, scope)
+                && here.state == CandidateState::Applied
+                && !here.locked
+                && before.value == here.value
+        }
+        _ => false,
     }
 }
 
@@ -225,5 +241,81 @@ mod tests {
             Label::Inherited(origin("default", None)).text(),
             "Inherited from default"
         );
+    }
+
+    #[test]
+    fn an_entry_is_redundant_only_where_removing_it_changes_nothing() {
+        use CandidateState::{Applied as A, IgnoredLocked as I, Overridden as O};
+        static TRUE: Value = Value::Bool(true);
+        static FALSE: Value = Value::Bool(false);
+        let valued = |level, scope, value: &'static Value, locked, state| Candidate {
+            value,
+            ..entry(level, scope, locked, state)
+        };
+        let tenant: Scope = "tenant:t".parse().unwrap();
+        let department: Scope = "department:t/d".parse().unwrap();
+        let rows: Vec<(&str, Vec<Candidate<'static>>, &Scope, bool)> = vec![
+            (
+                "equal to the default",
+                vec![
+                    default(O),
+                    valued(Level::Tenant, Some("t"), &TRUE, false, A),
+                ],
+                &tenant,
+                true,
+            ),
+            (
+                "different from the default",
+                vec![
+                    default(O),
+                    valued(Level::Tenant, Some("t"), &FALSE, false, A),
+                ],
+                &tenant,
+                false,
+            ),
+            (
+                "equal to the global entry over it",
+                vec![
+                    default(O),
+                    valued(Level::Global, None, &FALSE, false, O),
+                    valued(Level::Tenant, Some("t"), &FALSE, false, A),
+                ],
+                &tenant,
+                true,
+            ),
+            (
+                "equal, but locked: it binds the levels below",
+                vec![default(O), valued(Level::Tenant, Some("t"), &TRUE, true, A)],
+                &tenant,
+                false,
+            ),
+            (
+                "under a lock: ignored, not redundant",
+                vec![
+                    valued(Level::Tenant, Some("t"), &TRUE, true, A),
+                    valued(Level::Department, Some("t/d"), &TRUE, false, I),
+                ],
+                &department,
+                false,
+            ),
+            (
+                "the last step is another scope's",
+                vec![
+                    default(O),
+                    valued(Level::Tenant, Some("t"), &TRUE, false, A),
+                ],
+                &department,
+                false,
+            ),
+            (
+                "nothing before it",
+                vec![valued(Level::Tenant, Some("t"), &TRUE, false, A)],
+                &tenant,
+                false,
+            ),
+        ];
+        for (name, chain, scope, expected) in rows {
+            assert_eq!(redundant(&chain, scope), expected, "{name}");
+        }
     }
 }

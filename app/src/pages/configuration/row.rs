@@ -127,6 +127,7 @@ pub fn KeyRow(
         label,
         chain,
         refusal,
+        redundant,
     } = row;
     let refusal = refusal
         .or_else(|| (!allowed_here).then(|| "this key cannot be set at this level".to_owned()));
@@ -178,6 +179,11 @@ pub fn KeyRow(
                 <span class=format!("badge {}", label.kind()) data-testid="state">{label.text()}</span>
                 {locked_here.then(|| view! { <span class="badge lock" data-testid="locked-here">"Locked here"</span> })}
                 {sensitive.then(|| view! { <span class="badge secret">"Secret"</span> })}
+                {redundant.then(|| view! {
+                    <span class="badge redundant" data-testid="redundant" title="Without this entry the scope would inherit the same value">
+                        "Same as inherited"
+                    </span>
+                })}
             </header>
             {(!description.is_empty()).then(|| view! { <p class="description">{description.clone()}</p> })}
             <p class="effective">"Effective value: " <code data-testid="effective">{effective_text}</code></p>

@@ -156,11 +156,9 @@ pub async fn view(
     reveal: bool,
     expanded: Option<&ConfigKey>,
 ) -> Result<EditorView, ServiceError> {
-    let snapshot = match scope {
-        Scope::User { user } => state.snapshots.for_user(user),
-        other => state.snapshots.get(other.tenant()),
-    }
-    .ok_or_else(|| ServiceError::NotFound(format!("{} was not found", access::describe(scope))))?;
+    let snapshot = state.snapshots.for_scope(scope).ok_or_else(|| {
+        ServiceError::NotFound(format!("{} was not found", access::describe(scope)))
+    })?;
     let layers = snapshot
         .layers_down_to(scope)
         .map_err(|e| ServiceError::NotFound(format!("{}: {e}", access::describe(scope))))?;

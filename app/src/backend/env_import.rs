@@ -77,12 +77,10 @@ impl EnvImportReport {
 
 /// The snapshot that holds `scope`.
 fn snapshot_of(state: &AppState, scope: &Scope) -> Result<std::sync::Arc<Snapshot>, ServiceError> {
-    let found = match scope {
-        Scope::Global => state.snapshots.get(None),
-        Scope::User { user } => state.snapshots.for_user(user),
-        _ => state.snapshots.get(scope.tenant()),
-    };
-    found.ok_or_else(|| ServiceError::NotFound(format!("{} was not found", describe(scope))))
+    state
+        .snapshots
+        .for_scope(scope)
+        .ok_or_else(|| ServiceError::NotFound(format!("{} was not found", describe(scope))))
 }
 
 /// Plans `request` against the snapshot: the key registry, the scope's own entries and the

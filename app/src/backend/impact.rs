@@ -144,20 +144,9 @@ fn internal(message: String) -> ServiceError {
 
 /// The impact of `ops` (checked already) on the users they can reach, from the snapshots.
 pub async fn compute(state: &AppState, ops: Vec<EntryOp>) -> Result<impact::Impact, ServiceError> {
-    let snapshots = state.snapshots.clone();
-    let platform = snapshots
-        .get(None)
-        .ok_or_else(|| internal("the snapshots are not loaded".into()))?;
+    let snapshots = &state.snapshots;
     let patches = Patches::new(&ops, |scope, k| {
-        let snapshot = match scope {
-            Scope::Global => Some(platform.clone()),
-            Scope::User { user } => snapshots.for_user(user),
-            other => snapshots.get(other.tenant()),
-        }?;
-        match scope {
-            Scope::Global => snapshot.global.get(k).cloned(),
-            scope => snapshot.layers.get(scope)?.get(k).cloned(),
-        }
+        snapshots.for_scope(scope)?.entry(scope, k).cloned()
     })
     .map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let reached: Vec<Arc<Snapshot>> = if patches.touches_global() {
@@ -181,23 +170,13 @@ pub async fn compute(state: &AppState, ops: Vec<EntryOp>) -> Result<impact::Impa
 /// Whether the scope of an operation exists (a user, or a tenant's department or group).
 fn exists(state: &AppState, scope: &Scope) -> Result<(), ServiceError> {
     let missing = || ServiceError::NotFound(format!("{} was not found", access::describe(scope)));
-    match scope {
-        Scope::Global => Ok(()),
-        Scope::User { user } => state
-            .snapshots
-            .for_user(user)
-            .map(|_| ())
-            .ok_or_else(missing),
-        other => {
-            let snapshot = state.snapshots.get(other.tenant()).ok_or_else(missing)?;
-            let known = match other {
-                Scope::Department { department, .. } => snapshot.departments.contains(department),
-                Scope::Group { group, .. } => snapshot.groups.contains_key(group),
-                _ => true,
-            };
-            known.then_some(()).ok_or_else(missing)
-        }
-    }
+    let snapshot = state.snapshots.for_scope(scope).ok_or_else(missing)?;
+    let known = match scope {
+        Scope::Department { department, .. } => snapshot.departments.contains(department),
+        Scope::Group { group, .. } => snapshot.groups.contains_key(group),
+        _ => true,
+    };
+    known.then_some(()).ok_or_else(missing)
 }
 
 async fn readable(state: &AppState, principal: &Principal, scope: &Scope) -> bool {

@@ -113,6 +113,15 @@ impl Snapshots {
         map.values().cloned().collect()
     }
 
+    /// The snapshot that holds `scope`'s entries (a global entry is in every snapshot: the
+    /// platform users' stands for them), if its tenant or user exists.
+    pub fn for_scope(&self, scope: &Scope) -> Option<Arc<Snapshot>> {
+        match scope {
+            Scope::User { user } => self.for_user(user),
+            other => self.get(other.tenant()),
+        }
+    }
+
     /// The snapshot holding `user`, if the user exists.
     pub fn for_user(&self, user: &Slug) -> Option<Arc<Snapshot>> {
         let tenant = self

@@ -110,8 +110,12 @@ impl Patches {
             .collect()
     }
 
-    fn get(&self, scope: &Scope, key: KeyIdx) -> Option<&Option<Cell>> {
-        self.cells.get(&(scope.clone(), key))
+    /// The change's entry of `key` at `scope` (with the scope as stored here), when the change
+    /// touches it: `Some((scope, None))` where it removes it.
+    fn get(&self, scope: &Scope, key: KeyIdx) -> Option<(&Scope, Option<&Cell>)> {
+        self.cells
+            .get_key_value(&(scope.clone(), key))
+            .map(|((scope, _), cell)| (scope, cell.as_ref()))
     }
 }
 
@@ -199,7 +203,7 @@ pub fn impact(snapshots: &[&Snapshot], patches: &Patches, sample: usize) -> Impa
                     let scope = Scope::User { user: user.clone() };
                     let own_before = snapshot.layers.get(&scope).and_then(|layer| layer.get(k));
                     let own_after = match patches.get(&scope, k) {
-                        Some(patched) => patched.as_ref(),
+                        Some((_, patched)) => patched,
                         None => own_before,
                     };
                     let from = with_own(own_before, lock_before.is_some(), base_before);
@@ -264,15 +268,22 @@ fn shared_candidates<'a>(
     groups: &[&Slug],
     k: KeyIdx,
 ) -> Candidates<'a> {
-    let mut out: Candidates<'a> = Vec::new();
-    let own = |scope: &'a Scope, cell: Option<&'a Cell>| {
-        let cell = match patches.and_then(|p| p.get(scope, k)) {
-            Some(patched) => patched.as_ref(),
-            None => cell,
-        };
-        cell.map(|c| (Some(scope), c))
+    // A scope's own entry: the change's where it touches it, else the snapshot's (the scope
+    // borrowed from wherever the entry lives).
+    let own = |scope: &Scope| -> Option<(&'a Scope, &'a Cell)> {
+        match patches.and_then(|p| p.get(scope, k)) {
+            Some((stored, patched)) => patched.map(|cell| (stored, cell)),
+            None => {
+                let layer = match scope {
+                    Scope::Global => snapshot.global.as_ref(),
+                    scope => snapshot.layers.get(scope)?,
+                };
+                Some((layer.scope(), layer.get(k)?))
+            }
+        }
     };
-    out.extend(own(snapshot.global.scope(), snapshot.global.get(k)));
+    let mut out: Candidates<'a> = Vec::new();
+    out.extend(own(&Scope::Global).map(|(s, c)| (Some(s), c)));
     let Some(tenant) = &snapshot.tenant else {
         return out;
     };
@@ -291,25 +302,7 @@ fn shared_candidates<'a>(
         if let Some(cell) = snapshot.followed.get(&scope).and_then(|l| l.get(k)) {
             out.push((None, cell));
         }
-        let layer = snapshot.layers.get(&scope);
-        let original = layer.and_then(|l| l.get(k));
-        let patched = patches.and_then(|p| p.get(&scope, k));
-        let cell = match patched {
-            Some(patched) => patched.as_ref(),
-            None => original,
-        };
-        if let Some(cell) = cell {
-            // The layer's own scope lives as long as the snapshot; a scope only the change
-            // creates lives in the patches.
-            let scope_ref = layer.map(|l| l.scope()).or_else(|| {
-                patches.and_then(|p| {
-                    p.cells
-                        .get_key_value(&(scope.clone(), k))
-                        .map(|((s, _), _)| s)
-                })
-            });
-            out.push((scope_ref, cell));
-        }
+        out.extend(own(&scope).map(|(s, c)| (Some(s), c)));
     }
     out
 }
@@ -357,13 +350,13 @@ fn global_redundancy(
     out: &mut Impact,
 ) {
     for &k in keys {
-        let Some(after) = patches.get(&Scope::Global, k) else {
+        let Some((_, after)) = patches.get(&Scope::Global, k) else {
             continue;
         };
         let def = &snapshot.keys.defs()[k as usize];
         let equal =
             |cell: Option<&Cell>| cell.is_some_and(|c| def.default.as_ref() == Some(&c.value));
-        if equal(after.as_ref()) && !equal(snapshot.global.get(k)) {
+        if equal(after) && !equal(snapshot.global.get(k)) {
             out.redundant.insert((Scope::Global, def.key.clone()));
         }
     }

@@ -474,6 +474,14 @@ impl Snapshot {
         out
     }
 
+    /// The own entry of key `idx` at `scope` (a global one from the shared global layer).
+    pub fn entry(&self, scope: &Scope, idx: KeyIdx) -> Option<&Cell> {
+        match scope {
+            Scope::Global => self.global.get(idx),
+            scope => self.layers.get(scope)?.get(idx),
+        }
+    }
+
     /// Whether any scope here follows the template `name`.
     pub fn follows(&self, name: &Slug) -> bool {
         self.followed

@@ -179,10 +179,7 @@ fn ops(w: &World) -> Vec<EntryOp> {
 }
 
 fn current(snapshot: &Snapshot) -> impl Fn(&Scope, KeyIdx) -> Option<Cell> + '_ {
-    move |scope, k| match scope {
-        Scope::Global => snapshot.global.get(k).cloned(),
-        scope => snapshot.layers.get(scope).and_then(|l| l.get(k)).cloned(),
-    }
+    move |scope, k| snapshot.entry(scope, k).cloned()
 }
 
 /// The snapshot with the change made.

@@ -2,6 +2,7 @@
 //! validation, the resolution engine and the audit chain. No I/O, no framework types, no
 //! clock: it compiles into the browser build as well as the server.
 
+pub mod approval;
 pub mod audit_chain;
 pub mod change;
 pub mod document;

@@ -3,15 +3,15 @@
 //!
 //! Rule: an entry change touches that one entry of its scope's tenant's snapshot (a global
 //! entry touches the global layer every snapshot shares; a key definition touches every
-//! snapshot); a tenant, department or group change touches that
-//! tenant's snapshot; a user created, changed or deleted touches the snapshot of the tenant the
-//! user is in and, when moved, of the tenant they left, and their credentials; passwords,
-//! traits, disabling and token revocations touch credentials only. A template entry change
-//! touches the snapshots of whatever follows that template (a template's own description or
-//! skeleton touches none: it resolves nothing). Sign-ins, reveals, token
-//! creation and key rotations touch nothing: they get no revision and no replica reloads for
-//! them. An action this rule does not know touches everything, so a new kind of change is
-//! never missed, only published too widely.
+//! snapshot); a tenant, department or group change touches that tenant's snapshot; a user
+//! created, changed or deleted touches the snapshot of the tenant the user is in and, when
+//! moved, of the tenant they left, and their credentials; passwords, traits, disabling and
+//! token revocations touch credentials only. A template entry change touches the snapshots of
+//! whatever follows that template (a template's own description or skeleton touches none: it
+//! resolves nothing). Sign-ins, reveals, token creation, key rotations, the approval policy
+//! and a change request's reviews touch nothing (an applied request's entry events do): they
+//! get no revision and no replica reloads for them. An action this rule does not know touches
+//! everything, so a new kind of change is never missed, only published too widely.
 
 use std::collections::BTreeSet;
 
@@ -130,7 +130,12 @@ impl Touched {
                 touched.accounts = true
             }
             "login.success" | "login.failure" | "login.throttled" | "token.revoked_use"
-            | "token.create" | "secret.reveal" | "master_key.rotate" | "import" | "import.env" => {}
+            | "token.create" | "secret.reveal" | "master_key.rotate" | "import" | "import.env"
+            // A change request's life touches nothing until it is applied, and then its
+            // entries' own events say what they touch.
+            | "approval_policy.update" | "change.create" | "change.edit" | "change.submit"
+            | "change.approve" | "change.reject" | "change.apply" | "change.cancel"
+            | "change.comment" | "change.conflict" => {}
             _ => touched.everything = true,
         }
         touched

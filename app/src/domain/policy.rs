@@ -13,7 +13,9 @@
 //! Revealing a secret needs `secrets_read` on top of reading. The key registry and tenants
 //! belong to super admins; a tenant's departments, groups and users to its tenant admins.
 //! Templates belong to super admins; whoever manages a tenant, department or group chooses the
-//! template it follows.
+//! template it follows. So does the approval policy; a change request is seen by its author
+//! and the admins who may read each of its scopes, and reviewed by someone with `config_write`
+//! who did not write it (and who may write each of its scopes).
 
 use std::collections::BTreeSet;
 
@@ -86,6 +88,14 @@ pub enum Action<'a> {
     ManageTenants,
     /// Create, change or delete templates (their entries reach every scope that follows).
     ManageTemplates,
+    /// Say which changes need approval, and how many (DESIGN §5).
+    ManageApprovalPolicy,
+    /// Approve, reject or comment on a change request (`own`: the principal wrote it). Whoever
+    /// reviews must also be allowed to write every scope of it: ask [`Action::Write`] per scope.
+    ReviewChange { own: bool },
+    /// See change requests one did not write: the admins' business (each request only where
+    /// the admin may also read every scope of it: ask [`Action::Read`] per scope).
+    ViewChanges,
     /// Create, change or delete departments, groups and users of a tenant (`None`: the
     /// platform users, who belong to no tenant).
     ManageDirectory { tenant: Option<&'a Slug> },
@@ -273,9 +283,26 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
                 forbidden("revealing secrets needs the secrets_read trait")
             }
         }
+        Action::ReviewChange { own } => {
+            if *own {
+                forbidden("you may not approve or reject your own change request")
+            } else if p.has(Trait::ConfigWrite) {
+                Decision::Allow
+            } else {
+                forbidden("you have read-only access (no config_write trait)")
+            }
+        }
+        Action::ViewChanges => {
+            if is_admin(p) {
+                Decision::Allow
+            } else {
+                forbidden("only admins see others' change requests")
+            }
+        }
         Action::ManageKeys
         | Action::ManageTenants
         | Action::ManageTemplates
+        | Action::ManageApprovalPolicy
         | Action::Import
         | Action::Operate => {
             if p.is_super() && (p.has(Trait::ConfigWrite) || matches!(action, Action::Operate)) {
@@ -288,6 +315,9 @@ pub fn decide(p: &Principal, action: &Action<'_>) -> Decision {
                     Action::ManageTenants => "only super admins with config_write manage tenants",
                     Action::ManageTemplates => {
                         "only super admins with config_write manage templates"
+                    }
+                    Action::ManageApprovalPolicy => {
+                        "only super admins with config_write change the approval policy"
                     }
                     Action::Import => "only super admins with config_write import documents",
                     _ => "only super admins may do this",

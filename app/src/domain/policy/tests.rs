@@ -338,6 +338,24 @@ fn table() -> Vec<Row> {
         row("manage templates", &[&[SA, CW]], false, |p| {
             decide(p, &Action::ManageTemplates)
         }),
+        row("change the approval policy", &[&[SA, CW]], false, |p| {
+            decide(p, &Action::ManageApprovalPolicy)
+        }),
+        row(
+            "review someone else's change request",
+            &[&[CW]],
+            false,
+            |p| decide(p, &Action::ReviewChange { own: false }),
+        ),
+        row(
+            "see others' change requests",
+            &[&[SA], &[TA], &[DA]],
+            false,
+            |p| decide(p, &Action::ViewChanges),
+        ),
+        row("review one's own change request", &[], false, |p| {
+            decide(p, &Action::ReviewChange { own: true })
+        }),
         row("operate (verify the chain)", &[&[SA]], false, |p| {
             decide(p, &Action::Operate)
         }),

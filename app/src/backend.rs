@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod changes;
 pub mod crypto;
 pub mod db;
 pub mod demo;

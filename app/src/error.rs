@@ -19,6 +19,9 @@ pub enum WireError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The approval policy asks for a change request instead of a direct write.
+    #[error("{0}")]
+    ApprovalRequired(String),
     /// The entry changed since it was read; `current` is what it holds now.
     #[error("{message}")]
     Conflict {
@@ -51,6 +54,7 @@ impl WireError {
             WireError::RateLimited(_) => "rate_limited",
             WireError::PayloadTooLarge(_) => "payload_too_large",
             WireError::Forbidden(_) => "forbidden",
+            WireError::ApprovalRequired(_) => "approval_required",
             WireError::NotFound(_) => "not_found",
             WireError::Conflict { .. } => "conflict",
             WireError::Unavailable => "unavailable",
@@ -65,7 +69,7 @@ impl WireError {
             WireError::Unauthenticated(_) => 401,
             WireError::RateLimited(_) => 429,
             WireError::PayloadTooLarge(_) => 413,
-            WireError::Forbidden(_) => 403,
+            WireError::Forbidden(_) | WireError::ApprovalRequired(_) => 403,
             WireError::NotFound(_) => 404,
             WireError::Conflict { .. } => 409,
             WireError::Unavailable => 503,
@@ -116,6 +120,11 @@ mod tests {
             ),
             (WireError::RateLimited("x".into()), "rate_limited", 429),
             (WireError::Forbidden("x".into()), "forbidden", 403),
+            (
+                WireError::ApprovalRequired("x".into()),
+                "approval_required",
+                403,
+            ),
             (WireError::NotFound("x".into()), "not_found", 404),
             (WireError::Unavailable, "unavailable", 503),
         ];

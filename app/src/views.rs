@@ -75,6 +75,10 @@ pub struct EditorRow {
     /// The entry here only repeats what this scope would inherit without it.
     #[serde(default)]
     pub redundant: bool,
+    /// Why a change of this key here goes through a change request (the approval policy's
+    /// rule); none when the viewer may write it directly (or not at all).
+    #[serde(default)]
+    pub needs_approval: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,4 +230,101 @@ pub struct ImpactView {
     /// Overrides that would equal what they inherit (up to 100).
     pub redundant: Vec<EntryRef>,
     pub redundant_total: usize,
+}
+
+/// A change request as its reader sees it (sensitive values masked, always).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub id: i64,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub author: String,
+    /// `draft`, `in_review`, `approved`, `applied`, `rejected`, `cancelled` or `conflicted`.
+    pub state: String,
+    pub ops: Vec<ChangeOpView>,
+    /// Approvals that count (given since the last edit).
+    pub approvals: Vec<ReviewView>,
+    /// Approvals the approval policy asks of it now.
+    pub required_approvals: u32,
+    /// Whom it would affect if applied now (absent once it is applied, rejected or cancelled,
+    /// or when it can no longer be computed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impact: Option<ImpactView>,
+    /// Everything that happened to it, oldest first: transitions, approvals and comments.
+    pub history: Vec<ReviewView>,
+    /// What the caller may do to it now: `edit`, `submit`, `approve`, `reject`, `apply`,
+    /// `cancel`, `comment`.
+    pub actions: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One operation of a change request. Once submitted it carries the entry it was made against
+/// (`base`) and the entry now (`current`); `moved` says they differ, which makes applying it a
+/// conflict.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeOpView {
+    /// `set`, `unset`, `lock` or `unlock`.
+    pub op: String,
+    pub scope: String,
+    pub key: String,
+    /// The proposed value of a `set`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<EntryState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<EntryState>,
+    /// Whether the request was submitted (a base was taken).
+    pub based: bool,
+    pub moved: bool,
+}
+
+/// An entry at one moment; absent where there was none.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryState {
+    pub value: serde_json::Value,
+    pub locked: bool,
+    pub version: i64,
+}
+
+/// One line of a change request's history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewView {
+    pub by: String,
+    /// `create`, `edit`, `submit`, `approve`, `reject`, `apply`, `conflict`, `cancel` or
+    /// `comment`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    pub at: String,
+}
+
+/// A change request in a list.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSummary {
+    pub id: i64,
+    pub title: String,
+    pub author: String,
+    pub state: String,
+    pub ops: usize,
+    pub updated_at: String,
+}
+
+/// The Changes page: the reader's own open requests, those awaiting their review, the rest
+/// (newest first), and the approval policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeLists {
+    pub mine: Vec<ChangeSummary>,
+    pub to_review: Vec<ChangeSummary>,
+    pub others: Vec<ChangeSummary>,
+    pub rules: Vec<crate::domain::approval::ApprovalRule>,
+    /// The reader may change the approval policy.
+    pub can_manage_policy: bool,
 }

@@ -145,7 +145,11 @@ async fn the_schema_refuses_orphans_duplicates_and_cross_tenant_references() {
 #[tokio::test]
 async fn the_plans_of_existing_tenants_become_the_templates_they_follow() {
     let test = TestDatabase::empty().await;
-    let before_templates = Migrator::migrations().len() - 1;
+    // Every migration before the one that turns plans into templates.
+    let before_templates = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261202_000007_templates")
+        .expect("the templates migration is registered");
     Migrator::up(&test.db, Some(before_templates as u32))
         .await
         .unwrap();

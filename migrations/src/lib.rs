@@ -11,6 +11,7 @@ mod m20261122_000004_create_api_tokens;
 mod m20261201_000005_hardening;
 mod m20261201_000006_change_feed;
 mod m20261202_000007_templates;
+mod m20261203_000008_change_requests;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_hardening::Migration),
             Box::new(m20261201_000006_change_feed::Migration),
             Box::new(m20261202_000007_templates::Migration),
+            Box::new(m20261203_000008_change_requests::Migration),
         ]
     }
 }

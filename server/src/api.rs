@@ -2,6 +2,7 @@
 //! policy as the console. Errors answer `{"error": {"code", "message"}}` with their status.
 
 mod audit;
+mod changes;
 mod config;
 mod contract;
 mod directory;
@@ -193,6 +194,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         (name = "session", description = "Signing in, the caller, API tokens"),
         (name = "configuration", description = "Effective values, chains, entries, keys"),
         (name = "directory", description = "Tenants, departments, groups, users"),
+        (name = "changes", description = "Change requests, their review, and the approval policy"),
         (name = "templates", description = "Templates that tenants, departments and groups follow"),
         (name = "audit", description = "The audit history"),
         (name = "transfer", description = "Whole documents in and out"),
@@ -241,6 +243,10 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
         .routes(routes!(config::keys))
         .routes(routes!(config::put_key, config::delete_key))
         .routes(routes!(impact::impact))
+        .routes(routes!(changes::list, changes::create))
+        .routes(routes!(changes::get, changes::edit))
+        .routes(routes!(changes::act))
+        .routes(routes!(changes::get_policy, changes::put_policy))
         .routes(routes!(directory::list_tenants, directory::create_tenant))
         .routes(routes!(
             directory::get_tenant,

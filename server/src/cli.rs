@@ -405,8 +405,8 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
             let state = open_state(&settings).await?;
             let done = app::backend::rotation::rotate_master_key(&state, &actor).await?;
             println!(
-                "sealed under master key {}: {} entries, {} key defaults, {} audit values re-encrypted",
-                done.key, done.entries, done.key_defaults, done.audit_values
+                "sealed under master key {}: {} entries, {} key defaults, {} audit values, {} change requests re-encrypted",
+                done.key, done.entries, done.key_defaults, done.audit_values, done.change_requests
             );
             Ok(())
         }

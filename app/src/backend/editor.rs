@@ -8,6 +8,7 @@ use super::AppState;
 use super::access;
 use super::audit::{self, AuditFilter};
 use super::error::ServiceError;
+use crate::domain::approval::{self, ApprovalRule, OpPlace};
 use crate::domain::editor::{Origin, label, redundant};
 use crate::domain::level::Level;
 use crate::domain::name::ConfigKey;
@@ -167,6 +168,11 @@ pub async fn view(
         .copied()
         .filter(|layer| layer.scope() == scope);
     let target = access::target(state, scope).await?;
+    let rules = super::changes::load_rules(&state.db).await?;
+    let tenant = match scope {
+        Scope::User { .. } => target.user_tenant.clone(),
+        other => other.tenant().cloned(),
+    };
     let can_reveal = decide(principal, &Action::Reveal(&target)).is_allowed();
     let reveal = reveal && can_reveal;
 
@@ -194,6 +200,14 @@ pub async fn view(
                 Decision::Forbidden(reason) => Some(reason),
                 Decision::NotFound => Some("this scope is not yours".into()),
             };
+            let place = OpPlace {
+                level: scope.level(),
+                tenant: tenant.clone(),
+                sensitive: def.sensitive,
+            };
+            let needs_approval = approval::strictest(&rules, &place)
+                .filter(|_| refusal.is_none())
+                .map(ApprovalRule::describe);
             EditorRow {
                 key: def.key.to_string(),
                 description: def.description.clone(),
@@ -214,6 +228,7 @@ pub async fn view(
                 redundant: redundant(&chain, scope),
                 chain: steps(&chain, def.sensitive, reveal),
                 refusal,
+                needs_approval,
             }
         })
         .collect();

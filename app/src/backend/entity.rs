@@ -2,10 +2,13 @@
 //! domain types before anything crosses into a server function, the API or the CLI.
 
 pub mod api_token;
+pub mod approval_rule;
 pub mod audit_event;
 pub mod audit_head;
 pub mod audit_secret;
 pub mod change;
+pub mod change_request;
+pub mod change_review;
 pub mod config_key;
 pub mod department;
 pub mod entry;

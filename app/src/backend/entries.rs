@@ -471,6 +471,7 @@ pub async fn set_entry(
         let row = existing.expect("an unchanged entry exists");
         return Ok(view(&def, &request.value, &row, false));
     }
+    super::changes::gate(&tx, &[super::changes::place(&def, &request.scope, &ids)]).await?;
 
     let row = put_entry(
         &tx,
@@ -671,27 +672,22 @@ pub async fn unset_entry(
     }
     let row =
         existing.ok_or_else(|| ServiceError::NotFound(format!("{key} has no entry at {scope}")))?;
-    let old_value = stored_plaintext(&state.secrets, &def, &row)?;
-    entry::Entity::delete_by_id(row.id).exec(&tx).await?;
-    audit
-        .append(
-            &tx,
-            actor,
-            AuditRecord {
-                action: "entry.unset".into(),
-                level: Some(scope.level().as_str().into()),
-                scope: scope.id(),
-                tenant: ids.audit_tenant,
-                department: ids.audit_department,
-                key: Some(key.to_string()),
-                old_value: Some(audit_value(&state.secrets, &def, Some(scope), &old_value)),
-                old_locked: Some(row.locked),
-                old_ciphertext: row.encrypted.then(|| row.value.clone()),
-                reason,
-                ..Default::default()
-            },
-        )
-        .await?;
+    super::changes::gate(&tx, &[super::changes::place(&def, scope, &ids)]).await?;
+    remove_entry(
+        &tx,
+        &mut audit,
+        &state.secrets,
+        actor,
+        Remove {
+            def: &def,
+            scope,
+            ids: &ids,
+            row,
+            reason,
+            batch_id: None,
+        },
+    )
+    .await?;
     audit.finish(&tx).await?;
     tx.commit().await?;
     state.publish().await;
@@ -753,5 +749,57 @@ pub async fn audit_scope_reveal(
         ..Default::default()
     };
     super::audit::record(&state.db, actor, event).await?;
+    Ok(())
+}
+
+/// One entry removal inside the caller's transaction, after its checks: the row goes, its
+/// event is appended (the old value sealed or masked as the audit keeps it).
+pub(super) struct Remove<'a> {
+    pub def: &'a KeyDefinition,
+    pub scope: &'a Scope,
+    pub ids: &'a ScopeIds,
+    /// The scope's entry as read in this transaction.
+    pub row: entry::Model,
+    pub reason: Option<String>,
+    pub batch_id: Option<String>,
+}
+
+pub(super) async fn remove_entry<C: ConnectionTrait>(
+    tx: &C,
+    audit: &mut AuditWriter,
+    secrets: &SecretBox,
+    actor: &Actor,
+    remove: Remove<'_>,
+) -> Result<(), ServiceError> {
+    let Remove {
+        def,
+        scope,
+        ids,
+        row,
+        reason,
+        batch_id,
+    } = remove;
+    let old_value = stored_plaintext(secrets, def, &row)?;
+    entry::Entity::delete_by_id(row.id).exec(tx).await?;
+    audit
+        .append(
+            tx,
+            actor,
+            AuditRecord {
+                action: "entry.unset".into(),
+                level: Some(scope.level().as_str().into()),
+                scope: scope.id(),
+                tenant: ids.audit_tenant.clone(),
+                department: ids.audit_department.clone(),
+                key: Some(def.key.to_string()),
+                old_value: Some(audit_value(secrets, def, Some(scope), &old_value)),
+                old_locked: Some(row.locked),
+                old_ciphertext: row.encrypted.then(|| row.value.clone()),
+                reason,
+                batch_id,
+                ..Default::default()
+            },
+        )
+        .await?;
     Ok(())
 }

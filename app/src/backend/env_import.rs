@@ -315,6 +315,8 @@ async fn apply(
         new_ids.insert(&def.key, (row.id, def));
     }
     let ids = scope_ids(&tx, scope).await?;
+    // Checked before commit, once for all rows: a refusal rolls every write back.
+    let mut places = Vec::with_capacity(env_plan.writes.len());
     for write in &env_plan.writes {
         let found;
         let (key_id, def) = match new_ids.get(&write.key) {
@@ -337,6 +339,7 @@ async fn apply(
             .map(|row| stored_plaintext(&state.secrets, def, row))
             .transpose()?;
         let locked = existing.as_ref().is_some_and(|e| e.locked);
+        places.push(super::changes::place(def, scope, &ids));
         put_entry(
             &tx,
             &mut audit,
@@ -358,6 +361,7 @@ async fn apply(
         )
         .await?;
     }
+    super::changes::gate(&tx, &places).await?;
     audit
         .append(
             &tx,

@@ -16,6 +16,9 @@ pub enum ServiceError {
     /// The policy refused; the message says why.
     #[error("{0}")]
     Forbidden(String),
+    /// The approval policy asks for review: the change must go through a change request.
+    #[error("{0}")]
+    ApprovalRequired(String),
     /// The entry changed since the caller read it.
     #[error("{message}")]
     Conflict {
@@ -35,6 +38,7 @@ impl ServiceError {
             ServiceError::Invalid(m) => WireError::InvalidInput(m),
             ServiceError::NotFound(m) => WireError::NotFound(m),
             ServiceError::Forbidden(m) => WireError::Forbidden(m),
+            ServiceError::ApprovalRequired(m) => WireError::ApprovalRequired(m),
             ServiceError::Conflict { message, current } => WireError::Conflict { message, current },
             ServiceError::Database(e) if unavailable(&e) => {
                 tracing::warn!(error = %e, "the database is unavailable");

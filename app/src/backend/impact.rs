@@ -36,12 +36,35 @@ pub struct OpRequest {
     pub value: Option<Value>,
 }
 
-/// The impact of `ops`, refused unless `principal` may make every one of them.
-pub async fn preview(
+/// One operation, checked: its scope exists, its key is defined, a value is valid for the key
+/// at that level, and the caller may make it.
+#[derive(Debug, Clone)]
+pub struct CheckedOp {
+    pub scope: Scope,
+    pub key: ConfigKey,
+    pub def: crate::domain::key::KeyDefinition,
+    pub op: EntryOp,
+}
+
+impl CheckedOp {
+    /// The operation's name as API.md spells it.
+    pub fn name(&self) -> &'static str {
+        match self.op.kind {
+            OpKind::Set(_) => "set",
+            OpKind::Unset => "unset",
+            OpKind::Lock => "lock",
+            OpKind::Unlock => "unlock",
+        }
+    }
+}
+
+/// Checks `ops` (at least one, at most [`MAX_OPS`]), refusing unless `principal` may make
+/// every one of them; errors name the operation and field (`ops[2].value: …`).
+pub async fn check_ops(
     state: &AppState,
     principal: &Principal,
     ops: &[OpRequest],
-) -> Result<ImpactView, ServiceError> {
+) -> Result<Vec<CheckedOp>, ServiceError> {
     if ops.is_empty() {
         return Err(ServiceError::Invalid(
             "ops: give at least one operation".into(),
@@ -58,7 +81,6 @@ pub async fn preview(
         .ok_or_else(|| internal("the snapshots are not loaded".into()))?;
     let keys = platform.keys.clone();
     let mut parsed = Vec::with_capacity(ops.len());
-    let mut sensitive = std::collections::HashSet::new();
     for (i, op) in ops.iter().enumerate() {
         let field = |name: &str, e: &dyn std::fmt::Display| {
             ServiceError::Invalid(format!("ops[{i}].{name}: {e}"))
@@ -92,15 +114,42 @@ pub async fn preview(
                 ));
             }
         };
-        if def.sensitive {
-            sensitive.insert(key.clone());
-        }
-        parsed.push(EntryOp {
+        parsed.push(CheckedOp {
+            op: EntryOp {
+                scope: scope.clone(),
+                key: idx,
+                kind,
+            },
             scope,
-            key: idx,
-            kind,
+            key,
+            def: def.clone(),
         });
     }
+    Ok(parsed)
+}
+
+/// The impact of `ops`, refused unless `principal` may make every one of them.
+pub async fn preview(
+    state: &AppState,
+    principal: &Principal,
+    ops: &[OpRequest],
+) -> Result<ImpactView, ServiceError> {
+    let checked = check_ops(state, principal, ops).await?;
+    view(state, principal, &checked).await
+}
+
+/// The impact of checked operations, as `principal` may see it.
+pub async fn view(
+    state: &AppState,
+    principal: &Principal,
+    checked: &[CheckedOp],
+) -> Result<ImpactView, ServiceError> {
+    let sensitive: std::collections::HashSet<ConfigKey> = checked
+        .iter()
+        .filter(|c| c.def.sensitive)
+        .map(|c| c.key.clone())
+        .collect();
+    let parsed: Vec<EntryOp> = checked.iter().map(|c| c.op.clone()).collect();
     let found = compute(state, parsed).await?;
 
     let mask = |key: &ConfigKey, value: Option<Value>| match value {

@@ -1,7 +1,8 @@
-//! Master key rotation: every stored secret (entry values, key defaults, and the old and new
-//! values the audit keeps for reverts) is sealed again under the active master key, in one
-//! transaction, so the keys in `STRATA_OLD_MASTER_KEYS` can be removed afterwards. Values
-//! and entry versions do not change; the rotation is one audited event.
+//! Master key rotation: every stored secret (entry values, key defaults, the old and new
+//! values the audit keeps for reverts, the values change requests hold) is sealed again under
+//! the active master key, in one transaction, so the keys in `STRATA_OLD_MASTER_KEYS` can be
+//! removed afterwards. Values and entry versions do not change; the rotation is one audited
+//! event.
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
@@ -24,6 +25,9 @@ pub struct Rotation {
     pub key_defaults: usize,
     /// Old and new values the audit keeps for reverts.
     pub audit_values: usize,
+    /// Change requests holding sensitive values (proposed, or the entries they were made
+    /// against).
+    pub change_requests: usize,
 }
 
 fn unreadable(what: String, err: super::crypto::CryptoError) -> ServiceError {
@@ -155,6 +159,8 @@ pub async fn rotate_master_key(state: &AppState, actor: &Actor) -> Result<Rotati
             done.audit_values += 1;
         }
     }
+
+    done.change_requests = super::changes::reseal(&tx, secrets).await?;
 
     audit
         .append(

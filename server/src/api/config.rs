@@ -342,7 +342,7 @@ pub struct PutEntry {
     params(("key" = ConfigKey, Path, description = "Dotted key name"), ("scope" = app::domain::schema::ScopeText, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`")),
     request_body = PutEntry,
     responses((status = 200, description = "The entry as stored", body = EntryView),
-        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses (`forbidden`), or the approval policy asks for review (`approval_required`: propose a change request instead); the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 409, description = "It changed since `expect_version`; `current` holds it", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
@@ -376,7 +376,7 @@ pub async fn put_entry(
     params(("key" = ConfigKey, Path, description = "Dotted key name"), ("scope" = app::domain::schema::ScopeText, Query, description = "`global`, `tenant:T`, `department:T/D`, `group:T/G` or `user:U`"),
         ("expect_version" = Option<i64>, Query, minimum = -9223372036854775808i64, maximum = 9223372036854775807i64, description = "Refuse with 409 unless the entry is at this version")),
     responses((status = 204, description = "Removed"), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
-        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 403, description = "The policy refuses (`forbidden`), or the approval policy asks for review (`approval_required`: propose a change request instead); the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody), (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn delete_entry(
     State(state): State<ServerState>,

@@ -110,7 +110,7 @@ pub struct EnvImportBody {
 #[utoipa::path(post, path = "/import/env", tag = "transfer", params(EnvImportQuery),
     request_body = EnvImportBody,
     responses((status = 200, description = "The plan, one row per line (with dry_run), or the plan as applied", body = EnvImportReport),
-        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses (`forbidden`), or applying the plan needs approval (`approval_required`); the message says why", body = ErrorBody),
         (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 409, description = "The plan changed since the dry run (`plan_hash` differs, or an entry moved): nothing was written", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),

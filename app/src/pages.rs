@@ -1,6 +1,7 @@
 //! One module per console section.
 
 pub mod audit;
+pub mod changes;
 pub mod configuration;
 pub mod directory;
 pub mod import;

@@ -9,9 +9,10 @@ use leptos_router::{
 
 use crate::components::layout::ConsoleLayout;
 use crate::pages::{
-    audit::AuditPage, configuration::ConfigurationPage, directory::DirectoryPage,
-    import::ImportPage, keys::KeysPage, login::LoginPage, not_found::NotFoundPage,
-    overview::OverviewPage, preview::PreviewPage, templates::TemplatesPage,
+    audit::AuditPage, changes::ChangesPage, configuration::ConfigurationPage,
+    directory::DirectoryPage, import::ImportPage, keys::KeysPage, login::LoginPage,
+    not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
+    templates::TemplatesPage,
 };
 
 /// The whole document, rendered on the server around [`App`].
@@ -50,6 +51,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") ssr=SsrMode::Async view=OverviewPage/>
                     <Route path=StaticSegment("configuration") ssr=SsrMode::Async view=ConfigurationPage/>
                     <Route path=StaticSegment("preview") ssr=SsrMode::Async view=PreviewPage/>
+                    <Route path=StaticSegment("changes") ssr=SsrMode::Async view=ChangesPage/>
                     <Route path=StaticSegment("audit") ssr=SsrMode::Async view=AuditPage/>
                     <Route path=StaticSegment("directory") ssr=SsrMode::Async view=DirectoryPage/>
                     <Route path=StaticSegment("keys") ssr=SsrMode::Async view=KeysPage/>

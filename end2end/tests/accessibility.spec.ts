@@ -2,7 +2,7 @@ import type { Page } from "@playwright/test";
 import { test, expect, signInAs, waitForHydration } from "./fixtures";
 import { demoURL, DEMO_PASSWORD } from "../playwright.config";
 
-const SECTIONS = ["/", "/configuration", "/preview", "/audit", "/directory", "/keys", "/templates", "/import"];
+const SECTIONS = ["/", "/configuration", "/changes", "/preview", "/audit", "/directory", "/keys", "/templates", "/import"];
 
 /** Visible form controls that have no accessible name (label, aria-label or aria-labelledby). */
 async function unlabelled(page: Page): Promise<string[]> {

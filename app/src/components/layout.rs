@@ -7,9 +7,10 @@ use leptos_router::hooks::use_location;
 use crate::auth::{Logout, whoami};
 
 /// The console's sections, in navigation order.
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("/", "Overview"),
     ("/configuration", "Configuration"),
+    ("/changes", "Changes"),
     ("/preview", "Preview"),
     ("/audit", "Audit"),
     ("/directory", "Directory"),

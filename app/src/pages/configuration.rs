@@ -13,6 +13,7 @@ use crate::error::WireError;
 use crate::views::{EditorRow, EditorView, EntryView, ImpactView, LevelChoice};
 
 use row::KeyRow;
+pub(crate) use row::{ImpactSummary, text};
 
 /// The editor at `scope` (default: the most general scope the viewer administers); with
 /// `reveal`, sensitive values in plaintext (needs `secrets_read`; audited); `key` names the
@@ -116,6 +117,49 @@ pub async fn save_entry(
     entries::set_entry(&state, &actor, request)
         .await
         .map_err(service_error)
+}
+
+/// Proposes an operation on one entry for review, where the approval policy asks for it:
+/// `op` is set (with the form's `value` text), lock, unlock or unset. The request is created
+/// and submitted at once, and the browser goes to its page.
+#[server(prefix = "/fn", endpoint = "propose_entry")]
+pub async fn propose_entry(
+    scope: String,
+    key: String,
+    op: String,
+    value: Option<String>,
+    reason: Option<String>,
+) -> Result<i64, WireError> {
+    use crate::auth::server::{actor, current_principal, service_error, with_status};
+    use crate::backend::{changes, entries, impact};
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    let parsed = parse_key(&key)?;
+    let value = match value {
+        Some(text) if op == "set" => {
+            let (_, def) = entries::find_key(&state.db, &state.secrets, &parsed)
+                .await
+                .map_err(service_error)?;
+            Some(def.key_type.value_from_text(&text).map_err(|e| {
+                with_status(WireError::InvalidInput(format!("value: key {key}: {e}")))
+            })?)
+        }
+        _ => None,
+    };
+    let actor = actor(&principal).await;
+    let request = impact::OpRequest {
+        op,
+        scope,
+        key,
+        value,
+    };
+    let reason = reason.filter(|r| !r.trim().is_empty());
+    // The service checks that the proposer may make the operation, like a direct write.
+    let id = changes::propose(&state, &principal, &actor, request, reason)
+        .await
+        .map_err(service_error)?;
+    leptos_axum::redirect(&format!("/changes?id={id}"));
+    Ok(id)
 }
 
 /// Whom saving (`op` = set, with the form's `value` text), locking, unlocking or removing

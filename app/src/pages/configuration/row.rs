@@ -4,7 +4,9 @@
 use leptos::prelude::*;
 use serde_json::Value;
 
-use super::{Changes, LockEntry, Preview, RemoveEntry, SaveEntry, entry_impact, urlencode};
+use super::{
+    Changes, LockEntry, Preview, ProposeEntry, RemoveEntry, SaveEntry, entry_impact, urlencode,
+};
 use crate::domain::key::KeyType;
 use crate::domain::resolve::CandidateState;
 use crate::domain::value::MASK;
@@ -32,6 +34,8 @@ pub fn KeyRow(
     let save = ServerAction::<SaveEntry>::new();
     let lock = ServerAction::<LockEntry>::new();
     let remove = ServerAction::<RemoveEntry>::new();
+    // Where the approval policy asks for review, the same forms propose a change request.
+    let propose = ServerAction::<ProposeEntry>::new();
     // A change made in place reloads the editor.
     if let Some(Changes(changes)) = use_context::<Changes>() {
         Effect::new(move |_| {
@@ -54,6 +58,7 @@ pub fn KeyRow(
             save.value().get().and_then(Result::err),
             lock.value().get().and_then(Result::err),
             remove.value().get().and_then(Result::err),
+            propose.value().get().and_then(Result::err),
         ]
         .into_iter()
         .flatten()
@@ -69,7 +74,12 @@ pub fn KeyRow(
         Some(WireError::Conflict { current: None, .. }) => 0,
         _ => version,
     };
-    let pending = move || save.pending().get() || lock.pending().get() || remove.pending().get();
+    let pending = move || {
+        save.pending().get()
+            || lock.pending().get()
+            || remove.pending().get()
+            || propose.pending().get()
+    };
 
     // With JavaScript the impact follows the value as it is typed (asked once typing pauses);
     // without it, "Preview impact" sends the form to the page by GET instead.
@@ -128,6 +138,7 @@ pub fn KeyRow(
         chain,
         refusal,
         redundant,
+        needs_approval,
     } = row;
     let refusal = refusal
         .or_else(|| (!allowed_here).then(|| "this key cannot be set at this level".to_owned()));
@@ -190,40 +201,72 @@ pub fn KeyRow(
             {refusal.clone().map(|reason| view! {
                 <p class="refusal" data-testid="refusal">"You cannot change this here: " {reason}</p>
             })}
-            <ActionForm action=save attr:class="entry-form">
-                <fieldset disabled=disabled>
-                    <legend class="visually-hidden">{legend}</legend>
-                    <input type="hidden" name="scope" value=scope_save/>
-                    <input type="hidden" name="key" value=key_save/>
-                    <input type="hidden" name="expect_version" prop:value=move || expect_version().to_string()/>
-                    <ValueInput id=input_id.clone() key_type constraints sensitive current typed/>
-                    <div class="field reason-field">
-                        <label for=reason_id.clone()>"Reason (optional)"</label>
-                        <input id=reason_id type="text" name="reason" maxlength="500"/>
-                    </div>
-                    <div class="actions">
-                        <button type="submit" class="button" disabled=pending on:click=move |_| mine.set(true)>"Save"</button>
-                        <button type="reset" class="button ghost">"Reset"</button>
-                        // Before hydration only (a value in a URL: never a secret's).
-                        {move || (!hydrated.get() && !sensitive).then(|| view! {
-                            <button
-                                type="submit"
-                                class="button ghost"
-                                formaction=preview_action.clone()
-                                formmethod="get"
-                                data-testid="preview-impact"
-                            >"Preview impact"</button>
-                        })}
-                    </div>
-                </fieldset>
-            </ActionForm>
+            {needs_approval.clone().map(|rule| view! {
+                <p class="notice" role="note" data-testid="needs-approval">
+                    "Changes here need review (" {rule} "): they are proposed as a change request."
+                </p>
+            })}
+            {match needs_approval.is_some() {
+                false => view! {
+                    <ActionForm action=save attr:class="entry-form">
+                        <fieldset disabled=disabled>
+                            <legend class="visually-hidden">{legend}</legend>
+                            <input type="hidden" name="scope" value=scope_save/>
+                            <input type="hidden" name="key" value=key_save/>
+                            <input type="hidden" name="expect_version" prop:value=move || expect_version().to_string()/>
+                            <ValueInput id=input_id.clone() key_type constraints sensitive current typed/>
+                            <ReasonField id=reason_id/>
+                            <div class="actions">
+                                <button type="submit" class="button" disabled=pending on:click=move |_| mine.set(true)>"Save"</button>
+                                <button type="reset" class="button ghost">"Reset"</button>
+                                <PreviewButton hydrated sensitive action=preview_action/>
+                            </div>
+                        </fieldset>
+                    </ActionForm>
+                }
+                .into_any(),
+                true => view! {
+                    <ActionForm action=propose attr:class="entry-form">
+                        <fieldset disabled=disabled>
+                            <legend class="visually-hidden">{legend}</legend>
+                            <input type="hidden" name="scope" value=scope_save/>
+                            <input type="hidden" name="key" value=key_save/>
+                            <input type="hidden" name="op" value="set"/>
+                            <ValueInput id=input_id.clone() key_type constraints sensitive current typed/>
+                            <ReasonField id=reason_id/>
+                            <div class="actions">
+                                <button type="submit" class="button" disabled=pending on:click=move |_| mine.set(true)>"Propose change"</button>
+                                <button type="reset" class="button ghost">"Reset"</button>
+                                <PreviewButton hydrated sensitive action=preview_action/>
+                            </div>
+                        </fieldset>
+                    </ActionForm>
+                }
+                .into_any(),
+            }}
             {move || impact.get().map(|Preview { op, answer, .. }| match answer {
                 Ok(view) => view! { <ImpactSummary impact=view op/> }.into_any(),
                 Err(err) => view! { <p class="error" role="alert" data-testid="impact-error">{err.to_string()}</p> }.into_any(),
             })}
             {here.map(|here| {
-                view! {
-                    <div class="entry-actions">
+                let lock_op = if here.locked { "unlock" } else { "lock" };
+                let lock_label = if here.locked { "Unlock" } else { "Lock" };
+                let lock_form = if needs_approval.is_some() {
+                    view! {
+                        <ActionForm action=propose>
+                            <fieldset disabled=disabled>
+                                <input type="hidden" name="scope" value=scope_lock/>
+                                <input type="hidden" name="key" value=key_lock/>
+                                <input type="hidden" name="op" value=lock_op/>
+                                <button type="submit" class="button secondary" disabled=pending on:click=move |_| mine.set(true)>
+                                    {format!("Propose: {}", lock_label.to_lowercase())}
+                                </button>
+                            </fieldset>
+                        </ActionForm>
+                    }
+                    .into_any()
+                } else {
+                    view! {
                         <ActionForm action=lock>
                             <fieldset disabled=disabled>
                                 <input type="hidden" name="scope" value=scope_lock/>
@@ -231,13 +274,27 @@ pub fn KeyRow(
                                 <input type="hidden" name="locked" value=(!here.locked).to_string()/>
                                 <input type="hidden" name="expect_version" prop:value=move || expect_version().to_string()/>
                                 <button type="submit" class="button secondary" disabled=pending on:click=move |_| mine.set(true)>
-                                    {if here.locked { "Unlock" } else { "Lock" }}
+                                    {lock_label}
                                 </button>
                             </fieldset>
                         </ActionForm>
-                        <a class="text-link" href=impact_href(if here.locked { "unlock" } else { "lock" }) data-testid="impact-lock">
-                            {if here.locked { "Whom unlocking affects" } else { "Whom locking affects" }}
-                        </a>
+                    }
+                    .into_any()
+                };
+                let remove_form = if needs_approval.is_some() {
+                    view! {
+                        <ActionForm action=propose>
+                            <fieldset disabled=disabled>
+                                <input type="hidden" name="scope" value=scope_rm/>
+                                <input type="hidden" name="key" value=key_rm/>
+                                <input type="hidden" name="op" value="unset"/>
+                                <button type="submit" class="button danger" disabled=pending on:click=move |_| mine.set(true)>"Propose: remove override"</button>
+                            </fieldset>
+                        </ActionForm>
+                    }
+                    .into_any()
+                } else {
+                    view! {
                         <ActionForm action=remove>
                             <fieldset disabled=disabled>
                                 <input type="hidden" name="scope" value=scope_rm/>
@@ -246,6 +303,16 @@ pub fn KeyRow(
                                 <button type="submit" class="button danger" disabled=pending on:click=move |_| mine.set(true)>"Remove override"</button>
                             </fieldset>
                         </ActionForm>
+                    }
+                    .into_any()
+                };
+                view! {
+                    <div class="entry-actions">
+                        {lock_form}
+                        <a class="text-link" href=impact_href(lock_op) data-testid="impact-lock">
+                            {if here.locked { "Whom unlocking affects" } else { "Whom locking affects" }}
+                        </a>
+                        {remove_form}
                         <a class="text-link" href=impact_href("unset") data-testid="impact-remove">"Whom removing affects"</a>
                     </div>
                 }
@@ -263,6 +330,35 @@ pub fn KeyRow(
     }
     // Type erasure keeps the page's view type shallow enough for the compiler.
     .into_any()
+}
+
+#[component]
+fn ReasonField(id: String) -> impl IntoView {
+    view! {
+        <div class="field reason-field">
+            <label for=id.clone()>"Reason (optional)"</label>
+            <input id=id type="text" name="reason" maxlength="500"/>
+        </div>
+    }
+}
+
+/// "Preview impact": sends the form to the page by GET, before hydration only (a value in a
+/// URL: never a secret's).
+#[component]
+fn PreviewButton(hydrated: RwSignal<bool>, sensitive: bool, action: String) -> impl IntoView {
+    move || {
+        (!hydrated.get() && !sensitive).then(|| {
+            view! {
+                <button
+                    type="submit"
+                    class="button ghost"
+                    formaction=action.clone()
+                    formmethod="get"
+                    data-testid="preview-impact"
+                >"Preview impact"</button>
+            }
+        })
+    }
 }
 
 #[component]
@@ -470,13 +566,14 @@ fn History(lines: Vec<HistoryLine>) -> impl IntoView {
 /// Whom a change would affect: how many users get another value (per tenant), some of them
 /// with from → to, and the overrides it would hide or make redundant.
 #[component]
-fn ImpactSummary(impact: ImpactView, op: String) -> impl IntoView {
+pub(crate) fn ImpactSummary(impact: ImpactView, op: String) -> impl IntoView {
     // Changed values listed; the count above says how many there are in all.
     const SHOWN: usize = 5;
     let doing = match op.as_str() {
         "lock" => "Locking it",
         "unlock" => "Unlocking it",
         "unset" => "Removing it",
+        "apply" => "Applying it",
         _ => "Saving this",
     };
     let ImpactView {

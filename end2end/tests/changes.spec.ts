@@ -90,6 +90,7 @@ test("a department admin proposes a change, a tenant admin approves it, and it a
   await waitForHydration(page);
   const applied = row(page, "fax.cover_page.enabled");
   await expect(applied.getByTestId("effective")).toHaveText("true");
+  await applied.getByText("Inheritance chain").click();
   await applied.getByRole("link", { name: "Show recent changes" }).click();
   await expect(page.getByTestId("history")).toContainText("change request");
 });

@@ -188,6 +188,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
         app::domain::name::ConfigKey,
         config::EffectiveFormat,
         audit::AuditFormat,
+        app::domain::approval::ChangeState,
     )),
     security(("bearer" = []), ("session" = [])),
     tags(

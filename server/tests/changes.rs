@@ -467,3 +467,46 @@ async fn refused_requests_write_nothing() {
     let (status, _) = act(&head, id, "submit").await;
     assert_eq!(status, 409);
 }
+
+#[tokio::test]
+async fn a_rejected_request_ends_there() {
+    let server = start(&["root", "medical_head", "mercy_admin"]).await;
+    let root = server.client_as("root").await;
+    let head = server.client_as("medical_head").await;
+    let admin = server.client_as("mercy_admin").await;
+    department_rule(&root).await;
+    let (_, draft) = head.post("/changes", cover_page(true)).await;
+    let id = draft["id"].as_i64().unwrap();
+    assert_eq!(act(&head, id, "submit").await.0, 200);
+    let (status, body) = head
+        .post(&format!("/changes/{id}/reject"), json!({"comment": "mine"}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, rejected) = admin
+        .post(
+            &format!("/changes/{id}/reject"),
+            json!({"comment": "not this quarter"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{rejected}");
+    assert_eq!(rejected["state"], "rejected");
+    assert_eq!(rejected["actions"], json!(["comment"]), "{rejected}");
+    let entries = server.count("entries").await;
+    for action in ["apply", "approve", "submit", "cancel"] {
+        let (status, body) = act(&admin, id, action).await;
+        assert!(status == 409 || status == 403, "{action}: {status} {body}");
+    }
+    let (status, body) = head.put(&format!("/changes/{id}"), cover_page(false)).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(server.count("entries").await, entries);
+    assert_eq!(entry(&head, COVER, MEDICAL).await["value"], false);
+    // The discussion may go on.
+    let (status, body) = head
+        .post(
+            &format!("/changes/{id}/comment"),
+            json!({"comment": "next quarter then"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "rejected");
+}

@@ -28,9 +28,8 @@ fn change_id(value: &str) -> Result<i64, ApiError> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChangesQuery {
-    /// Only requests in this state: `draft`, `in_review`, `approved`, `applied`, `rejected`,
-    /// `cancelled` or `conflicted`.
-    state: Option<String>,
+    /// Only requests in this state.
+    state: Option<ChangeState>,
 }
 
 /// `{"comment"?}`: why, for the history.
@@ -79,14 +78,8 @@ pub async fn list(
 ) -> Result<Json<Vec<ChangeSummary>>, ApiError> {
     let Query(q) = query
         .map_err(|e| ApiError(WireError::InvalidInput(format!("query: {}", e.body_text()))))?;
-    let filter = q
-        .state
-        .as_deref()
-        .map(str::parse::<ChangeState>)
-        .transpose()
-        .map_err(|e| invalid(format!("state: {e}")))?;
     Ok(Json(
-        changes::list(&state.app, &caller.principal, filter).await?,
+        changes::list(&state.app, &caller.principal, q.state).await?,
     ))
 }
 
@@ -94,7 +87,8 @@ pub async fn list(
     params(("id" = i64, Path, description = "Change request id")),
     responses((status = 200, description = "The request: operations with base, current and proposed values (sensitive ones masked), approvals, history, its impact now and what the caller may do", body = ChangeView),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
-        (status = 404, description = "Not found, or not the caller's to see", body = ErrorBody)))]
+        (status = 404, description = "Not found, or not the caller's to see", body = ErrorBody),
+        (status = 422, description = "The id is not a change request id", body = ErrorBody)))]
 pub async fn get(
     State(state): State<ServerState>,
     caller: Caller,

@@ -244,10 +244,13 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
         .routes(routes!(config::keys))
         .routes(routes!(config::put_key, config::delete_key))
         .routes(routes!(impact::impact))
-        .routes(routes!(changes::list, changes::create))
-        .routes(routes!(changes::get, changes::edit))
-        .routes(routes!(changes::act))
-        .routes(routes!(changes::get_policy, changes::put_policy))
+        .routes(routes!(changes::list_changes, changes::create_change))
+        .routes(routes!(changes::get_change, changes::edit_change))
+        .routes(routes!(changes::act_on_change))
+        .routes(routes!(
+            changes::get_approval_policy,
+            changes::put_approval_policy
+        ))
         .routes(routes!(directory::list_tenants, directory::create_tenant))
         .routes(routes!(
             directory::get_tenant,

@@ -54,7 +54,7 @@ pub struct ApprovalPolicy {
         (status = 404, description = "A scope or key was not found (also anything of another tenant)", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the operation and field", body = ErrorBody)))]
-pub async fn create(
+pub async fn create_change(
     State(state): State<ServerState>,
     caller: Caller,
     ClientAddr(address): ClientAddr,
@@ -71,7 +71,7 @@ pub async fn create(
     responses((status = 200, description = "Change requests the caller may see (their own, and those whose every scope they may read), newest first, at most 200", body = [ChangeSummary]),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
-pub async fn list(
+pub async fn list_changes(
     State(state): State<ServerState>,
     caller: Caller,
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
@@ -89,7 +89,7 @@ pub async fn list(
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
         (status = 404, description = "Not found, or not the caller's to see", body = ErrorBody),
         (status = 422, description = "The id is not a change request id", body = ErrorBody)))]
-pub async fn get(
+pub async fn get_change(
     State(state): State<ServerState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -108,7 +108,7 @@ pub async fn get(
         (status = 409, description = "It is applied, rejected or cancelled, or changed meanwhile", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the operation and field", body = ErrorBody)))]
-pub async fn edit(
+pub async fn edit_change(
     State(state): State<ServerState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -141,7 +141,7 @@ pub async fn edit(
         (status = 409, description = "Not in a state for this action (applying without enough approvals, approving a draft), or changed meanwhile", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
-pub async fn act(
+pub async fn act_on_change(
     State(state): State<ServerState>,
     caller: Caller,
     Path((id, action)): Path<(String, String)>,
@@ -176,7 +176,7 @@ pub async fn act(
 #[utoipa::path(get, path = "/approval-policy", tag = "changes",
     responses((status = 200, description = "Which changes need approval, and how many: a change needs the most any matching rule asks of any of its operations", body = ApprovalPolicy),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody)))]
-pub async fn get_policy(
+pub async fn get_approval_policy(
     State(state): State<ServerState>,
     _caller: Caller,
 ) -> Result<Json<ApprovalPolicy>, ApiError> {
@@ -191,7 +191,7 @@ pub async fn get_policy(
         (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the rule and field", body = ErrorBody)))]
-pub async fn put_policy(
+pub async fn put_approval_policy(
     State(state): State<ServerState>,
     caller: Caller,
     ClientAddr(address): ClientAddr,

@@ -295,13 +295,22 @@ async fn applying_after_the_entry_moved_marks_the_request_conflicted() {
     let (status, _) = act(&admin, first, "apply").await;
     assert_eq!(status, 409);
 
-    // Its author reworks it against the entry as it is now, and it goes through again.
+    // Submitted again against the entry as it is now, it is a new proposal: the approval it
+    // had does not carry over.
+    let (status, body) = act(&head, first, "submit").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "in_review");
+    assert_eq!(body["approvals"], json!([]), "{body}");
+    assert_eq!(body["ops"][0]["moved"], false);
+    let (status, body) = act(&admin, first, "apply").await;
+    assert_eq!(status, 409, "{body}");
+
+    // Its author reworks it, and it goes through again.
     let (status, body) = head
         .put(&format!("/changes/{first}"), cover_page(false))
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["state"], "draft");
-    assert_eq!(act(&head, first, "submit").await.0, 200);
+    assert_eq!(body["state"], "in_review");
     assert_eq!(act(&admin, first, "approve").await.0, 200);
     let (status, body) = act(&admin, first, "apply").await;
     assert_eq!(status, 200, "{body}");
@@ -374,6 +383,53 @@ async fn sensitive_values_stay_masked_and_rules_can_name_a_tenant() {
     assert_eq!(revealed[key]["value"], "phx_live_new_secret", "{revealed}");
     let (_, audit) = root.get("/audit?limit=200").await;
     assert!(!audit.to_string().contains("phx_live"), "{audit}");
+    // Another tenant's admin does not learn of a rule about this tenant.
+    let (_, policy) = other_tenant.get("/approval-policy").await;
+    assert_eq!(policy["rules"], json!([]), "{policy}");
+    let (_, policy) = admin.get("/approval-policy").await;
+    assert_eq!(policy["rules"][0]["tenant"], "mercy_hospital", "{policy}");
+}
+
+#[tokio::test]
+async fn a_tenant_admin_reading_a_platform_wide_request_sees_its_reach_in_their_tenant_only() {
+    let server = start(&["root", "mercy_admin", "general_admin"]).await;
+    let root = server.client_as("root").await;
+    let admin = server.client_as("mercy_admin").await;
+    let (status, draft) = root
+        .post(
+            "/changes",
+            json!({"title": "More fax retries", "ops": [
+                {"op": "set", "scope": "global", "key": "fax.retry_attempts", "value": 9}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{draft}");
+    let id = draft["id"].as_i64().unwrap();
+    let everywhere = draft["impact"]["by_tenant"].as_object().unwrap().clone();
+    assert!(everywhere.contains_key("general_hospital"), "{draft}");
+
+    let (status, seen) = admin.get(&format!("/changes/{id}")).await;
+    assert_eq!(status, 200, "{seen}");
+    let by_tenant = seen["impact"]["by_tenant"].as_object().unwrap();
+    assert_eq!(
+        by_tenant.keys().collect::<Vec<_>>(),
+        ["mercy_hospital"],
+        "{seen}"
+    );
+    assert_eq!(
+        seen["impact"]["users_affected"],
+        everywhere["mercy_hospital"]
+    );
+    assert!(!seen.to_string().contains("general_hospital"), "{seen}");
+    // Reading is not reviewing: a tenant admin may not approve a global change.
+    assert!(
+        !seen["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("approve"))
+    );
+    let (status, body) = act(&admin, id, "approve").await;
+    assert_eq!(status, 403, "{body}");
 }
 
 #[tokio::test]

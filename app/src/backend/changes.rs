@@ -119,9 +119,32 @@ pub(super) async fn gate<C: ConnectionTrait>(
     }
 }
 
-/// The approval policy. Anyone signed in may read it: it says what they will be asked for.
-pub async fn policy(state: &AppState) -> Result<Vec<ApprovalRule>, ServiceError> {
-    load_rules(&state.db).await
+/// The approval policy as `principal` may read it: it says what they will be asked for. A
+/// rule naming another tenant is that tenant's business (super admins see every rule).
+pub async fn policy(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<ApprovalRule>, ServiceError> {
+    let rules = load_rules(&state.db).await?;
+    if principal.traits.contains(&Trait::SuperAdmin) {
+        return Ok(rules);
+    }
+    Ok(rules
+        .into_iter()
+        .filter(|r| r.tenant.is_none() || r.tenant == principal.tenant)
+        .collect())
+}
+
+/// A change to the approval policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyEdit {
+    /// The whole policy.
+    Replace(Vec<ApprovalRule>),
+    /// One more rule, at the end.
+    Add(ApprovalRule),
+    /// Rule `index` (0-based), which the editor saw as `rule` (its description): if the policy
+    /// changed meanwhile, nothing is removed.
+    Remove { index: usize, rule: String },
 }
 
 /// Replaces the approval policy (super admins with config_write); one audited event.
@@ -131,7 +154,41 @@ pub async fn set_policy(
     actor: &Actor,
     rules: Vec<ApprovalRule>,
 ) -> Result<Vec<ApprovalRule>, ServiceError> {
+    edit_policy(state, principal, actor, PolicyEdit::Replace(rules)).await
+}
+
+/// Changes the approval policy (super admins with config_write): read, changed and written in
+/// one transaction, so two editors cannot lose each other's rules; one audited event.
+pub async fn edit_policy(
+    state: &AppState,
+    principal: &Principal,
+    actor: &Actor,
+    edit: PolicyEdit,
+) -> Result<Vec<ApprovalRule>, ServiceError> {
     access::authorize(principal, &Action::ManageApprovalPolicy)?;
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
+    let before = load_rules(&tx).await?;
+    let rules = match edit {
+        PolicyEdit::Replace(rules) => rules,
+        PolicyEdit::Add(rule) => {
+            let mut rules = before.clone();
+            rules.push(rule);
+            rules
+        }
+        PolicyEdit::Remove { index, rule } => {
+            if before.get(index).map(ApprovalRule::describe) != Some(rule) {
+                return Err(ServiceError::Conflict {
+                    message: "the approval policy changed meanwhile; reload it and try again"
+                        .into(),
+                    current: None,
+                });
+            }
+            let mut rules = before.clone();
+            rules.remove(index);
+            rules
+        }
+    };
     if rules.len() > MAX_RULES {
         return Err(ServiceError::Invalid(format!(
             "rules: at most {MAX_RULES} rules"
@@ -150,8 +207,6 @@ pub async fn set_policy(
             )));
         }
     }
-    let tx = state.db.begin().await?;
-    let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
     for (i, rule) in rules.iter().enumerate() {
         if let Some(slug) = &rule.tenant {
             let found = tenant::Entity::find()
@@ -165,7 +220,6 @@ pub async fn set_policy(
             }
         }
     }
-    let before = load_rules(&tx).await?;
     if before == rules {
         return Ok(rules);
     }
@@ -351,6 +405,26 @@ struct Filing {
     department: Option<String>,
 }
 
+/// The tenant and department (slugs) `scope` lies in. A scope deleted since the request was
+/// written still answers from its name (a user's: none), so the request stays readable and
+/// can be cancelled.
+async fn placement<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+) -> Result<(Option<String>, Option<String>), ServiceError> {
+    match scope_ids(db, scope).await {
+        Ok(ids) => Ok((ids.audit_tenant, ids.audit_department)),
+        Err(ServiceError::NotFound(_)) => Ok((
+            scope.tenant().map(ToString::to_string),
+            match scope {
+                Scope::Department { department, .. } => Some(department.to_string()),
+                _ => None,
+            },
+        )),
+        Err(other) => Err(other),
+    }
+}
+
 async fn filing<C: ConnectionTrait>(db: &C, ops: &[StoredOp]) -> Result<Filing, ServiceError> {
     let mut levels = BTreeSet::new();
     let mut tenants = BTreeSet::new();
@@ -361,9 +435,9 @@ async fn filing<C: ConnectionTrait>(db: &C, ops: &[StoredOp]) -> Result<Filing, 
         if scope == Scope::Global {
             continue;
         }
-        let ids = scope_ids(db, &scope).await?;
-        tenants.insert(ids.audit_tenant.clone());
-        departments.insert(ids.audit_department.clone());
+        let (tenant, department) = placement(db, &scope).await?;
+        tenants.insert(tenant);
+        departments.insert(department);
     }
     let level = levels.first().copied().unwrap_or(Level::Global);
     Ok(
@@ -538,7 +612,11 @@ async fn writes_all(state: &AppState, principal: &Principal, ops: &[StoredOp]) -
 }
 
 /// What the policy asks of the request now.
-async fn required<C: ConnectionTrait>(db: &C, ops: &[StoredOp]) -> Result<u32, ServiceError> {
+async fn required<C: ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    ops: &[StoredOp],
+) -> Result<u32, ServiceError> {
     let rules = load_rules(db).await?;
     if rules.is_empty() {
         return Ok(0);
@@ -546,17 +624,28 @@ async fn required<C: ConnectionTrait>(db: &C, ops: &[StoredOp]) -> Result<u32, S
     let mut places = Vec::with_capacity(ops.len());
     for op in ops {
         let scope = op.scope()?;
-        let ids = scope_ids(db, &scope).await?;
+        let (tenant, _) = placement(db, &scope).await?;
         places.push(OpPlace {
             level: scope.level(),
-            tenant: ids
-                .audit_tenant
+            tenant: tenant
                 .as_deref()
                 .and_then(|t| Slug::parse("tenant", t).ok()),
-            sensitive: op.sensitive,
+            sensitive: sensitive(state, op),
         });
     }
     Ok(approval::required(&rules, &places))
+}
+
+/// Whether an operation's key is sensitive: as it was when proposed, or as it is now (a key
+/// made sensitive since must not show its values).
+fn sensitive(state: &AppState, op: &StoredOp) -> bool {
+    op.sensitive
+        || state.snapshots.get(None).is_some_and(|platform| {
+            ConfigKey::parse(&op.key)
+                .ok()
+                .and_then(|key| platform.keys.get(&key).map(|(_, def)| def.sensitive))
+                .unwrap_or(false)
+        })
 }
 
 async fn reviews<C: ConnectionTrait>(
@@ -613,7 +702,7 @@ async fn situation<C: ConnectionTrait>(
     let standing = Standing {
         state: state_of(&row)?,
         approvals: u32::try_from(approvals.len()).unwrap_or(u32::MAX),
-        required: required(db, &ops).await?,
+        required: required(state, db, &ops).await?,
     };
     let role = Role {
         author: row.author == principal.user.as_str(),
@@ -745,14 +834,26 @@ async fn impact_of(
             def: def.clone(),
         });
     }
-    impact::view(state, principal, &checked).await
+    let mut view = impact::view(state, principal, &checked).await?;
+    // A reader who may not make the change (an admin of one tenant reading a platform-wide
+    // request) sees its reach within their own tenant only, never other tenants' numbers.
+    if !principal.traits.contains(&Trait::SuperAdmin) {
+        let own = principal.tenant.as_ref().map(ToString::to_string);
+        view.by_tenant
+            .retain(|tenant, _| own.as_deref() == Some(tenant.as_str()));
+        view.users_affected = view.by_tenant.values().sum();
+        view.newly_shadowed_total = view.newly_shadowed.len();
+        view.redundant_total = view.redundant.len();
+    }
+    Ok(view)
 }
 
 /// One operation for the reader: proposed, base and current values (masked for a sensitive
 /// key, whoever reads: a request is no place to reveal a secret).
 fn op_view(state: &AppState, op: &StoredOp) -> Result<ChangeOpView, ServiceError> {
+    let secret = sensitive(state, op);
     let shown = |value: Value| {
-        if op.sensitive {
+        if secret {
             Value::String(MASK.into())
         } else {
             value
@@ -872,7 +973,7 @@ pub async fn lists(state: &AppState, principal: &Principal) -> Result<ChangeList
         mine: Vec::new(),
         to_review: Vec::new(),
         others: Vec::new(),
-        rules: load_rules(&state.db).await?,
+        rules: policy(state, principal).await?,
         can_manage_policy: decide(principal, &Action::ManageApprovalPolicy).is_allowed(),
     };
     for change in list(state, principal, None).await? {
@@ -912,7 +1013,10 @@ pub async fn propose(
             )));
         }
     };
-    let title = format!("{verb} {} at {}", op.key, op.scope);
+    let mut title = format!("{verb} {} at {}", op.key, op.scope);
+    if title.chars().count() > MAX_TITLE_CHARS {
+        title = title.chars().take(MAX_TITLE_CHARS - 1).collect::<String>() + "…";
+    }
     let created = create(
         state,
         principal,
@@ -1061,9 +1165,33 @@ pub async fn act(
     let tx = state.db.begin().await?;
     let mut audit = AuditWriter::begin(&tx, now).await?;
     let row = unchanged(&tx, &before.row).await?;
-    let mut ops = before.ops;
+    // Decided again on what the transaction reads: the policy or the approvals may have moved
+    // since (a stricter rule must hold an apply back), and the operations are taken from here
+    // (a key rotation may have re-sealed them).
+    let mut ops = parse_ops(&row)?;
+    let reviews = reviews(&tx, id).await?;
+    let approvals = approvals_of(&row, &reviews);
+    let standing = Standing {
+        state: state_of(&row)?,
+        approvals: u32::try_from(approvals.len()).unwrap_or(u32::MAX),
+        required: required(state, &tx, &ops).await?,
+    };
+    let role = Role {
+        approved: approvals.iter().any(|r| r.actor == principal.user.as_str()),
+        ..before.role
+    };
+    if (standing, role) != (before.standing, before.role) {
+        next = approval::next(standing, role, transition).map_err(refusal)?;
+    }
     let mut kind = transition.as_str();
     let mut applied = false;
+    // A submission is a new proposal against the entries as they are now: approvals given to
+    // an earlier one (before a conflict) do not carry over.
+    let round = if transition == Transition::Submit {
+        row.round + 1
+    } else {
+        row.round
+    };
     match transition {
         Transition::Submit => take_bases(&tx, &state.secrets, &mut ops).await?,
         Transition::Apply => {
@@ -1081,6 +1209,7 @@ pub async fn act(
     let mut active: change_request::ActiveModel = row.into();
     active.ops = Set(serde_json::to_string(&ops).map_err(|e| corrupt(e.to_string()))?);
     active.state = Set(next.as_str().into());
+    active.round = Set(round);
     active.updated_at = Set(now);
     let row = active.update(&tx).await?;
     review(&tx, &row, actor, kind, comment.clone(), now).await?;

@@ -91,40 +91,36 @@ pub async fn add_approval_rule(
         .trim()
         .parse::<u32>()
         .map_err(|_| invalid(format!("approvals: {approvals:?} is not a number")))?;
-    let mut rules = changes::policy(&state).await.map_err(service_error)?;
-    rules.push(ApprovalRule {
+    let rule = ApprovalRule {
         level,
         tenant,
         sensitive_only: sensitive_only.is_some(),
         approvals,
-    });
+    };
     let actor = actor(&principal).await;
-    changes::set_policy(&state, &principal, &actor, rules)
+    changes::edit_policy(&state, &principal, &actor, changes::PolicyEdit::Add(rule))
         .await
         .map_err(service_error)?;
     Ok(())
 }
 
-/// Removes rule `index` (0-based, as listed) from the approval policy.
+/// Removes rule `index` (0-based, as listed), which the page showed as `rule`, from the
+/// approval policy.
 #[server(prefix = "/fn", endpoint = "remove_approval_rule")]
-pub async fn remove_approval_rule(index: usize) -> Result<(), WireError> {
+pub async fn remove_approval_rule(index: usize, rule: String) -> Result<(), WireError> {
     use crate::auth::server::{actor, current_principal, service_error, with_status};
     use crate::backend::changes;
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
-    let mut rules = changes::policy(&state).await.map_err(service_error)?;
-    if index >= rules.len() {
-        return Err(with_status(WireError::NotFound(format!(
-            "rule {} was not found (the policy has {})",
-            index + 1,
-            rules.len()
-        ))));
-    }
-    rules.remove(index);
     let actor = actor(&principal).await;
-    changes::set_policy(&state, &principal, &actor, rules)
-        .await
-        .map_err(service_error)?;
+    changes::edit_policy(
+        &state,
+        &principal,
+        &actor,
+        changes::PolicyEdit::Remove { index, rule },
+    )
+    .await
+    .map_err(service_error)?;
     Ok(())
 }
 
@@ -279,6 +275,7 @@ fn Policy(
                                     {can_manage.then(|| view! {
                                         <ActionForm action=remove attr:class="inline-form">
                                             <input type="hidden" name="index" value=index.to_string()/>
+                                            <input type="hidden" name="rule" value=rule.describe()/>
                                             <button type="submit" class="link-button">
                                                 "Remove" <span class="visually-hidden">{format!(" rule {}", index + 1)}</span>
                                             </button>

@@ -31,7 +31,7 @@ use super::impact::{self, CheckedOp, OpRequest};
 use crate::domain::approval::{self, Refusal, Role, Standing};
 pub use crate::domain::approval::{ApprovalRule, ChangeState, OpPlace, Transition};
 use crate::domain::audit_chain::AuditRecord;
-use crate::domain::impact::{EntryOp, OpKind};
+use crate::domain::impact::OpKind;
 use crate::domain::key::KeyDefinition;
 use crate::domain::level::Level;
 use crate::domain::name::{ConfigKey, Slug};
@@ -54,13 +54,15 @@ pub const LISTED: usize = 200;
 
 /// Where an entry write lands, as the approval policy looks at it.
 pub fn place(def: &KeyDefinition, scope: &Scope, ids: &ScopeIds) -> OpPlace {
+    place_in(scope, ids.audit_tenant.as_deref(), def.sensitive)
+}
+
+/// Where an operation at `scope`, lying in tenant `tenant` (a slug), lands for the policy.
+fn place_in(scope: &Scope, tenant: Option<&str>, sensitive: bool) -> OpPlace {
     OpPlace {
         level: scope.level(),
-        tenant: ids
-            .audit_tenant
-            .as_deref()
-            .and_then(|t| Slug::parse("tenant", t).ok()),
-        sensitive: def.sensitive,
+        tenant: tenant.and_then(|t| Slug::parse("tenant", t).ok()),
+        sensitive,
     }
 }
 
@@ -625,13 +627,7 @@ async fn required<C: ConnectionTrait>(
     for op in ops {
         let scope = op.scope()?;
         let (tenant, _) = placement(db, &scope).await?;
-        places.push(OpPlace {
-            level: scope.level(),
-            tenant: tenant
-                .as_deref()
-                .and_then(|t| Slug::parse("tenant", t).ok()),
-            sensitive: sensitive(state, op),
-        });
+        places.push(place_in(&scope, tenant.as_deref(), sensitive(state, op)));
     }
     Ok(approval::required(&rules, &places))
 }
@@ -679,6 +675,8 @@ fn state_of(row: &change_request::Model) -> Result<ChangeState, ServiceError> {
 struct Situation {
     row: change_request::Model,
     ops: Vec<StoredOp>,
+    /// Its history, oldest first.
+    reviews: Vec<change_review::Model>,
     standing: Standing,
     role: Role,
 }
@@ -698,23 +696,39 @@ async fn situation<C: ConnectionTrait>(
         return Err(not_found(id));
     }
     let reviews = reviews(db, id).await?;
-    let approvals = approvals_of(&row, &reviews);
-    let standing = Standing {
-        state: state_of(&row)?,
-        approvals: u32::try_from(approvals.len()).unwrap_or(u32::MAX),
-        required: required(state, db, &ops).await?,
-    };
+    let (standing, approved) = standing(state, db, principal, &row, &ops, &reviews).await?;
     let role = Role {
         author: row.author == principal.user.as_str(),
         writes_all: writes_all(state, principal, &ops).await,
-        approved: approvals.iter().any(|r| r.actor == principal.user.as_str()),
+        approved,
     };
     Ok(Situation {
         row,
         ops,
+        reviews,
         standing,
         role,
     })
+}
+
+/// Where request `row` stands (its approvals in this round, what the policy asks now), and
+/// whether `principal` has approved it in this round.
+async fn standing<C: ConnectionTrait>(
+    state: &AppState,
+    db: &C,
+    principal: &Principal,
+    row: &change_request::Model,
+    ops: &[StoredOp],
+    reviews: &[change_review::Model],
+) -> Result<(Standing, bool), ServiceError> {
+    let approvals = approvals_of(row, reviews);
+    let standing = Standing {
+        state: state_of(row)?,
+        approvals: u32::try_from(approvals.len()).unwrap_or(u32::MAX),
+        required: required(state, db, ops).await?,
+    };
+    let approved = approvals.iter().any(|r| r.actor == principal.user.as_str());
+    Ok((standing, approved))
 }
 
 fn refusal(refusal: Refusal) -> ServiceError {
@@ -745,10 +759,10 @@ async fn render(
     let Situation {
         row,
         ops,
+        reviews,
         standing,
         role,
     } = situation;
-    let reviews = reviews(&state.db, row.id).await?;
     let line = |r: &change_review::Model| ReviewView {
         by: r.actor.clone(),
         kind: r.kind.clone(),
@@ -798,41 +812,16 @@ async fn render(
 
 /// The impact of the request's operations now, as the reader may see it (it masks what the
 /// reader may not read). Checked without the writer's authorization: a reader who may not make
-/// the change still sees whom it would affect within what they read.
+/// the change still sees whom it would affect within what they read. Operations that no
+/// longer check (a scope deleted, a key redefined) have no impact to show.
 async fn impact_of(
     state: &AppState,
     principal: &Principal,
     requests: &[OpRequest],
 ) -> Result<impact::ImpactView, ServiceError> {
-    let platform = state
-        .snapshots
-        .get(None)
-        .ok_or_else(|| corrupt("the snapshots are not loaded".into()))?;
     let mut checked = Vec::with_capacity(requests.len());
-    for request in requests {
-        let scope: Scope = request.scope.parse().map_err(|e| corrupt(format!("{e}")))?;
-        let key = ConfigKey::parse(&request.key).map_err(|e| corrupt(e.to_string()))?;
-        let (idx, def) = platform
-            .keys
-            .get(&key)
-            .ok_or_else(|| ServiceError::NotFound(format!("key {key} is not defined")))?;
-        let kind = match (request.op.as_str(), &request.value) {
-            ("set", Some(v)) => OpKind::Set(v.clone()),
-            ("unset", _) => OpKind::Unset,
-            ("lock", _) => OpKind::Lock,
-            ("unlock", _) => OpKind::Unlock,
-            _ => return Err(corrupt(format!("stored op {}", request.op))),
-        };
-        checked.push(CheckedOp {
-            op: EntryOp {
-                scope: scope.clone(),
-                key: idx,
-                kind,
-            },
-            scope,
-            key,
-            def: def.clone(),
-        });
+    for (i, request) in requests.iter().enumerate() {
+        checked.push(impact::check_op(state, None, i, request).await?);
     }
     let mut view = impact::view(state, principal, &checked).await?;
     // A reader who may not make the change (an admin of one tenant reading a platform-wide
@@ -1170,14 +1159,9 @@ pub async fn act(
     // (a key rotation may have re-sealed them).
     let mut ops = parse_ops(&row)?;
     let reviews = reviews(&tx, id).await?;
-    let approvals = approvals_of(&row, &reviews);
-    let standing = Standing {
-        state: state_of(&row)?,
-        approvals: u32::try_from(approvals.len()).unwrap_or(u32::MAX),
-        required: required(state, &tx, &ops).await?,
-    };
+    let (standing, approved) = standing(state, &tx, principal, &row, &ops, &reviews).await?;
     let role = Role {
-        approved: approvals.iter().any(|r| r.actor == principal.user.as_str()),
+        approved,
         ..before.role
     };
     if (standing, role) != (before.standing, before.role) {

@@ -75,57 +75,70 @@ pub async fn check_ops(
             "ops: at most {MAX_OPS} operations at once"
         )));
     }
+    let mut parsed = Vec::with_capacity(ops.len());
+    for (i, op) in ops.iter().enumerate() {
+        parsed.push(check_op(state, Some(principal), i, op).await?);
+    }
+    Ok(parsed)
+}
+
+/// Checks operation `i` as [`check_ops`] does; with `principal`, refused unless they may make
+/// it (without, for reading back operations checked when they were proposed).
+pub async fn check_op(
+    state: &AppState,
+    principal: Option<&Principal>,
+    i: usize,
+    op: &OpRequest,
+) -> Result<CheckedOp, ServiceError> {
     let platform = state
         .snapshots
         .get(None)
         .ok_or_else(|| internal("the snapshots are not loaded".into()))?;
-    let keys = platform.keys.clone();
-    let mut parsed = Vec::with_capacity(ops.len());
-    for (i, op) in ops.iter().enumerate() {
-        let field = |name: &str, e: &dyn std::fmt::Display| {
-            ServiceError::Invalid(format!("ops[{i}].{name}: {e}"))
-        };
-        let scope: Scope = op.scope.parse().map_err(|e| field("scope", &e))?;
-        let key = ConfigKey::parse(&op.key).map_err(|e| field("key", &e))?;
-        let (idx, def) = keys
-            .get(&key)
-            .ok_or_else(|| field("key", &format!("key {key} is not defined")))?;
+    let field = |name: &str, e: &dyn std::fmt::Display| {
+        ServiceError::Invalid(format!("ops[{i}].{name}: {e}"))
+    };
+    let scope: Scope = op.scope.parse().map_err(|e| field("scope", &e))?;
+    let key = ConfigKey::parse(&op.key).map_err(|e| field("key", &e))?;
+    let (idx, def) = platform
+        .keys
+        .get(&key)
+        .ok_or_else(|| field("key", &format!("key {key} is not defined")))?;
+    if let Some(principal) = principal {
         access::authorize_write(state, principal, &scope, &key).await?;
-        exists(state, &scope)?;
-        let kind = match (op.op.as_str(), &op.value) {
-            ("set", Some(value)) => {
-                if !def.allows_level(scope.level()) {
-                    return Err(field(
-                        "scope",
-                        &format!("key {key} cannot be set at the {} level", scope.level()),
-                    ));
-                }
-                def.validate(value).map_err(|e| field("value", &e))?;
-                OpKind::Set(value.clone())
-            }
-            ("set", None) => return Err(field("value", &"set needs a value")),
-            ("unset", _) => OpKind::Unset,
-            ("lock", _) => OpKind::Lock,
-            ("unlock", _) => OpKind::Unlock,
-            (other, _) => {
+    }
+    exists(state, &scope)?;
+    let kind = match (op.op.as_str(), &op.value) {
+        ("set", Some(value)) => {
+            if !def.allows_level(scope.level()) {
                 return Err(field(
-                    "op",
-                    &format!("{other:?} is not one of set, unset, lock, unlock"),
+                    "scope",
+                    &format!("key {key} cannot be set at the {} level", scope.level()),
                 ));
             }
-        };
-        parsed.push(CheckedOp {
-            op: EntryOp {
-                scope: scope.clone(),
-                key: idx,
-                kind,
-            },
-            scope,
-            key,
-            def: def.clone(),
-        });
-    }
-    Ok(parsed)
+            def.validate(value).map_err(|e| field("value", &e))?;
+            OpKind::Set(value.clone())
+        }
+        ("set", None) => return Err(field("value", &"set needs a value")),
+        ("unset", _) => OpKind::Unset,
+        ("lock", _) => OpKind::Lock,
+        ("unlock", _) => OpKind::Unlock,
+        (other, _) => {
+            return Err(field(
+                "op",
+                &format!("{other:?} is not one of set, unset, lock, unlock"),
+            ));
+        }
+    };
+    Ok(CheckedOp {
+        op: EntryOp {
+            scope: scope.clone(),
+            key: idx,
+            kind,
+        },
+        scope,
+        key,
+        def: def.clone(),
+    })
 }
 
 /// The impact of `ops`, refused unless `principal` may make every one of them.

@@ -98,13 +98,7 @@ pub async fn save_entry(
     access::authorize_write(&state, &principal, &scope, &key)
         .await
         .map_err(service_error)?;
-    let (_, def) = entries::find_key(&state.db, &state.secrets, &key)
-        .await
-        .map_err(service_error)?;
-    let value = def
-        .key_type
-        .value_from_text(&value)
-        .map_err(|e| with_status(WireError::InvalidInput(format!("value: key {key}: {e}"))))?;
+    let value = form_value(&state, &key, &value).await?;
     let actor = actor(&principal).await;
     let request = entries::SetEntry {
         key,
@@ -131,19 +125,12 @@ pub async fn propose_entry(
     reason: Option<String>,
 ) -> Result<i64, WireError> {
     use crate::auth::server::{actor, current_principal, service_error, with_status};
-    use crate::backend::{changes, entries, impact};
+    use crate::backend::{changes, impact};
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
     let parsed = parse_key(&key)?;
     let value = match value {
-        Some(text) if op == "set" => {
-            let (_, def) = entries::find_key(&state.db, &state.secrets, &parsed)
-                .await
-                .map_err(service_error)?;
-            Some(def.key_type.value_from_text(&text).map_err(|e| {
-                with_status(WireError::InvalidInput(format!("value: key {key}: {e}")))
-            })?)
-        }
+        Some(text) if op == "set" => Some(form_value(&state, &parsed, &text).await?),
         _ => None,
     };
     let actor = actor(&principal).await;
@@ -177,14 +164,7 @@ pub async fn entry_impact(
     let state = crate::auth::server::state().map_err(with_status)?;
     let parsed = parse_key(&key)?;
     let value = match value {
-        Some(text) if op == "set" => {
-            let (_, def) = crate::backend::entries::find_key(&state.db, &state.secrets, &parsed)
-                .await
-                .map_err(service_error)?;
-            Some(def.key_type.value_from_text(&text).map_err(|e| {
-                with_status(WireError::InvalidInput(format!("value: key {key}: {e}")))
-            })?)
-        }
+        Some(text) if op == "set" => Some(form_value(&state, &parsed, &text).await?),
         _ => None,
     };
     let request = impact::OpRequest {
@@ -245,6 +225,22 @@ pub async fn remove_entry(
     entries::unset_entry(&state, &actor, &key, &scope, expect_version, reason)
         .await
         .map_err(service_error)
+}
+
+/// The form's text as a value of `key`'s type (JSON for json keys).
+#[cfg(feature = "ssr")]
+async fn form_value(
+    state: &crate::backend::AppState,
+    key: &crate::domain::name::ConfigKey,
+    text: &str,
+) -> Result<serde_json::Value, WireError> {
+    use crate::auth::server::{service_error, with_status};
+    let (_, def) = crate::backend::entries::find_key(&state.db, &state.secrets, key)
+        .await
+        .map_err(service_error)?;
+    def.key_type
+        .value_from_text(text)
+        .map_err(|e| with_status(WireError::InvalidInput(format!("value: key {key}: {e}"))))
 }
 
 #[cfg(feature = "ssr")]

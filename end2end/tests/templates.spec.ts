@@ -20,6 +20,9 @@ test("a template edit reaches the users of a following tenant at once, with drif
   expect((await effective(page, "clerk_cole"))["fax.retry_attempts"]["value"]).toBe(3);
   await healthcare.getByLabel("Key").selectOption("fax.retry_attempts");
   await healthcare.getByLabel("Value").fill("8");
+  // Whom it reaches shows while typing, before anything is saved.
+  await expect(healthcare.getByTestId("template-impact")).toContainText(/Saving this changes the effective value for \d+ users? \(general_hospital: \d+\)/);
+  expect((await effective(page, "clerk_cole"))["fax.retry_attempts"]["value"]).toBe(3);
   await healthcare.getByRole("button", { name: "Set in template" }).click();
   await expect(healthcare.locator('[data-testid="template-entry"][data-key="fax.retry_attempts"]')).toContainText("8");
   const cole = await effective(page, "clerk_cole");
@@ -54,7 +57,13 @@ test("a template edit reaches the users of a following tenant at once, with drif
   await expect(admin.getByRole("button", { name: "Set in template" }).first()).toBeDisabled();
   await other.close();
 
-  // Removing the entry gives the users the value they inherit again.
+  // Removing the entry gives the users the value they inherit again: asked first, then done.
+  await healthcare
+    .locator('[data-testid="template-entry"][data-key="fax.retry_attempts"]')
+    .getByTestId("template-impact-remove")
+    .click();
+  await expect(healthcare.getByTestId("template-impact")).toContainText(/Removing it changes the effective value for \d+ users? \(general_hospital: \d+\)/);
+  expect((await effective(page, "clerk_cole"))["fax.retry_attempts"]["value"]).toBe(8);
   await healthcare
     .locator('[data-testid="template-entry"][data-key="fax.retry_attempts"]')
     .getByRole("button", { name: "Remove" })

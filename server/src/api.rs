@@ -285,6 +285,7 @@ pub fn routes() -> (Router<ServerState>, utoipa::openapi::OpenApi) {
             templates::delete_template
         ))
         .routes(routes!(templates::template_drift))
+        .routes(routes!(templates::template_impact))
         .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::revert))

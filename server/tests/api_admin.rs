@@ -862,6 +862,7 @@ const CONTRACT: &[(&str, &str)] = &[
     ("put", "/api/v1/templates/{name}"),
     ("delete", "/api/v1/templates/{name}"),
     ("get", "/api/v1/templates/{name}/drift"),
+    ("post", "/api/v1/templates/{name}/impact"),
     ("get", "/api/v1/export"),
     ("get", "/healthz"),
     ("get", "/readyz"),

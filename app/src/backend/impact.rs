@@ -11,9 +11,11 @@ use serde_json::Value;
 use super::AppState;
 use super::access;
 use super::error::ServiceError;
-use crate::domain::impact::{self, EntryOp, OpKind, Patches};
-use crate::domain::name::ConfigKey;
-use crate::domain::policy::Principal;
+use crate::domain::impact::{self, EntryOp, OpKind, Patches, TemplateOp};
+use crate::domain::key::KeyDefinition;
+use crate::domain::level::Level;
+use crate::domain::name::{ConfigKey, Slug};
+use crate::domain::policy::{Action, Principal};
 use crate::domain::resolve::Snapshot;
 use crate::domain::scope::Scope;
 use crate::domain::value::MASK;
@@ -65,21 +67,62 @@ pub async fn check_ops(
     principal: &Principal,
     ops: &[OpRequest],
 ) -> Result<Vec<CheckedOp>, ServiceError> {
-    if ops.is_empty() {
-        return Err(ServiceError::Invalid(
-            "ops: give at least one operation".into(),
-        ));
-    }
-    if ops.len() > MAX_OPS {
-        return Err(ServiceError::Invalid(format!(
-            "ops: at most {MAX_OPS} operations at once"
-        )));
-    }
+    count(ops.len())?;
     let mut parsed = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
         parsed.push(check_op(state, Some(principal), i, op).await?);
     }
     Ok(parsed)
+}
+
+/// Refuses no operations, or more than [`MAX_OPS`].
+fn count(n: usize) -> Result<(), ServiceError> {
+    if n == 0 {
+        return Err(ServiceError::Invalid(
+            "ops: give at least one operation".into(),
+        ));
+    }
+    if n > MAX_OPS {
+        return Err(ServiceError::Invalid(format!(
+            "ops: at most {MAX_OPS} operations at once"
+        )));
+    }
+    Ok(())
+}
+
+/// What operation `i` does to an entry of `key` at `level` (a value checked against the key).
+fn kind_of(
+    i: usize,
+    op: &str,
+    value: &Option<Value>,
+    key: &ConfigKey,
+    def: &KeyDefinition,
+    level: Level,
+    at: &str,
+) -> Result<OpKind, ServiceError> {
+    let field = |name: &str, e: &dyn std::fmt::Display| {
+        ServiceError::Invalid(format!("ops[{i}].{name}: {e}"))
+    };
+    match (op, value) {
+        ("set", Some(value)) => {
+            if !def.allows_level(level) {
+                return Err(field(
+                    at,
+                    &format!("key {key} cannot be set at the {level} level"),
+                ));
+            }
+            def.validate(value).map_err(|e| field("value", &e))?;
+            Ok(OpKind::Set(value.clone()))
+        }
+        ("set", None) => Err(field("value", &"set needs a value")),
+        ("unset", _) => Ok(OpKind::Unset),
+        ("lock", _) => Ok(OpKind::Lock),
+        ("unlock", _) => Ok(OpKind::Unlock),
+        (other, _) => Err(field(
+            "op",
+            &format!("{other:?} is not one of set, unset, lock, unlock"),
+        )),
+    }
 }
 
 /// Checks operation `i` as [`check_ops`] does; with `principal`, refused unless they may make
@@ -107,28 +150,7 @@ pub async fn check_op(
         access::authorize_write(state, principal, &scope, &key).await?;
     }
     exists(state, &scope)?;
-    let kind = match (op.op.as_str(), &op.value) {
-        ("set", Some(value)) => {
-            if !def.allows_level(scope.level()) {
-                return Err(field(
-                    "scope",
-                    &format!("key {key} cannot be set at the {} level", scope.level()),
-                ));
-            }
-            def.validate(value).map_err(|e| field("value", &e))?;
-            OpKind::Set(value.clone())
-        }
-        ("set", None) => return Err(field("value", &"set needs a value")),
-        ("unset", _) => OpKind::Unset,
-        ("lock", _) => OpKind::Lock,
-        ("unlock", _) => OpKind::Unlock,
-        (other, _) => {
-            return Err(field(
-                "op",
-                &format!("{other:?} is not one of set, unset, lock, unlock"),
-            ));
-        }
-    };
+    let kind = kind_of(i, &op.op, &op.value, &key, def, scope.level(), "scope")?;
     Ok(CheckedOp {
         op: EntryOp {
             scope: scope.clone(),
@@ -164,7 +186,103 @@ pub async fn view(
         .collect();
     let parsed: Vec<EntryOp> = checked.iter().map(|c| c.op.clone()).collect();
     let found = compute(state, parsed).await?;
+    shown(state, principal, &sensitive, found).await
+}
 
+/// One operation on an entry of a template: `{"op": "set"|"unset"|"lock"|"unlock", "key",
+/// "value"?}`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateOpRequest {
+    pub op: String,
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<Value>,
+}
+
+/// Whom editing template `name` by `ops` would affect: the users of every scope that follows
+/// it. Only those who may change templates ask; nothing is written.
+pub async fn preview_template(
+    state: &AppState,
+    principal: &Principal,
+    name: &Slug,
+    ops: &[TemplateOpRequest],
+) -> Result<ImpactView, ServiceError> {
+    access::authorize(principal, &Action::ManageTemplates)?;
+    count(ops.len())?;
+    let template = super::templates::get(state, name).await?;
+    let level: Level = template
+        .target_level
+        .parse()
+        .map_err(|e| internal(format!("template {name}: {e}")))?;
+    let platform = state
+        .snapshots
+        .get(None)
+        .ok_or_else(|| internal("the snapshots are not loaded".into()))?;
+    let mut parsed = Vec::with_capacity(ops.len());
+    let mut sensitive = std::collections::HashSet::new();
+    for (i, op) in ops.iter().enumerate() {
+        let field = |name: &str, e: &dyn std::fmt::Display| {
+            ServiceError::Invalid(format!("ops[{i}].{name}: {e}"))
+        };
+        let key = ConfigKey::parse(&op.key).map_err(|e| field("key", &e))?;
+        let (idx, def) = platform
+            .keys
+            .get(&key)
+            .ok_or_else(|| field("key", &format!("key {key} is not defined")))?;
+        let kind = kind_of(i, &op.op, &op.value, &key, def, level, "key")?;
+        if def.sensitive {
+            sensitive.insert(key);
+        }
+        parsed.push(TemplateOp {
+            template: name.clone(),
+            key: idx,
+            kind,
+        });
+    }
+    // The template's entries as its followers see them; with no follower, as stored (then
+    // nobody is affected, and only whether an entry exists matters).
+    let snapshots = state.snapshots.all();
+    let followed = snapshots
+        .iter()
+        .find_map(|s| s.followed.values().find(|l| l.template() == Some(name)));
+    let stored: std::collections::HashMap<
+        crate::domain::resolve::KeyIdx,
+        crate::domain::resolve::Cell,
+    > = template
+        .entries
+        .iter()
+        .filter_map(|e| {
+            let key = ConfigKey::parse(&e.key).ok()?;
+            let (idx, _) = platform.keys.get(&key)?;
+            Some((
+                idx,
+                crate::domain::resolve::Cell {
+                    value: e.value.clone(),
+                    locked: e.locked,
+                    version: 0,
+                },
+            ))
+        })
+        .collect();
+    let patches = Patches::default()
+        .with_templates(&parsed, |_, k| match followed {
+            Some(layer) => layer.get(k).cloned(),
+            None => stored.get(&k).cloned(),
+        })
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let found = compute_patches(state, patches).await?;
+    shown(state, principal, &sensitive, found).await
+}
+
+/// An impact as `principal` may see it: only users and scopes they may read, the values of
+/// `sensitive` keys masked.
+async fn shown(
+    state: &AppState,
+    principal: &Principal,
+    sensitive: &std::collections::HashSet<ConfigKey>,
+    found: impact::Impact,
+) -> Result<ImpactView, ServiceError> {
     let mask = |key: &ConfigKey, value: Option<Value>| match value {
         Some(_) if sensitive.contains(key) => Some(Value::String(MASK.into())),
         other => other,
@@ -211,15 +329,35 @@ pub async fn compute(state: &AppState, ops: Vec<EntryOp>) -> Result<impact::Impa
         snapshots.for_scope(scope)?.entry(scope, k).cloned()
     })
     .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-    let reached: Vec<Arc<Snapshot>> = if patches.touches_global() {
-        snapshots.all()
-    } else {
-        patches
-            .tenants(|user| snapshots.for_user(user).map(|s| s.tenant.clone()))
-            .iter()
-            .filter_map(|tenant| snapshots.get(tenant.as_ref()))
-            .collect()
-    };
+    compute_patches(state, patches).await
+}
+
+/// The impact of `patches` on the users it can reach: every snapshot for a global change,
+/// else the tenants it touches and those where a scope follows a template it edits.
+async fn compute_patches(
+    state: &AppState,
+    patches: Patches,
+) -> Result<impact::Impact, ServiceError> {
+    let snapshots = &state.snapshots;
+    let reached: Vec<Arc<Snapshot>> =
+        if patches.touches_global() {
+            snapshots.all()
+        } else {
+            let mut reached: Vec<Arc<Snapshot>> = patches
+                .tenants(|user| snapshots.for_user(user).map(|s| s.tenant.clone()))
+                .iter()
+                .filter_map(|tenant| snapshots.get(tenant.as_ref()))
+                .collect();
+            let templates = patches.templates();
+            if !templates.is_empty() {
+                let known: std::collections::HashSet<Option<Slug>> =
+                    reached.iter().map(|s| s.tenant.clone()).collect();
+                reached.extend(snapshots.all().into_iter().filter(|s| {
+                    !known.contains(&s.tenant) && templates.iter().any(|t| s.follows(t))
+                }));
+            }
+            reached
+        };
     // A global change walks every user of the platform: off the async workers.
     tokio::task::spawn_blocking(move || {
         let refs: Vec<&Snapshot> = reached.iter().map(Arc::as_ref).collect();

@@ -383,6 +383,19 @@ pub async fn promote(
     scope: &crate::domain::scope::Scope,
     key: &crate::domain::name::ConfigKey,
 ) -> Result<TemplateView, ServiceError> {
+    let (value, locked) = promotion(state, name, scope, key)?;
+    set_entry(state, actor, name, key, value, locked).await
+}
+
+/// What promoting the entry of `key` at `scope` into template `name` would set in the
+/// template: the scope's own value and lock. Refused unless the scope follows the template
+/// and has an entry of its own.
+pub fn promotion(
+    state: &AppState,
+    name: &Slug,
+    scope: &crate::domain::scope::Scope,
+    key: &crate::domain::name::ConfigKey,
+) -> Result<(Value, bool), ServiceError> {
     let snapshot = state
         .snapshots
         .get(scope.tenant())
@@ -405,8 +418,7 @@ pub async fn promote(
         .get(scope)
         .and_then(|layer| layer.get(idx))
         .ok_or_else(|| ServiceError::NotFound(format!("{key} has no entry at {scope}")))?;
-    let (value, locked) = (cell.value.clone(), cell.locked);
-    set_entry(state, actor, name, key, value, locked).await
+    Ok((cell.value.clone(), cell.locked))
 }
 
 /// The scopes that follow template `name` and that `principal` may read, by name; from the

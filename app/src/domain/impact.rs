@@ -1,6 +1,7 @@
 //! Whom a change affects, computed from the snapshots before it is made (DESIGN §5, Impact).
 //!
-//! Rule: a change is a list of entry operations applied in order ([`Patches`]). A user is
+//! Rule: a change is a list of entry operations, on scopes and on templates, applied in order
+//! ([`Patches`]); a template edit reaches every scope that follows the template. A user is
 //! affected when the effective value of a key the change touches differs before and after,
 //! both decided by [`applied`], the one precedence rule. An entry is newly shadowed when, on
 //! the chain of some user, it was not below a lock before the change and is after it. An
@@ -39,11 +40,22 @@ pub struct EntryOp {
     pub kind: OpKind,
 }
 
+/// One operation on an entry of a template (every scope that follows it sees the result).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateOp {
+    pub template: Slug,
+    pub key: KeyIdx,
+    pub kind: OpKind,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImpactError {
     /// Locking or unlocking needs an entry to lock.
     #[error("ops[{0}]: there is no entry to lock or unlock at that scope")]
     NoEntry(usize),
+    /// The same, in a template.
+    #[error("ops[{0}]: the template has no entry to lock or unlock")]
+    NoTemplateEntry(usize),
 }
 
 /// The entries a change leaves behind, where it differs from the snapshots: `None` where it
@@ -51,6 +63,26 @@ pub enum ImpactError {
 #[derive(Debug, Clone, Default)]
 pub struct Patches {
     cells: HashMap<(Scope, KeyIdx), Option<Cell>>,
+    /// The entries of templates, where the change edits them.
+    templates: HashMap<(Slug, KeyIdx), Option<Cell>>,
+}
+
+/// Applies one operation to the entry `slot` holds; `false` when it locks or unlocks nothing.
+fn apply_op(slot: &mut Option<Cell>, kind: &OpKind) -> bool {
+    match (kind, slot.as_mut()) {
+        (OpKind::Set(value), Some(cell)) => cell.value = value.clone(),
+        (OpKind::Set(value), None) => {
+            *slot = Some(Cell {
+                value: value.clone(),
+                locked: false,
+                version: 0,
+            })
+        }
+        (OpKind::Unset, _) => *slot = None,
+        (OpKind::Lock | OpKind::Unlock, Some(cell)) => cell.locked = *kind == OpKind::Lock,
+        (OpKind::Lock | OpKind::Unlock, None) => return false,
+    }
+    true
 }
 
 impl Patches {
@@ -65,28 +97,47 @@ impl Patches {
             let slot = cells
                 .entry((op.scope.clone(), op.key))
                 .or_insert_with(|| current(&op.scope, op.key));
-            match (&op.kind, slot.as_mut()) {
-                (OpKind::Set(value), Some(cell)) => cell.value = value.clone(),
-                (OpKind::Set(value), None) => {
-                    *slot = Some(Cell {
-                        value: value.clone(),
-                        locked: false,
-                        version: 0,
-                    })
-                }
-                (OpKind::Unset, _) => *slot = None,
-                (OpKind::Lock | OpKind::Unlock, Some(cell)) => {
-                    cell.locked = op.kind == OpKind::Lock
-                }
-                (OpKind::Lock | OpKind::Unlock, None) => return Err(ImpactError::NoEntry(i)),
+            if !apply_op(slot, &op.kind) {
+                return Err(ImpactError::NoEntry(i));
             }
         }
-        Ok(Patches { cells })
+        Ok(Patches {
+            cells,
+            templates: HashMap::new(),
+        })
+    }
+
+    /// Adds template edits: `ops` applied in order over the template entries `current` finds
+    /// (a template's name and key → its entry).
+    pub fn with_templates(
+        mut self,
+        ops: &[TemplateOp],
+        current: impl Fn(&Slug, KeyIdx) -> Option<Cell>,
+    ) -> Result<Patches, ImpactError> {
+        for (i, op) in ops.iter().enumerate() {
+            let slot = self
+                .templates
+                .entry((op.template.clone(), op.key))
+                .or_insert_with(|| current(&op.template, op.key));
+            if !apply_op(slot, &op.kind) {
+                return Err(ImpactError::NoTemplateEntry(i));
+            }
+        }
+        Ok(self)
     }
 
     /// The keys the change touches.
     pub fn keys(&self) -> BTreeSet<KeyIdx> {
-        self.cells.keys().map(|(_, k)| *k).collect()
+        self.cells
+            .keys()
+            .map(|(_, k)| *k)
+            .chain(self.templates.keys().map(|(_, k)| *k))
+            .collect()
+    }
+
+    /// The templates the change edits (their followers' snapshots are reached).
+    pub fn templates(&self) -> BTreeSet<&Slug> {
+        self.templates.keys().map(|(t, _)| t).collect()
     }
 
     /// Whether the change touches the global level (then every snapshot is affected).
@@ -116,6 +167,11 @@ impl Patches {
         self.cells
             .get_key_value(&(scope.clone(), key))
             .map(|((scope, _), cell)| (scope, cell.as_ref()))
+    }
+
+    /// The change's entry of `key` in template `name`, when it edits it.
+    fn template(&self, name: &Slug, key: KeyIdx) -> Option<Option<&Cell>> {
+        self.templates.get(&(name.clone(), key)).map(Option::as_ref)
     }
 }
 
@@ -149,7 +205,8 @@ pub struct Impact {
 type Candidates<'a> = Vec<(Option<&'a Scope>, &'a Cell)>;
 
 /// The impact of `patches` on the users of `snapshots` (those the change can reach: every
-/// snapshot for a global change, else those of [`Patches::tenants`]).
+/// snapshot for a global change, else those of [`Patches::tenants`] and those in which a scope
+/// follows a template of [`Patches::templates`]).
 pub fn impact(snapshots: &[&Snapshot], patches: &Patches, sample: usize) -> Impact {
     let keys = patches.keys();
     let mut out = Impact::default();
@@ -299,8 +356,14 @@ fn shared_candidates<'a>(
         group: (*g).clone(),
     }));
     for scope in scopes {
-        if let Some(cell) = snapshot.followed.get(&scope).and_then(|l| l.get(k)) {
-            out.push((None, cell));
+        if let Some(layer) = snapshot.followed.get(&scope) {
+            // The template's entry as the change leaves it, where it edits the template.
+            let edited = patches
+                .zip(layer.template())
+                .and_then(|(p, t)| p.template(t, k));
+            if let Some(cell) = edited.unwrap_or_else(|| layer.get(k)) {
+                out.push((None, cell));
+            }
         }
         out.extend(own(&scope).map(|(s, c)| (Some(s), c)));
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::page::{PageHeader, posted_error};
 use crate::error::WireError;
-use crate::pages::configuration::RemoveEntry;
+use crate::pages::configuration::{ImpactSummary, Preview, RemoveEntry, entry_impact, urlencode};
 
 /// One entry of a template as shown (a secret masked).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,15 +181,7 @@ pub async fn save_template_entry(
     access::authorize(&principal, &Action::ManageTemplates).map_err(service_error)?;
     let name = template_name(&template)?;
     let key = key_name(&key)?;
-    let snapshot = state.snapshots.all().into_iter().next();
-    let def = snapshot
-        .as_ref()
-        .and_then(|s| s.keys.get(&key).map(|(_, def)| def.clone()))
-        .ok_or_else(|| with_status(WireError::NotFound(format!("key {key} was not found"))))?;
-    let value = def
-        .key_type
-        .value_from_text(&value)
-        .map_err(|e| with_status(WireError::InvalidInput(format!("value: {e}"))))?;
+    let value = template_value(&state, &key, &value)?;
     templates::set_entry(
         &state,
         &actor(&principal).await,
@@ -201,6 +193,79 @@ pub async fn save_template_entry(
     .await
     .map(|_| ())
     .map_err(service_error)
+}
+
+/// Whom an edit of template `template`'s entry of `key` would affect: `op` = set (the form's
+/// `value` text and `locked` box), lock, unlock, unset, or promote (the value `scope` holds).
+/// Nothing is written.
+#[server(prefix = "/fn", endpoint = "template_entry_impact")]
+pub async fn template_entry_impact(
+    template: String,
+    key: String,
+    op: String,
+    value: Option<String>,
+    locked: Option<String>,
+    scope: Option<String>,
+) -> Result<crate::views::ImpactView, WireError> {
+    use crate::auth::server::{current_principal, service_error, with_status};
+    use crate::backend::impact::{self, TemplateOpRequest};
+    use crate::backend::{access, templates};
+    use crate::domain::policy::Action;
+    let principal = current_principal().await.map_err(with_status)?;
+    let state = crate::auth::server::state().map_err(with_status)?;
+    access::authorize(&principal, &Action::ManageTemplates).map_err(service_error)?;
+    let name = template_name(&template)?;
+    let parsed = key_name(&key)?;
+    let op_of = |op: &str, value: Option<serde_json::Value>| TemplateOpRequest {
+        op: op.to_owned(),
+        key: parsed.to_string(),
+        value,
+    };
+    let set = |value: serde_json::Value, locked: bool| {
+        vec![
+            op_of("set", Some(value)),
+            op_of(if locked { "lock" } else { "unlock" }, None),
+        ]
+    };
+    let ops = match op.as_str() {
+        "set" => {
+            let text = value.unwrap_or_default();
+            set(template_value(&state, &parsed, &text)?, locked.is_some())
+        }
+        "promote" => {
+            let scope: crate::domain::scope::Scope =
+                scope.unwrap_or_default().trim().parse().map_err(
+                    |e: crate::domain::scope::ScopeError| {
+                        with_status(WireError::InvalidInput(format!("scope: {e}")))
+                    },
+                )?;
+            let (value, locked) =
+                templates::promotion(&state, &name, &scope, &parsed).map_err(service_error)?;
+            set(value, locked)
+        }
+        other => vec![op_of(other, None)],
+    };
+    impact::preview_template(&state, &principal, &name, &ops)
+        .await
+        .map_err(service_error)
+}
+
+/// A template entry's value from the form's text, read as the key's type.
+#[cfg(feature = "ssr")]
+fn template_value(
+    state: &crate::backend::AppState,
+    key: &crate::domain::name::ConfigKey,
+    text: &str,
+) -> Result<serde_json::Value, WireError> {
+    use crate::auth::server::with_status;
+    let def = state
+        .snapshots
+        .get(None)
+        .and_then(|s| s.keys.get(key).map(|(_, def)| def.clone()))
+        .ok_or_else(|| with_status(WireError::NotFound(format!("key {key} was not found"))))?;
+    def.key_type
+        .value_from_text(text)
+        .map_err(|e| with_status(WireError::InvalidInput(format!("value: {e}"))))
 }
 
 /// Removes one entry of a template.
@@ -319,6 +384,51 @@ pub fn TemplatesPage() -> impl IntoView {
         },
         |_| template_list(),
     );
+    // An impact asked for by URL: the "Set in template" form sent here by GET ("Preview
+    // impact" without JavaScript), or a row's link (`impact=unset|lock|unlock|promote|reset`).
+    let query = leptos_router::hooks::use_query_map();
+    let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
+    let preview = Resource::new(
+        move || {
+            (
+                param("template"),
+                param("key"),
+                param("value"),
+                param("locked"),
+                param("impact"),
+                param("scope"),
+            )
+        },
+        |(template, key, value, locked, op, scope)| async move {
+            let (Some(template), Some(key)) = (template, key) else {
+                return None;
+            };
+            let op = match (op, &value) {
+                (Some(op), _) => op,
+                (None, Some(_)) => "set".to_owned(),
+                _ => return None,
+            };
+            let answer = match op.as_str() {
+                // Resetting a follower removes its own entry: an entry's impact, not the
+                // template's.
+                "reset" => {
+                    entry_impact(scope.unwrap_or_default(), key.clone(), "unset".into(), None).await
+                }
+                _ => {
+                    template_entry_impact(
+                        template.clone(),
+                        key.clone(),
+                        op.clone(),
+                        value,
+                        locked,
+                        scope,
+                    )
+                    .await
+                }
+            };
+            Some((template, Preview { key, op, answer }))
+        },
+    );
     let posted = posted_error();
     let failure = move || {
         [
@@ -347,7 +457,10 @@ pub fn TemplatesPage() -> impl IntoView {
         {move || failure().map(|err| view! { <p class="error banner" role="alert" data-testid="template-error">{err.to_string()}</p> })}
         <Suspense fallback=|| view! { <p class="muted">"Reading the templates…"</p> }>
             {move || data.get().map(|result| match result {
-                Ok(view) => view! { <TemplateList view actions/> }.into_any(),
+                Ok(view) => {
+                    let preview = preview.get().flatten();
+                    view! { <TemplateList view actions preview/> }.into_any()
+                }
                 Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
             })}
         </Suspense>
@@ -365,7 +478,12 @@ struct Actions {
 }
 
 #[component]
-fn TemplateList(view: TemplatesView, actions: Actions) -> impl IntoView {
+fn TemplateList(
+    view: TemplatesView,
+    actions: Actions,
+    /// An impact asked for by URL, with the template it is for.
+    preview: Option<(String, Preview)>,
+) -> impl IntoView {
     let TemplatesView { templates, refusal } = view;
     let locked = refusal.is_some();
     let names: Vec<String> = templates.iter().map(|t| t.name.clone()).collect();
@@ -415,14 +533,25 @@ fn TemplateList(view: TemplatesView, actions: Actions) -> impl IntoView {
         </article>
         {templates
             .into_iter()
-            .map(|card| view! { <Template card actions locked/> })
+            .map(|card| {
+                let preview = preview
+                    .clone()
+                    .filter(|(t, _)| *t == card.name)
+                    .map(|(_, p)| p);
+                view! { <Template card actions locked preview/> }
+            })
             .collect_view()}
     }
     .into_any()
 }
 
 #[component]
-fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView {
+fn Template(
+    card: TemplateCard,
+    actions: Actions,
+    locked: bool,
+    preview: Option<Preview>,
+) -> impl IntoView {
     let TemplateCard {
         name,
         description,
@@ -441,22 +570,113 @@ fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView
     let entries_caption = format!("Entries of template {name}");
     let drift_caption = format!("Scopes that override template {name}");
     let summary = format!("{level} template · followed by {followers} scope(s)");
+    let anchor = format!("template-{name}");
+    // Links that show whom an edit of an entry would affect, on this page.
+    let impact_href = {
+        let name = name.clone();
+        move |key: &str, op: &str, scope: Option<&str>| {
+            let scope = scope.map_or_else(String::new, |s| format!("&scope={}", urlencode(s)));
+            format!(
+                "/templates?template={}&key={}&impact={op}{scope}#template-{name}",
+                urlencode(&name),
+                urlencode(key)
+            )
+        }
+    };
+
+    // With JavaScript the impact follows the form as it is filled in (asked once typing
+    // pauses); without it, "Preview impact" sends the form to the page by GET instead.
+    let impact = RwSignal::new(preview);
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    let key_ref = NodeRef::<leptos::html::Select>::new();
+    let value_ref = NodeRef::<leptos::html::Input>::new();
+    let locked_ref = NodeRef::<leptos::html::Input>::new();
+    let typed = RwSignal::new(None::<(String, String, bool)>);
+    let on_edit = move |_| {
+        if let (Some(key), Some(value), Some(locked)) =
+            (key_ref.get(), value_ref.get(), locked_ref.get())
+        {
+            typed.set(Some((key.value(), value.value(), locked.checked())));
+        }
+    };
+    {
+        let name = name.clone();
+        let timer = StoredValue::new(None::<leptos::leptos_dom::helpers::TimeoutHandle>);
+        let asked = StoredValue::new(0u64);
+        Effect::new(move |_| {
+            let Some((key, text, locked)) = typed.get() else {
+                return;
+            };
+            if let Some(handle) = timer.get_value() {
+                handle.clear();
+            }
+            asked.update_value(|n| *n += 1);
+            if text.trim().is_empty() {
+                impact.set(None);
+                return;
+            }
+            let ticket = asked.get_value();
+            let name = name.clone();
+            let ask = move || {
+                leptos::task::spawn_local(async move {
+                    let locked = locked.then(|| "on".to_owned());
+                    let answer = template_entry_impact(
+                        name,
+                        key.clone(),
+                        "set".into(),
+                        Some(text),
+                        locked,
+                        None,
+                    )
+                    .await;
+                    // Only the answer for the latest form is shown.
+                    if asked.try_get_value() == Some(ticket) {
+                        impact.try_set(Some(Preview {
+                            key,
+                            op: "set".into(),
+                            answer,
+                        }));
+                    }
+                });
+            };
+            timer.set_value(
+                leptos::leptos_dom::helpers::set_timeout_with_handle(
+                    ask,
+                    std::time::Duration::from_millis(400),
+                )
+                .ok(),
+            );
+        });
+    }
+
     let entry_rows = entries
         .into_iter()
         .map(|e| {
             let template = name.clone();
             let key = e.key.clone();
+            let lock_op = if e.locked { "unlock" } else { "lock" };
+            let lock_label = if e.locked { "Whom unlocking affects" } else { "Whom locking affects" };
+            let (remove_href, lock_href) = (
+                impact_href(&key, "unset", None),
+                impact_href(&key, lock_op, None),
+            );
             view! {
                 <tr data-testid="template-entry" data-key=e.key.clone()>
                     <td><code>{e.key.clone()}</code></td>
                     <td data-testid="template-value">{e.value}</td>
                     <td>{if e.locked { "locked" } else { "" }}</td>
-                    <td>
+                    <td class="actions">
                         <ActionForm action=actions.remove>
                             <input type="hidden" name="template" value=template.clone()/>
                             <input type="hidden" name="key" value=key.clone()/>
                             <button type="submit" class="link-button" disabled=locked>"Remove"</button>
                         </ActionForm>
+                        {(!locked).then(|| view! {
+                            <a class="text-link" href=remove_href data-testid="template-impact-remove">"Whom removing affects"</a>
+                            " "
+                            <a class="text-link" href=lock_href data-testid="template-impact-lock">{lock_label}</a>
+                        })}
                     </td>
                 </tr>
             }
@@ -468,6 +688,8 @@ fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView
             let template = name.clone();
             let (reset_scope, reset_key) = (d.scope.clone(), d.key.clone());
             let (promote_scope, promote_key) = (d.scope.clone(), d.key.clone());
+            let promote_href = impact_href(&d.key, "promote", Some(&d.scope));
+            let reset_href = impact_href(&d.key, "reset", Some(&d.scope));
             view! {
                 <tr data-testid="drift" data-scope=d.scope.clone() data-key=d.key.clone()>
                     <td>{d.scope.clone()}</td>
@@ -486,13 +708,18 @@ fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView
                             <input type="hidden" name="key" value=promote_key.clone()/>
                             <button type="submit" class="link-button" disabled=locked>"Promote into template"</button>
                         </ActionForm>
+                        <a class="text-link" href=reset_href data-testid="drift-impact-reset">"Whom resetting affects"</a>
+                        {(!locked).then(|| view! {
+                            " "
+                            <a class="text-link" href=promote_href data-testid="drift-impact-promote">"Whom promoting affects"</a>
+                        })}
                     </td>
                 </tr>
             }
         })
         .collect_view();
     view! {
-        <section class="card" data-testid="template" data-name=name aria-label=label>
+        <section class="card" id=anchor data-testid="template" data-name=name aria-label=label>
             <h2>{heading}</h2>
             <p class="muted">{summary}</p>
             {(!description.is_empty()).then(|| view! { <p>{description}</p> })}
@@ -514,21 +741,39 @@ fn Template(card: TemplateCard, actions: Actions, locked: bool) -> impl IntoView
                     <input type="hidden" name="template" value=save_name.clone()/>
                     <div class="field">
                         <label for=key_for.clone()>"Key"</label>
-                        <select id=key_id.clone() name="key">
+                        <select id=key_id.clone() name="key" node_ref=key_ref on:change=on_edit>
                             {keys.clone().into_iter().map(|k| { let label = k.clone(); view! { <option value=k>{label}</option> } }).collect_view()}
                         </select>
                     </div>
                     <div class="field">
                         <label for=value_for.clone()>"Value"</label>
-                        <input id=value_id.clone() name="value" type="text" required/>
+                        <input id=value_id.clone() name="value" type="text" required node_ref=value_ref on:input=on_edit/>
                     </div>
                     <label class="check">
-                        <input type="checkbox" name="locked"/>
+                        <input type="checkbox" name="locked" node_ref=locked_ref on:change=on_edit/>
                         " Locked"
                     </label>
                     <button type="submit" class="button">"Set in template"</button>
+                    // Before hydration only: the form goes to this page by GET.
+                    {move || (!hydrated.get()).then(|| view! {
+                        <button
+                            type="submit"
+                            class="button ghost"
+                            formaction="/templates"
+                            formmethod="get"
+                            data-testid="template-preview-impact"
+                        >"Preview impact"</button>
+                    })}
                 </fieldset>
             </ActionForm>
+            {move || impact.get().map(|Preview { key, op, answer }| match answer {
+                Ok(view) => view! {
+                    <div data-testid="template-impact" data-key=key>
+                        <ImpactSummary impact=view op/>
+                    </div>
+                }.into_any(),
+                Err(err) => view! { <p class="error" role="alert" data-testid="template-impact-error">{err.to_string()}</p> }.into_any(),
+            })}
             <h3>"Drift"</h3>
             <div class="table-wrap">
             <table class="table">

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
 use app::backend::access;
+use app::backend::impact::{self, ImpactView, TemplateOpRequest};
 use app::backend::templates::{self, Drift, TemplateView};
 use app::domain::document::TemplateDoc;
 use app::domain::name::Slug;
@@ -130,5 +131,32 @@ pub async fn template_drift(
     let template = name(&template)?;
     Ok(Json(
         templates::drift(&state.app, &caller.principal, &template).await?,
+    ))
+}
+
+/// `{"ops": [op…]}`: operations on the template's entries.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateImpactRequest {
+    pub ops: Vec<TemplateOpRequest>,
+}
+
+#[utoipa::path(post, path = "/templates/{name}/impact", tag = "templates",
+    params(("name" = Slug, Path, description = "Template name")), request_body = TemplateImpactRequest,
+    responses((status = 200, description = "Whom editing the template by these operations would affect: the users of every scope that follows it whose effective values change, overrides a new lock would hide, overrides that would equal what they inherit. Nothing is written.", body = ImpactView),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
+        (status = 403, description = "The policy refuses (templates are changed by super admins with config_write)", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
+        (status = 422, description = "Invalid input; the message names the operation and field", body = ErrorBody)))]
+pub async fn template_impact(
+    State(state): State<ServerState>,
+    caller: Caller,
+    Path(template): Path<String>,
+    Body(request): Body<TemplateImpactRequest>,
+) -> Result<Json<ImpactView>, ApiError> {
+    let template = name(&template)?;
+    Ok(Json(
+        impact::preview_template(&state.app, &caller.principal, &template, &request.ops).await?,
     ))
 }

@@ -66,8 +66,12 @@ struct World {
     user_groups: Vec<Vec<usize>>,
     /// The tenant follows a template with these (key, value, locked).
     template: Vec<(usize, i64, bool)>,
+    /// Department d0 follows a department template with these.
+    department_template: Vec<(usize, i64, bool)>,
     /// (scope index, key, op): 0 set(value), 1 unset, 2 lock, 3 unlock.
     ops: Vec<(usize, usize, u8, i64)>,
+    /// (template: 0 the tenant's, 1 the department's; key, op, value) as in `ops`.
+    template_ops: Vec<(usize, usize, u8, i64)>,
 }
 
 fn world() -> impl Strategy<Value = World> {
@@ -81,16 +85,29 @@ fn world() -> impl Strategy<Value = World> {
             prop::collection::vec(prop::option::of(0usize..2), N_USERS),
             prop::collection::vec(prop::collection::vec(0usize..3, 0..3), N_USERS),
             prop::collection::vec((0..n_keys, 0i64..3, prop::bool::weighted(0.25)), 0..3),
-            prop::collection::vec((0..N_SCOPES, 0..n_keys, 0u8..4, 0i64..3), 1..4),
+            prop::collection::vec((0..n_keys, 0i64..3, prop::bool::weighted(0.25)), 0..3),
+            prop::collection::vec((0..N_SCOPES, 0..n_keys, 0u8..4, 0i64..3), 0..4),
+            prop::collection::vec((0usize..2, 0..n_keys, 0u8..4, 0i64..3), 0..3),
         )
             .prop_map(
-                |(defaults, entries, user_department, user_groups, template, ops)| World {
+                |(
                     defaults,
                     entries,
                     user_department,
                     user_groups,
                     template,
+                    department_template,
                     ops,
+                    template_ops,
+                )| World {
+                    defaults,
+                    entries,
+                    user_department,
+                    user_groups,
+                    template,
+                    department_template,
+                    ops,
+                    template_ops,
                 },
             )
     })
@@ -119,10 +136,14 @@ fn build(w: &World) -> Snapshot {
                 .set(*k as KeyIdx, cell),
         }
     }
+    // The tenant follows template "tpl" and department d0 "dtpl" (either may be empty).
     let mut followed = HashMap::new();
-    if !w.template.is_empty() {
-        let mut template = Layer::new(tenant());
-        for (k, v, locked) in &w.template {
+    for (scope, name, entries) in [
+        (tenant(), "tpl", &w.template),
+        (department(0), "dtpl", &w.department_template),
+    ] {
+        let mut template = Layer::new(scope.clone());
+        for (k, v, locked) in entries {
             template.set(
                 *k as KeyIdx,
                 Cell {
@@ -132,7 +153,10 @@ fn build(w: &World) -> Snapshot {
                 },
             );
         }
-        followed.insert(tenant(), Layer::following(tenant(), slug("tpl"), &template));
+        followed.insert(
+            scope.clone(),
+            Layer::following(scope, slug(name), &template),
+        );
     }
     Snapshot {
         version: 1,
@@ -162,24 +186,64 @@ fn build(w: &World) -> Snapshot {
     }
 }
 
+fn kind(op: u8, v: i64) -> OpKind {
+    match op {
+        0 => OpKind::Set(json!(v)),
+        1 => OpKind::Unset,
+        2 => OpKind::Lock,
+        _ => OpKind::Unlock,
+    }
+}
+
 fn ops(w: &World) -> Vec<EntryOp> {
     w.ops
         .iter()
         .map(|(s, k, op, v)| EntryOp {
             scope: scope_of(*s),
             key: *k as KeyIdx,
-            kind: match op {
-                0 => OpKind::Set(json!(v)),
-                1 => OpKind::Unset,
-                2 => OpKind::Lock,
-                _ => OpKind::Unlock,
-            },
+            kind: kind(*op, *v),
+        })
+        .collect()
+}
+
+fn template_name(t: usize) -> Slug {
+    slug(["tpl", "dtpl"][t])
+}
+
+fn template_ops(w: &World) -> Vec<TemplateOp> {
+    w.template_ops
+        .iter()
+        .map(|(t, k, op, v)| TemplateOp {
+            template: template_name(*t),
+            key: *k as KeyIdx,
+            kind: kind(*op, *v),
         })
         .collect()
 }
 
 fn current(snapshot: &Snapshot) -> impl Fn(&Scope, KeyIdx) -> Option<Cell> + '_ {
     move |scope, k| snapshot.entry(scope, k).cloned()
+}
+
+/// The layer of the template `name` as a follower sees it.
+fn template_layer<'a>(snapshot: &'a Snapshot, name: &Slug) -> &'a Layer {
+    snapshot
+        .followed
+        .values()
+        .find(|l| l.template() == Some(name))
+        .unwrap()
+}
+
+fn current_template(snapshot: &Snapshot) -> impl Fn(&Slug, KeyIdx) -> Option<Cell> + '_ {
+    move |name, k| template_layer(snapshot, name).get(k).cloned()
+}
+
+/// The change of `w` (entry and template operations), when it can be made.
+fn patches(w: &World, snapshot: &Snapshot) -> Option<Patches> {
+    Patches::new(&ops(w), current(snapshot))
+        .ok()?
+        .with_templates(&template_ops(w), current_template(snapshot))
+        .ok()
 }
 
 /// The snapshot with the change made.
@@ -198,6 +262,16 @@ fn changed(snapshot: &Snapshot, patches: &Patches) -> Snapshot {
             }
             scope => after.set_entry(scope, *k, cell.clone()),
         }
+    }
+    for ((name, k), cell) in &patches.templates {
+        let mut template = template_layer(&after, name).clone();
+        match cell {
+            Some(cell) => template.set(*k, cell.clone()),
+            None => {
+                template.remove(*k);
+            }
+        }
+        after.replace_template(name, &template);
     }
     after
 }
@@ -262,7 +336,7 @@ proptest! {
     #[test]
     fn impact_agrees_with_resolving_everyone_before_and_after(w in world()) {
         let before = build(&w);
-        let Ok(patches) = Patches::new(&ops(&w), current(&before)) else {
+        let Some(patches) = patches(&w, &before) else {
             return Ok(());
         };
         let after = changed(&before, &patches);
@@ -321,7 +395,9 @@ fn small() -> World {
         user_department: vec![Some(0), Some(0), Some(1), None],
         user_groups: vec![vec![], vec![], vec![], vec![]],
         template: vec![],
+        department_template: vec![],
         ops: vec![],
+        template_ops: vec![],
     }
 }
 
@@ -406,4 +482,71 @@ fn a_change_that_changes_nothing_affects_no_one() {
     assert_eq!(got.users_affected, 0);
     assert!(got.sample.is_empty() && got.newly_shadowed.is_empty() && got.redundant.is_empty());
     assert_eq!(got.by_key.values().collect::<Vec<_>>(), [&0]);
+}
+
+#[test]
+fn a_template_edit_reaches_the_users_of_its_followers_only() {
+    // d0 follows "dtpl"; u0 has their own value, u1 is in d0, u2 in d1, u3 in no department.
+    let snapshot = build(&small());
+    let op = TemplateOp {
+        template: slug("dtpl"),
+        key: 0,
+        kind: OpKind::Set(json!(7)),
+    };
+    let patches = Patches::new(&[], current(&snapshot))
+        .unwrap()
+        .with_templates(&[op], current_template(&snapshot))
+        .unwrap();
+    let got = impact(&[&snapshot], &patches, 10);
+    // d0's own entry (2) comes after its template's: nobody's value changes.
+    assert_eq!(got.users_affected, 0);
+
+    let lock = TemplateOp {
+        template: slug("dtpl"),
+        key: 0,
+        kind: OpKind::Lock,
+    };
+    let patches = Patches::new(&[], current(&snapshot))
+        .unwrap()
+        .with_templates(
+            &[
+                TemplateOp {
+                    kind: OpKind::Set(json!(7)),
+                    ..lock.clone()
+                },
+                lock,
+            ],
+            current_template(&snapshot),
+        )
+        .unwrap();
+    let got = impact(&[&snapshot], &patches, 10);
+    // Locked, it hides d0's own entry and u0's: u0 and u1 (both in d0) get 7.
+    let users: Vec<&str> = got.sample.iter().map(|c| c.user.as_str()).collect();
+    assert_eq!(users, ["u0", "u1"]);
+    assert!(got.sample.iter().all(|c| c.to == Some(json!(7))));
+    let hidden: Vec<Scope> = got.newly_shadowed.iter().map(|(s, _)| s.clone()).collect();
+    assert_eq!(hidden, [department(0), user(0)]);
+    assert_eq!(
+        patches.templates().into_iter().collect::<Vec<_>>(),
+        [&slug("dtpl")]
+    );
+}
+
+#[test]
+fn locking_what_a_template_does_not_hold_names_the_op() {
+    let snapshot = build(&small());
+    let op = TemplateOp {
+        template: slug("tpl"),
+        key: 0,
+        kind: OpKind::Unlock,
+    };
+    let err = Patches::new(&[], current(&snapshot))
+        .unwrap()
+        .with_templates(&[op], current_template(&snapshot))
+        .unwrap_err();
+    assert_eq!(err, ImpactError::NoTemplateEntry(0));
+    assert_eq!(
+        err.to_string(),
+        "ops[0]: the template has no entry to lock or unlock"
+    );
 }

@@ -574,6 +574,8 @@ pub(crate) fn ImpactSummary(impact: ImpactView, op: String) -> impl IntoView {
         "unlock" => "Unlocking it",
         "unset" => "Removing it",
         "apply" => "Applying it",
+        "promote" => "Promoting it into the template",
+        "reset" => "Resetting it to the template",
         _ => "Saving this",
     };
     let ImpactView {

@@ -1,4 +1,5 @@
 import type { Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
 import { test, expect, signInAs, waitForHydration } from "./fixtures";
 import { demoURL, DEMO_PASSWORD } from "../playwright.config";
 
@@ -36,6 +37,41 @@ for (const [user, kind] of [
       expect(await unlabelled(page), `unlabelled controls on ${path}`).toEqual([]);
     }
   });
+}
+
+/** axe-core's serious and critical WCAG 2.1 A/AA violations on the page, one line each. */
+async function axeViolations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page })
+    .withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"])
+    .analyze();
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(" ")} — ${n.failureSummary?.split("\n").slice(1).join(" ")}`));
+}
+
+for (const width of [1280, 390]) {
+  test(`axe finds nothing serious on the sign-in page at ${width} px`, async ({ page }) => {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto(`${demoURL}/login`);
+    await waitForHydration(page);
+    expect(await axeViolations(page)).toEqual([]);
+  });
+  for (const [user, kind] of [
+    ["root", "a super admin"],
+    ["mercy_admin", "a tenant admin"],
+    ["medical_head", "a department admin"],
+  ]) {
+    test(`axe finds nothing serious on any section for ${kind} at ${width} px`, async ({ page }) => {
+      await page.setViewportSize({ width, height: 900 });
+      await signInAs(page, demoURL, user, DEMO_PASSWORD);
+      for (const path of SECTIONS) {
+        await page.goto(`${demoURL}${path}`);
+        await waitForHydration(page);
+        await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
+        expect(await axeViolations(page), `axe on ${path}`).toEqual([]);
+      }
+    });
+  }
 }
 
 test("the keyboard alone skips to the content, shows focus and saves a value", async ({ page }) => {

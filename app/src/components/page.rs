@@ -43,3 +43,15 @@ pub fn posted_error() -> Option<WireError> {
             .unwrap_or_else(|| WireError::Transport("the last change was refused".into())),
     )
 }
+
+/// A wide table's scroll container: a named region that takes keyboard focus, so a table
+/// wider than a phone's screen can be scrolled without a mouse (WCAG 2.1.1) even when it holds
+/// nothing focusable.
+#[component]
+pub fn TableWrap(#[prop(into)] label: String, children: Children) -> impl IntoView {
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label=label>
+            {children()}
+        </div>
+    }
+}

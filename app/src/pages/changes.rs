@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::page::{PageHeader, posted_error};
+use crate::components::page::{PageHeader, TableWrap, posted_error};
 use crate::domain::approval::{ApprovalRule, ChangeState};
 use crate::domain::level::Level;
 use crate::error::WireError;
@@ -208,7 +208,7 @@ fn ChangeTable(
                 view! { <p class="muted">{empty}</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap">
+                    <TableWrap label=title>
                         <table class="table">
                             <thead><tr>
                                 <th scope="col">"Request"</th><th scope="col">"Author"</th>
@@ -233,7 +233,7 @@ fn ChangeTable(
                                     .collect_view()}
                             </tbody>
                         </table>
-                    </div>
+                    </TableWrap>
                 }
                 .into_any()
             }}
@@ -403,7 +403,7 @@ fn Request(change: ChangeView, act: ServerAction<ChangeAction>) -> impl IntoView
                 </p>
             })}
             <h3>"Operations"</h3>
-            <div class="table-wrap">
+            <TableWrap label="Operations">
                 <table class="table">
                     <thead><tr>
                         <th scope="col">"Operation"</th><th scope="col">"Key"</th><th scope="col">"Scope"</th>
@@ -411,7 +411,7 @@ fn Request(change: ChangeView, act: ServerAction<ChangeAction>) -> impl IntoView
                     </tr></thead>
                     <tbody>{ops.into_iter().map(|op| view! { <OpRow op/> }).collect_view()}</tbody>
                 </table>
-            </div>
+            </TableWrap>
             {impact.map(|impact| view! {
                 <h3>"Whom it affects if applied now"</h3>
                 <ImpactSummary impact op="apply".to_owned()/>

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::components::page::{PageHeader, posted_error};
+use crate::components::page::{PageHeader, TableWrap, posted_error};
 use crate::domain::document::Problem;
 use crate::domain::dotenv::plan::Row;
 use crate::error::WireError;
@@ -488,7 +488,7 @@ fn Plan(
         <section class="card" data-testid="import-plan" aria-labelledby="import-plan-title">
             <h2 id="import-plan-title">"The plan"</h2>
             <p data-testid="import-summary">{summary}</p>
-            <div class="table-wrap">
+            <TableWrap label="Import plan">
             <table class="table">
                 <thead><tr>
                     <th scope="col">"Line"</th><th scope="col">"Variable"</th><th scope="col">"Key"</th>
@@ -497,7 +497,7 @@ fn Plan(
                 </tr></thead>
                 <tbody>{rows}</tbody>
             </table>
-            </div>
+            </TableWrap>
             {blocked.then(|| view! { <p class="error" role="note">"Rows in error: fix the file or the mapping and run the dry run again; nothing can be applied."</p> })}
             <ActionForm action=apply attr:class="key-form">
                 <fieldset disabled=blocked>

@@ -2,9 +2,10 @@
 //! side by side with a second context. Driven by its URL, so it works without JavaScript.
 
 use leptos::prelude::*;
+
 use leptos_router::hooks::use_query_map;
 
-use crate::components::page::PageHeader;
+use crate::components::page::{PageHeader, TableWrap};
 use crate::error::WireError;
 use crate::views::{ChainStep, PreviewRow, PreviewSide, PreviewView};
 
@@ -288,7 +289,7 @@ fn PreviewTable(view: PreviewView, only_changed: bool) -> impl IntoView {
         <datalist id="known-tenants">
             {tenants.into_iter().map(|t| view! { <option value=t/> }).collect_view()}
         </datalist>
-        <div class="table-wrap">
+        <TableWrap label="Effective values">
             <table class="preview" class:comparing=comparing data-testid="preview">
                 <thead>
                     <tr>
@@ -299,7 +300,7 @@ fn PreviewTable(view: PreviewView, only_changed: bool) -> impl IntoView {
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
-        </div>
+        </TableWrap>
     }
     .into_any()
 }

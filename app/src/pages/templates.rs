@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::components::page::{PageHeader, posted_error};
+use crate::components::page::{PageHeader, TableWrap, posted_error};
 use crate::error::WireError;
 use crate::pages::configuration::{ImpactSummary, Preview, RemoveEntry, entry_impact, urlencode};
 
@@ -729,13 +729,13 @@ fn Template(
                     {following.join(", ")}
                 </p>
             })}
-            <div class="table-wrap">
+            <TableWrap label=entries_caption.clone()>
             <table class="table">
                 <caption class="visually-hidden">{entries_caption}</caption>
                 <thead><tr><th scope="col">"Key"</th><th scope="col">"Value"</th><th scope="col">"Lock"</th><th scope="col">"Actions"</th></tr></thead>
                 <tbody>{entry_rows}</tbody>
             </table>
-            </div>
+            </TableWrap>
             <ActionForm action=actions.save attr:class="key-form">
                 <fieldset disabled=locked>
                     <input type="hidden" name="template" value=save_name.clone()/>
@@ -775,13 +775,13 @@ fn Template(
                 Err(err) => view! { <p class="error" role="alert" data-testid="template-impact-error">{err.to_string()}</p> }.into_any(),
             })}
             <h3>"Drift"</h3>
-            <div class="table-wrap">
+            <TableWrap label=drift_caption.clone()>
             <table class="table">
                 <caption class="visually-hidden">{drift_caption}</caption>
                 <thead><tr><th scope="col">"Scope"</th><th scope="col">"Key"</th><th scope="col">"Template"</th><th scope="col">"Own value"</th><th scope="col">"Actions"</th></tr></thead>
                 <tbody>{drift_rows}</tbody>
             </table>
-            </div>
+            </TableWrap>
         </section>
     }
     .into_any()

@@ -192,7 +192,8 @@ pub enum Command {
     /// Re-encrypt every stored secret under STRATA_MASTER_KEY, so the keys in
     /// STRATA_OLD_MASTER_KEYS can be removed afterwards (audited).
     RotateMasterKey,
-    /// Load the demo organisation.
+    /// Load the demo organisation. In development, its admin accounts that have no password
+    /// get one, printed once (account, kind, password).
     Demo {
         /// Only when the database holds no key definitions yet (a first start).
         #[arg(long)]
@@ -761,6 +762,19 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                 "demo organisation loaded: {} created, {} updated, {} unchanged",
                 report.created, report.updated, report.unchanged
             );
+            // So that each kind of admin can be tried; never a known password in production.
+            if settings.environment == Environment::Development {
+                let admins = demo::admin_passwords(&state, &actor).await?;
+                if !admins.is_empty() {
+                    println!(
+                        "demo admin accounts (development only; the passwords are shown once):"
+                    );
+                    println!("  {:<16} {:<36} password", "account", "kind");
+                    for admin in admins {
+                        println!("  {:<16} {:<36} {}", admin.user, admin.kind, admin.password);
+                    }
+                }
+            }
             Ok(())
         }
     }

@@ -5,6 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use app::backend::testing::TestDatabase;
+use sea_orm::ConnectionTrait;
 
 fn strata() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
@@ -650,4 +651,93 @@ async fn resolve_chain_and_export_name_the_template_a_value_comes_from() {
     let again = run(&["import", file.to_str().unwrap()]);
     std::fs::remove_file(&file).unwrap();
     assert!(again.contains("0 created, 0 updated"), "{again}");
+}
+
+/// `make run` on an empty database in development: each admin kind of the demo can sign in
+/// with the password printed once; running it again prints none; production prints none.
+#[tokio::test]
+async fn demo_prints_a_password_for_each_admin_account_in_development_only() {
+    let test = TestDatabase::new().await;
+    // The key the test's own services read the secrets with.
+    let key = app::backend::testing::TEST_MASTER_KEY;
+    let run = |env: &str| {
+        let output = strata()
+            .env("STRATA_MASTER_KEY", &key)
+            .env("STRATA_ENV", env)
+            .args(["demo", "--database", &test.url])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let out = run("development");
+    assert!(out.contains("demo admin accounts"), "{out}");
+    // Rows of "account  kind  password": the kind is what lies between the two.
+    let rows: Vec<Vec<String>> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("demo admin accounts"))
+        .skip(2)
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let (user, rest) = words.split_first().unwrap();
+            let (password, kind) = rest.split_last().unwrap();
+            vec![user.to_string(), kind.join(" "), password.to_string()]
+        })
+        .collect();
+    let admins: Vec<String> = app::backend::demo::document()
+        .users
+        .into_iter()
+        .filter(|u| u.traits.iter().any(|t| t == "admin_capable"))
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(rows.len(), admins.len(), "{out}");
+    let kind_of = |user: &str| rows.iter().find(|r| r[0] == user).unwrap()[1].to_owned();
+    assert_eq!(kind_of("root"), "super admin, reads secrets");
+    assert_eq!(kind_of("mercy_viewer"), "tenant admin, read-only");
+    assert_eq!(kind_of("medical_head"), "department admin");
+    // Each printed password signs its account in.
+    let state = test.state().await;
+    for row in &rows {
+        let (user, password) = (&row[0], &row[2]);
+        let signed_in = app::backend::accounts::login(
+            &state,
+            user,
+            password.clone(),
+            &app::backend::audit::Actor::named("tests"),
+        )
+        .await;
+        assert!(signed_in.is_ok(), "{user}: {signed_in:?}");
+    }
+    // Shown once: a second run leaves the passwords alone.
+    assert!(!run("development").contains("demo admin accounts"));
+    // Production never gives one.
+    let production = TestDatabase::new().await;
+    let output = strata()
+        .env("STRATA_MASTER_KEY", &key)
+        .env("STRATA_ENV", "production")
+        .args(["demo", "--database", &production.url])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("password"));
+    let with_password = production
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            production.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM users WHERE password_hash IS NOT NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(with_password, 0);
 }

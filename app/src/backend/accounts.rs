@@ -614,6 +614,50 @@ pub async fn set_password(
     Ok(epoch)
 }
 
+/// Gives each enabled account of `slugs` that has no password yet a random one, all in one
+/// transaction (each audited like any password change); answers the accounts and passwords
+/// set, to be shown once. Accounts that have a password keep it, so running it again, or on
+/// two replicas at once, sets none twice.
+#[tracing::instrument(skip(state, slugs))]
+pub async fn give_missing_passwords(
+    state: &AppState,
+    actor: &Actor,
+    slugs: &[Slug],
+) -> Result<Vec<(Slug, String)>, ServiceError> {
+    // Hashing is slow on purpose: done before the transaction, for the accounts that look
+    // like they need it, then checked again under the audit lock.
+    let mut candidates = Vec::new();
+    for slug in slugs {
+        let row = user_row(&state.db, slug).await?;
+        if row.password_hash.is_none() && !row.disabled {
+            let password = uuid::Uuid::new_v4().simple().to_string();
+            let hash = hash_password(password.clone()).await?;
+            candidates.push((slug.clone(), password, hash));
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tx = state.db.begin().await?;
+    let mut audit = AuditWriter::begin(&tx, Utc::now()).await?;
+    let mut given = Vec::new();
+    for (slug, password, hash) in candidates {
+        let row = user_row(&tx, &slug).await?;
+        if row.password_hash.is_none() && !row.disabled {
+            write_password(&tx, &mut audit, actor, &row, hash).await?;
+            given.push((slug, password));
+        }
+    }
+    if given.is_empty() {
+        // Another process gave them passwords meanwhile: nothing to write.
+        return Ok(given);
+    }
+    audit.finish(&tx).await?;
+    tx.commit().await?;
+    state.tokens.invalidate();
+    Ok(given)
+}
+
 /// Stores `hash` as the password of `row` and moves its session epoch on (ending its
 /// sessions), with the audit event, inside the caller's transaction; answers the new epoch.
 async fn write_password<C: ConnectionTrait>(

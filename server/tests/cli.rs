@@ -662,7 +662,7 @@ async fn demo_prints_a_password_for_each_admin_account_in_development_only() {
     let key = app::backend::testing::TEST_MASTER_KEY;
     let run = |env: &str| {
         let output = strata()
-            .env("STRATA_MASTER_KEY", &key)
+            .env("STRATA_MASTER_KEY", key)
             .env("STRATA_ENV", env)
             .args(["demo", "--database", &test.url])
             .output()
@@ -717,7 +717,7 @@ async fn demo_prints_a_password_for_each_admin_account_in_development_only() {
     // Production never gives one.
     let production = TestDatabase::new().await;
     let output = strata()
-        .env("STRATA_MASTER_KEY", &key)
+        .env("STRATA_MASTER_KEY", key)
         .env("STRATA_ENV", "production")
         .args(["demo", "--database", &production.url])
         .output()

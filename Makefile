@@ -27,6 +27,18 @@ STRATA := $(CARGO_TARGET_DIR)/release/strata
 WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-mutable-globals --enable-reference-types --enable-multivalue
 
+# Writes FILE.br (brotli, best) and FILE.gz (gzip -9) beside every file of a directory.
+define PRECOMPRESS
+const fs = require("fs"), zlib = require("zlib"), dir = process.argv[1];
+for (const name of fs.readdirSync(dir)) {
+  const path = `$${dir}/$${name}`, body = fs.readFileSync(path);
+  fs.writeFileSync(`$${path}.br`, zlib.brotliCompressSync(body, { params: {
+    [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length } }));
+  fs.writeFileSync(`$${path}.gz`, zlib.gzipSync(body, { level: 9 }));
+}
+endef
+export PRECOMPRESS
+
 .PHONY: help run test tools site server lint unit-test pg-test outage-test api-doc ofrep-test e2e browser bench bench-scale clean
 
 help:
@@ -67,6 +79,13 @@ site: tools
 	wasm-bindgen --target web --no-typescript --out-dir "$(PKG).tmp" --out-name strata "$(WASM)"
 	wasm-opt -Oz $(WASM_FEATURES) "$(PKG).tmp/strata_bg.wasm" -o "$(PKG).tmp/strata_bg.wasm"
 	cp style/main.css "$(PKG).tmp/strata.css"
+	@# Named by content, so browsers keep them for good; stored as brotli and gzip too.
+	hash=$$(cat "$(PKG).tmp/strata.js" "$(PKG).tmp/strata_bg.wasm" "$(PKG).tmp/strata.css" \
+		| sha256sum | cut -c1-16); \
+	mv "$(PKG).tmp/strata.js" "$(PKG).tmp/strata.$$hash.js"; \
+	mv "$(PKG).tmp/strata_bg.wasm" "$(PKG).tmp/strata.$${hash}_bg.wasm"; \
+	mv "$(PKG).tmp/strata.css" "$(PKG).tmp/strata.$$hash.css"
+	node -e "$$PRECOMPRESS" "$(PKG).tmp"
 	cp -r style/assets/. "$(SITE)/"
 	rm -rf "$(PKG)" && mv "$(PKG).tmp" "$(PKG)"
 

@@ -1,7 +1,7 @@
 //! The HTML document and the console's routes.
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::{
     SsrMode, StaticSegment,
     components::{Route, Router, Routes},
@@ -25,6 +25,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                // The bundle's stylesheet under the (content-hashed) name the site was built with.
+                <link rel="stylesheet" id="strata" href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -43,7 +45,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
 
     view! {
-        <Stylesheet id="strata" href="/pkg/strata.css"/>
         <Title formatter=|page: String| format!("{page} · Strata")/>
         <Router>
             <ConsoleLayout>

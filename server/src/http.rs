@@ -1,6 +1,7 @@
 //! The HTTP server: the console (Leptos pages and server functions), health probes and
 //! request logging.
 
+mod assets;
 pub mod metrics;
 mod security;
 
@@ -19,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
@@ -60,10 +62,11 @@ impl FromRef<ServerState> for LeptosOptions {
     }
 }
 
-/// Leptos options for the site built by `make site` under `settings.site_root`.
+/// Leptos options for the site built by `make site` under `settings.site_root` (the bundle
+/// under the content-hashed name the build gave it).
 pub fn leptos_options(settings: &Settings) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name("strata")
+        .output_name(assets::output_name(&settings.site_root.join("pkg")))
         .site_root(settings.site_root.to_string_lossy().into_owned())
         .site_pkg_dir("pkg")
         .site_addr(settings.addr)
@@ -108,8 +111,10 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
             settings.session_idle.as_secs() as i64,
         )));
 
+    let pkg = std::path::Path::new(state.leptos.site_root.as_ref()).join("pkg");
     Router::new()
         .route("/fn/{*name}", get(server_fn).post(server_fn))
+        .nest_service("/pkg", assets::service(pkg))
         .merge(api)
         .merge(crate::ofrep::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), {
@@ -131,6 +136,11 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
         .layer(middleware::from_fn(security::limit_server_fn_bodies))
         .layer(middleware::from_fn(security::cache_control))
         .layer(middleware::from_fn(security::headers))
+        // Pages, server functions and API answers go out compressed when the client accepts
+        // it (the bundle is precompressed; event streams and small bodies are left alone).
+        // Session cookies are SameSite=Lax, so another site cannot have a signed-in browser
+        // fetch a page that mixes its input with a secret and watch the compressed size.
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

@@ -20,10 +20,15 @@ struct TestServer {
 }
 
 async fn start_with(vars: &[(&str, &str)]) -> TestServer {
-    let db = TestDatabase::new().await;
     let site = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(site.path().join("pkg")).unwrap();
     std::fs::write(site.path().join("pkg/strata.css"), "body{}").unwrap();
+    start_on(site, vars).await
+}
+
+/// A server on the site in `site`.
+async fn start_on(site: tempfile::TempDir, vars: &[(&str, &str)]) -> TestServer {
+    let db = TestDatabase::new().await;
     let mut settings = Settings::from_lookup(|name| {
         vars.iter()
             .find(|(k, _)| *k == name)
@@ -425,4 +430,89 @@ async fn unknown_pages_answer_404_once_signed_in() {
         .await
         .unwrap();
     assert_eq!(css.status(), 200);
+}
+
+#[tokio::test]
+async fn the_bundle_goes_out_by_hashed_name_precompressed_and_pages_compressed() {
+    // A site as `make site` leaves it: content-hashed names, each with .br and .gz beside it.
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let stem = "strata.0123456789abcdef";
+    for name in [
+        format!("{stem}.js"),
+        format!("{stem}_bg.wasm"),
+        format!("{stem}.css"),
+    ] {
+        std::fs::write(pkg.join(&name), format!("plain {name}")).unwrap();
+        std::fs::write(pkg.join(format!("{name}.br")), format!("brotli {name}")).unwrap();
+        std::fs::write(pkg.join(format!("{name}.gz")), format!("gzip {name}")).unwrap();
+    }
+    std::fs::write(pkg.join("old.js"), "an unhashed file").unwrap();
+    let server = start_on(site, &[]).await;
+    let client = browser();
+
+    let login = client
+        .get(format!("{}/login", server.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    assert_eq!(login.headers()["content-encoding"], "gzip");
+    assert_eq!(login.headers()["cache-control"], "private, no-cache");
+    assert_eq!(
+        login.bytes().await.unwrap()[..2],
+        [0x1f, 0x8b],
+        "not a gzip body"
+    );
+    let html = client
+        .get(format!("{}/login", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for linked in [
+        format!("/pkg/{stem}.css"),
+        format!("/pkg/{stem}.js"),
+        format!("/pkg/{stem}_bg.wasm"),
+    ] {
+        assert!(html.contains(&linked), "the page does not link {linked}");
+    }
+
+    let wasm = format!("{}/pkg/{stem}_bg.wasm", server.base);
+    let br = client
+        .get(&wasm)
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(br.status(), 200);
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["content-type"], "application/wasm");
+    assert_eq!(
+        br.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(br.text().await.unwrap(), format!("brotli {stem}_bg.wasm"));
+    let plain = client.get(&wasm).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), format!("plain {stem}_bg.wasm"));
+
+    // What is not named by its content is checked each time; a missing file is not kept.
+    let old = client
+        .get(format!("{}/pkg/old.js", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.headers()["cache-control"], "no-cache");
+    let missing = client
+        .get(format!("{}/pkg/{stem}.map", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["cache-control"], "no-cache");
 }

@@ -105,7 +105,7 @@ pub fn from_this_machine(parts: &axum::http::request::Parts) -> bool {
 
 /// `Cache-Control` for answers that set none. What may carry a revealed secret (any request
 /// with `reveal=true`, the API, server functions) is never stored; console pages are stored
-/// only privately and revalidated.
+/// only privately and revalidated; the bundle is kept for good when its name carries its hash.
 pub async fn cache_control(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     // Decoded as the handlers decode it, so no spelling of the flag slips past.
@@ -115,6 +115,15 @@ pub async fn cache_control(request: Request, next: Next) -> Response {
     });
     let mut response = next.run(request).await;
     if path.starts_with("/pkg/") {
+        // A file named by its content never changes; anything else is checked each time.
+        let value = if super::assets::immutable(&path) && response.status().is_success() {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
         return response;
     }
     let headers = response.headers_mut();

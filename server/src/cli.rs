@@ -192,8 +192,8 @@ pub enum Command {
     /// Re-encrypt every stored secret under STRATA_MASTER_KEY, so the keys in
     /// STRATA_OLD_MASTER_KEYS can be removed afterwards (audited).
     RotateMasterKey,
-    /// Load the demo organisation. In development, its admin accounts that have no password
-    /// get one, printed once (account, kind, password).
+    /// Load the demo organisation. With --if-empty in development, its admin accounts that
+    /// have no password get one, printed once (account, kind, password).
     Demo {
         /// Only when the database holds no key definitions yet (a first start).
         #[arg(long)]
@@ -762,8 +762,10 @@ pub async fn run(cli: Cli, mut settings: Settings) -> Result<(), CliError> {
                 "demo organisation loaded: {} created, {} updated, {} unchanged",
                 report.created, report.updated, report.unchanged
             );
-            // So that each kind of admin can be tried; never a known password in production.
-            if settings.environment == Environment::Development {
+            // A first start (`make run`): so that each kind of admin can be tried. Never in
+            // production, and not on a plain `demo`, which scripts run before signing in as
+            // the bootstrap `admin` (a demo super admin with a password would stand in for it).
+            if if_empty && settings.environment == Environment::Development {
                 let admins = demo::admin_passwords(&state, &actor).await?;
                 if !admins.is_empty() {
                     println!(

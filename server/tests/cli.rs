@@ -664,7 +664,7 @@ async fn demo_prints_a_password_for_each_admin_account_in_development_only() {
         let output = strata()
             .env("STRATA_MASTER_KEY", key)
             .env("STRATA_ENV", env)
-            .args(["demo", "--database", &test.url])
+            .args(["demo", "--if-empty", "--database", &test.url])
             .output()
             .unwrap();
         assert!(
@@ -712,14 +712,21 @@ async fn demo_prints_a_password_for_each_admin_account_in_development_only() {
         .await;
         assert!(signed_in.is_ok(), "{user}: {signed_in:?}");
     }
-    // Shown once: a second run leaves the passwords alone.
+    // Shown once: a second run leaves the passwords alone, and so does a plain `demo`.
     assert!(!run("development").contains("demo admin accounts"));
+    let plain = strata()
+        .env("STRATA_MASTER_KEY", key)
+        .args(["demo", "--database", &test.url])
+        .output()
+        .unwrap();
+    assert!(plain.status.success());
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("password"));
     // Production never gives one.
     let production = TestDatabase::new().await;
     let output = strata()
         .env("STRATA_MASTER_KEY", key)
         .env("STRATA_ENV", "production")
-        .args(["demo", "--database", &production.url])
+        .args(["demo", "--if-empty", "--database", &production.url])
         .output()
         .unwrap();
     assert!(

@@ -31,7 +31,9 @@ WASM_FEATURES := --enable-bulk-memory --enable-nontrapping-float-to-int --enable
 define PRECOMPRESS
 const fs = require("fs"), zlib = require("zlib"), dir = process.argv[1];
 for (const name of fs.readdirSync(dir)) {
-  const path = `$${dir}/$${name}`, body = fs.readFileSync(path);
+  const path = `$${dir}/$${name}`;
+  if (!fs.statSync(path).isFile()) continue;
+  const body = fs.readFileSync(path);
   fs.writeFileSync(`$${path}.br`, zlib.brotliCompressSync(body, { params: {
     [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length } }));
   fs.writeFileSync(`$${path}.gz`, zlib.gzipSync(body, { level: 9 }));

@@ -31,15 +31,15 @@ test("without JavaScript an admin signs in, saves a value and sees a refusal", a
   await expect(retries.getByTestId("effective")).toHaveText("4");
   await expect(retries.getByTestId("state")).toHaveText("Set here");
 
-  // A template edit's reach too: the "Set in template" form sent to the page by GET.
+  // A template edit's reach too: each entry's links ask the page without saving anything.
   await page.goto(`${demoURL}/templates`);
   const enterprise = page.locator('[data-testid="template"][data-name="enterprise"]');
-  await enterprise.getByLabel("Key").selectOption("compliance.phi_redaction");
-  await enterprise.getByLabel("Value").fill("false");
-  await enterprise.getByRole("button", { name: "Preview impact" }).click();
+  const redaction = enterprise.locator('[data-testid="template-entry"][data-key="compliance.phi_redaction"]');
+  await redaction.getByTestId("template-impact-lock").click();
   await expect(page).toHaveURL(/template=enterprise/);
-  await expect(enterprise.getByTestId("template-impact")).toContainText(/Saving this changes the effective value for \d+ users? \(mercy_hospital: \d+\)/);
-  await expect(enterprise.locator('[data-testid="template-entry"][data-key="compliance.phi_redaction"]')).toContainText("true");
+  await expect(enterprise.getByTestId("template-impact")).toContainText(/Locking it changes the effective value for \d+ users? \(mercy_hospital: \d+\)/);
+  await expect(enterprise.getByTestId("template-impact")).toContainText("department:mercy_hospital/marketing");
+  await expect(redaction).not.toContainText("locked");
   await page.goto(`${demoURL}/configuration?scope=${encodeURIComponent("tenant:mercy_hospital")}`);
 
   // A value the key refuses comes back as a message naming it; nothing changes.

@@ -137,10 +137,10 @@ pub fn router(mut app: AppState, leptos: LeptosOptions, settings: &Settings) -> 
         .layer(middleware::from_fn(security::cache_control))
         .layer(middleware::from_fn(security::headers))
         // Pages, server functions and API answers go out compressed when the client accepts
-        // it (the bundle is precompressed; event streams and small bodies are left alone).
-        // Session cookies are SameSite=Lax, so another site cannot have a signed-in browser
-        // fetch a page that mixes its input with a secret and watch the compressed size.
+        // it (the bundle is precompressed; event streams and small bodies are left alone),
+        // except what could reveal a secret's length to a guesser (see `compress_safely`).
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(security::compress_safely))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::record,

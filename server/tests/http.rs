@@ -466,6 +466,26 @@ async fn the_bundle_goes_out_by_hashed_name_precompressed_and_pages_compressed()
         [0x1f, 0x8b],
         "not a gzip body"
     );
+    // What another site asks for, and what may reveal a secret, goes out uncompressed: its
+    // size must not tell a guesser anything (BREACH).
+    for (path, site) in [
+        ("/login", "cross-site"),
+        ("/login", "same-site"),
+        ("/login?reveal=true", "same-origin"),
+        ("/login?reveal=%74rue", "same-origin"),
+    ] {
+        let answer = client
+            .get(format!("{}{path}", server.base))
+            .header("accept-encoding", "gzip")
+            .header("sec-fetch-site", site)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer.headers().get("content-encoding").is_none(),
+            "{path} from {site} was compressed"
+        );
+    }
     let html = client
         .get(format!("{}/login", server.base))
         .send()

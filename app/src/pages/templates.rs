@@ -384,8 +384,7 @@ pub fn TemplatesPage() -> impl IntoView {
         },
         |_| template_list(),
     );
-    // An impact asked for by URL: the "Set in template" form sent here by GET ("Preview
-    // impact" without JavaScript), or a row's link (`impact=unset|lock|unlock|promote|reset`).
+    // An impact asked for by URL: a row's link (`impact=unset|lock|unlock|promote|reset`).
     let query = leptos_router::hooks::use_query_map();
     let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
     let preview = Resource::new(
@@ -585,10 +584,10 @@ fn Template(
     };
 
     // With JavaScript the impact follows the form as it is filled in (asked once typing
-    // pauses); without it, "Preview impact" sends the form to the page by GET instead.
+    // pauses). Without it there is no "Preview impact" GET here, unlike the editor's rows:
+    // the key is picked in the same form, so a secret's value could land in a URL; the
+    // per-entry links (remove, lock, reset, promote) carry no value and work without it.
     let impact = RwSignal::new(preview);
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
     let key_ref = NodeRef::<leptos::html::Select>::new();
     let value_ref = NodeRef::<leptos::html::Input>::new();
     let locked_ref = NodeRef::<leptos::html::Input>::new();
@@ -754,16 +753,6 @@ fn Template(
                         " Locked"
                     </label>
                     <button type="submit" class="button">"Set in template"</button>
-                    // Before hydration only: the form goes to this page by GET.
-                    {move || (!hydrated.get()).then(|| view! {
-                        <button
-                            type="submit"
-                            class="button ghost"
-                            formaction="/templates"
-                            formmethod="get"
-                            data-testid="template-preview-impact"
-                        >"Preview impact"</button>
-                    })}
                 </fieldset>
             </ActionForm>
             {move || impact.get().map(|Preview { key, op, answer }| match answer {

@@ -103,20 +103,43 @@ pub fn from_this_machine(parts: &axum::http::request::Parts) -> bool {
             .all(|h| !parts.headers.contains_key(*h))
 }
 
+/// Whether the request asks for secrets in clear (`reveal=true`, decoded as the handlers
+/// decode it, so no spelling of the flag slips past).
+fn reveals(request: &Request) -> bool {
+    request.uri().query().is_some_and(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .is_ok_and(|pairs| pairs.iter().any(|(k, v)| k == "reveal" && v == "true"))
+    })
+}
+
+/// Answers that may hold a revealed secret beside what the request put there go out
+/// uncompressed, as do answers to requests another site started (a top-level navigation
+/// carries the session cookie even with SameSite=Lax): otherwise the compressed size would
+/// tell an eavesdropper whether a guess matches the secret (BREACH). Runs before the
+/// compression layer, which then sees no `Accept-Encoding`.
+pub async fn compress_safely(mut request: Request, next: Next) -> Response {
+    let from_elsewhere = request
+        .headers()
+        .get("sec-fetch-site")
+        .is_some_and(|site| site != "same-origin" && site != "none");
+    if from_elsewhere || reveals(&request) {
+        request.headers_mut().remove(header::ACCEPT_ENCODING);
+    }
+    next.run(request).await
+}
+
 /// `Cache-Control` for answers that set none. What may carry a revealed secret (any request
 /// with `reveal=true`, the API, server functions) is never stored; console pages are stored
 /// only privately and revalidated; the bundle is kept for good when its name carries its hash.
 pub async fn cache_control(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    // Decoded as the handlers decode it, so no spelling of the flag slips past.
-    let reveals = request.uri().query().is_some_and(|q| {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-            .is_ok_and(|pairs| pairs.iter().any(|(k, v)| k == "reveal" && v == "true"))
-    });
+    let reveals = reveals(&request);
     let mut response = next.run(request).await;
     if path.starts_with("/pkg/") {
         // A file named by its content never changes; anything else is checked each time.
-        let value = if super::assets::immutable(&path) && response.status().is_success() {
+        // A 304 renews what the browser holds: it keeps saying immutable.
+        let found = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+        let value = if super::assets::immutable(&path) && found {
             "public, max-age=31536000, immutable"
         } else {
             "no-cache"

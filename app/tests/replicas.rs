@@ -213,6 +213,13 @@ async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
             assert_eq!(ours.len(), theirs.len(), "{step}: the same snapshots");
             for (a, b) in ours.iter().zip(&theirs) {
                 assert!(a.same_content(b), "{step}: {:?} differs", a.tenant);
+                // A change made in several steps of one catch-up still takes the revision.
+                assert!(
+                    a.version as i64 <= replica.snapshots.loaded_revision(),
+                    "{step}: {:?} at version {} past the revision",
+                    a.tenant,
+                    a.version
+                );
             }
             for snapshot in &theirs {
                 for user in snapshot.users.keys() {
@@ -334,6 +341,65 @@ async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
         .unwrap();
     agree("user deleted").await;
     assert!(replica.snapshots.for_user(&slug("pat")).is_none());
+
+    // Key definitions: every snapshot moves to them in memory, templates' followers included.
+    let define = |doc: serde_json::Value| {
+        let writer = &writer;
+        let actor = &actor;
+        async move {
+            let key = ConfigKey::parse(doc["key"].as_str().unwrap()).unwrap();
+            directory::define_key(writer, actor, &key, serde_json::from_value(doc).unwrap())
+                .await
+                .unwrap();
+        }
+    };
+    let full_loads = replica.snapshots.full_loads();
+    define(json!({"key": "aaa.first", "type": "string", "default": "x"})).await;
+    agree("a key defined before every other").await;
+    define(json!({"key": "ml.limit", "type": "integer", "default": 1})).await;
+    define(json!({"key": "ml.limit", "type": "integer", "default": 2})).await;
+    agree("a key's default changed").await;
+    let general = replica.snapshots.for_user(&slug("dr_patel")).unwrap();
+    assert_eq!(
+        general
+            .keys
+            .get(&ConfigKey::parse("ml.limit").unwrap())
+            .and_then(|(_, def)| def.default.clone()),
+        Some(json!(2))
+    );
+    let doc: app::domain::document::Document = serde_json::from_value(json!({
+        "format": "strata/v1",
+        "keys": [{"key": "mm.new", "type": "integer"}],
+        "entries": [
+            {"level": "tenant", "tenant": "mercy_hospital", "key": "mm.new", "value": 3},
+            {"level": "user", "user": "dr_house", "key": "mm.new", "value": 4, "locked": false}
+        ]
+    }))
+    .unwrap();
+    let report = app::backend::transfer::apply(
+        &writer,
+        &actor,
+        &doc,
+        app::backend::transfer::Mode::Import { dry_run: false },
+    )
+    .await
+    .unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    agree("a key defined with entries in one import").await;
+    directory::delete(
+        &writer,
+        &actor,
+        &Doomed::Key(ConfigKey::parse("aaa.first").unwrap()),
+        None,
+    )
+    .await
+    .unwrap();
+    agree("a key without entries deleted").await;
+    assert_eq!(
+        replica.snapshots.full_loads(),
+        full_loads,
+        "key definitions are applied in place"
+    );
 
     // Deletes, and a key definition.
     directory::delete(

@@ -79,6 +79,14 @@ async fn metrics_are_for_local_clients_and_super_admins_tokens() {
     let head = server.state.snapshots.loaded_revision() as f64;
     assert_eq!(sample(&body, "strata_snapshot_revision"), head);
     assert!(sample(&body, "strata_snapshot_age_seconds") >= 0.0);
+    assert_eq!(
+        sample(&body, "strata_snapshot_full_loads"),
+        server.state.snapshots.full_loads() as f64
+    );
+    assert!(
+        sample(&body, "strata_snapshot_full_loads") >= 1.0,
+        "start-up loads"
+    );
     assert!(sample(&body, "strata_replica_lag_seconds") >= 0.0);
     assert!(sample(&body, "strata_db_pool_max_connections") >= 1.0);
     assert!(body.ends_with("# EOF\n"));

@@ -16,6 +16,7 @@
 //! watcher that reconnects can be told what changed since the revision it last saw.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ use super::state::{
 use crate::domain::change::Touched;
 use crate::domain::name::{ConfigKey, Slug};
 use crate::domain::resolve::Snapshot;
-use crate::domain::resolve::{Cell, Layer};
+use crate::domain::resolve::{Cell, Keys, Layer};
 use crate::domain::scope::Scope;
 
 /// More single entries than this in one catch-up, and their snapshots are rebuilt instead.
@@ -72,6 +73,9 @@ pub struct Snapshots {
     published: tokio::sync::watch::Sender<Published>,
     /// Snapshots replaced lately, oldest first.
     history: std::sync::Mutex<std::collections::VecDeque<Arc<Snapshot>>>,
+    /// Loads of every snapshot from the database: start-up and recovery only, so anything
+    /// more says changes are not being applied in place (for `/metrics`).
+    full_loads: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Snapshots {
@@ -88,7 +92,19 @@ impl Default for Snapshots {
                 closing: false,
             }),
             history: std::sync::Mutex::default(),
+            full_loads: std::sync::atomic::AtomicU64::default(),
         }
+    }
+}
+
+/// The version a snapshot at version `old` takes when a catch-up to `version` changes it. A
+/// catch-up may change one snapshot in several steps (its tenant's rows, then the global
+/// layer): each takes `version`, so one version never stands for two contents.
+fn successor(old: u64, version: u64) -> u64 {
+    if old == version {
+        version
+    } else {
+        version.max(old + 1)
     }
 }
 
@@ -160,9 +176,11 @@ impl Snapshots {
     }
 
     /// Keeps replaced snapshots for [`Self::as_of`].
-    fn remember(&self, replaced: impl IntoIterator<Item = Arc<Snapshot>>) {
+    /// Keeps `replaced` in the history, but for those made earlier in this catch-up (at
+    /// `version`): only the last step of a catch-up stands for its version.
+    fn remember(&self, replaced: impl IntoIterator<Item = Arc<Snapshot>>, version: u64) {
         let mut history = self.history.lock().expect("snapshot history poisoned");
-        for snapshot in replaced {
+        for snapshot in replaced.into_iter().filter(|s| s.version != version) {
             history.push_back(snapshot);
             if history.len() > HISTORY {
                 history.pop_front();
@@ -203,11 +221,17 @@ impl Snapshots {
         let loaded = load(&tx, secrets).await?;
         tx.commit().await?;
         self.install(&loaded, head.max(0) as u64);
+        self.full_loads.fetch_add(1, Ordering::Relaxed);
         self.publish(head, true);
         let now = Some(Instant::now());
         *self.loaded_at.write().expect("snapshot lock poisoned") = now;
         *self.checked_at.write().expect("snapshot lock poisoned") = now;
         Ok(())
+    }
+
+    /// How many times every snapshot was loaded from the database.
+    pub fn full_loads(&self) -> u64 {
+        self.full_loads.load(Ordering::Relaxed)
     }
 
     /// How long ago a snapshot was last rebuilt.
@@ -233,8 +257,8 @@ impl Snapshots {
     /// reads, in one consistent read, the revision and the change rows past the installed one,
     /// then the rows of the snapshots they touched, and replaces only those. A change of
     /// credentials alone reloads nothing (the revision moves, so verified tokens drop); a global
-    /// entry is re-read alone and shared by every snapshot; a key definition reloads
-    /// everything. Returns whether any snapshot was rebuilt. One small query when nothing
+    /// entry is re-read alone and shared by every snapshot; key definitions are re-read and
+    /// every snapshot moves to them in memory. Returns whether any snapshot was rebuilt. One small query when nothing
     /// changed.
     pub async fn catch_up(
         &self,
@@ -286,10 +310,26 @@ impl Snapshots {
                 }
             }
         }
+        // Changed key definitions: all of them re-read (there are few); the snapshots move
+        // to them in memory.
+        let mut keys = None;
+        if !touched.everything && !touched.keys.is_empty() {
+            let rows = load_keys(&tx, secrets).await?;
+            let next = Keys::new(rows.into_iter().map(|k| k.def).collect());
+            if self.all().first().is_none_or(|any| *any.keys != next) {
+                keys = Some(Arc::new(next));
+            }
+        }
         // Changed templates, read whole (a template is small); any trouble makes it a full load.
         let mut templates = Vec::new();
         if !touched.everything && !touched.templates.is_empty() {
-            match self.template_layers(&tx, secrets, &touched.templates).await {
+            let over = keys
+                .clone()
+                .or_else(|| self.all().first().map(|any| any.keys.clone()));
+            match self
+                .template_layers(&tx, secrets, &touched.templates, over)
+                .await
+            {
                 Ok(layers) => templates = layers,
                 Err(err) => {
                     tracing::warn!(error = %err, "could not read changed templates; reloading");
@@ -300,6 +340,7 @@ impl Snapshots {
         let rebuilt = if touched.everything {
             let everything = load(&tx, secrets).await?;
             self.install(&everything, version);
+            self.full_loads.fetch_add(1, Ordering::Relaxed);
             true
         } else if touched.any_snapshot() {
             // Single entries are re-read row by row, unless their snapshot is rebuilt anyway,
@@ -330,8 +371,18 @@ impl Snapshots {
                     }
                 }
             }
-            if !rebuild.is_empty() {
-                let part = load_tenants(&tx, secrets, &rebuild).await?;
+            // Everything is read before anything is installed: a failed read leaves the
+            // installed snapshots as they were, at their versions.
+            let part = if rebuild.is_empty() {
+                None
+            } else {
+                Some(load_tenants(&tx, secrets, &rebuild).await?)
+            };
+            // First, so what follows finds keys where the new definitions put them.
+            if let Some(keys) = keys {
+                self.install_keys(keys, version);
+            }
+            if let Some(part) = part {
                 self.install_part(&part, &rebuild, version);
             }
             cells.retain(|(tenant, _)| !rebuild.contains(tenant));
@@ -378,11 +429,11 @@ impl Snapshots {
             if next.same_content(snapshot) {
                 continue;
             }
-            next.version = version.max(snapshot.version + 1);
+            next.version = successor(snapshot.version, version);
             replaced.push(std::mem::replace(snapshot, Arc::new(next)));
         }
         drop(map);
-        self.remember(replaced);
+        self.remember(replaced, version);
     }
 
     /// The entries of the templates named `names`, as layers over the installed key
@@ -392,8 +443,9 @@ impl Snapshots {
         db: &C,
         secrets: &SecretBox,
         names: &BTreeSet<String>,
+        keys: Option<Arc<Keys>>,
     ) -> Result<Vec<(Slug, Layer)>, DbErr> {
-        let Some(any) = self.all().into_iter().next() else {
+        let Some(keys) = keys else {
             return Ok(Vec::new());
         };
         let key_rows = load_keys(db, secrets).await?;
@@ -406,11 +458,47 @@ impl Snapshots {
             let layer = rows
                 .iter()
                 .find(|t| t.name == slug)
-                .map(|t| template_layer(t, &key_rows, &any.keys))
+                .map(|t| template_layer(t, &key_rows, &keys))
                 .unwrap_or_else(|| Layer::new(Scope::Global));
             out.push((slug, layer));
         }
         Ok(out)
+    }
+
+    /// Moves every snapshot to the key definitions `keys` (at `version`), in memory: entries
+    /// keep their values and follow their keys to their new places; those of a deleted key go.
+    /// Built beside the installed snapshots, which readers keep using until the swap.
+    fn install_keys(&self, keys: Arc<Keys>, version: u64) {
+        let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self
+            .by_tenant
+            .read()
+            .expect("snapshot lock poisoned")
+            .iter()
+            .map(|(tenant, snapshot)| (tenant.clone(), snapshot.clone()))
+            .collect();
+        let Some((_, any)) = current.first() else {
+            return;
+        };
+        let moves = any.keys.moves_to(&keys);
+        let global = Arc::new(any.global.rekeyed(&moves));
+        let mut templates = HashMap::new();
+        let next: Vec<(Option<Slug>, Arc<Snapshot>)> = current
+            .iter()
+            .map(|(tenant, snapshot)| {
+                let mut next =
+                    snapshot.rekeyed(keys.clone(), &moves, global.clone(), &mut templates);
+                next.version = successor(snapshot.version, version);
+                (tenant.clone(), Arc::new(next))
+            })
+            .collect();
+        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
+        let mut replaced = Vec::with_capacity(next.len());
+        for (tenant, snapshot) in next {
+            // Only this catch-up installs (it holds `reloading`): the map still holds `current`.
+            replaced.extend(map.insert(tenant, snapshot));
+        }
+        drop(map);
+        self.remember(replaced, version);
     }
 
     /// Puts global entries into a copy of the global layer, which every snapshot takes (each
@@ -436,11 +524,11 @@ impl Snapshots {
         for snapshot in map.values_mut() {
             let mut next = Snapshot::clone(snapshot);
             next.global = layer.clone();
-            next.version = version.max(snapshot.version + 1);
+            next.version = successor(snapshot.version, version);
             replaced.push(std::mem::replace(snapshot, Arc::new(next)));
         }
         drop(map);
-        self.remember(replaced);
+        self.remember(replaced, version);
     }
 
     /// Puts single entries into copies of their snapshots, which take `version`.
@@ -468,13 +556,13 @@ impl Snapshots {
                     snapshot.set_entry(&scope, idx, cell);
                 }
             }
-            snapshot.version = version.max(old.version + 1);
+            snapshot.version = successor(old.version, version);
             if let Some(old) = map.insert(tenant, Arc::new(snapshot)) {
                 replaced.push(old);
             }
         }
         drop(map);
-        self.remember(replaced);
+        self.remember(replaced, version);
     }
 
     /// Replaces the snapshots of `tenants` with those built from `part` (loaded for them; a
@@ -502,14 +590,15 @@ impl Snapshots {
                     map.insert(tenant.clone(), old);
                 }
                 (Some(mut snapshot), old) => {
-                    let floor = old.as_ref().map_or(0, |old| old.version + 1);
-                    if version < floor {
+                    if old.as_ref().is_some_and(|old| old.version > version) {
                         tracing::warn!(
                             tenant = ?tenant,
                             "configuration changed without an audit event; its version moves on regardless"
                         );
                     }
-                    snapshot.version = version.max(floor);
+                    snapshot.version = old
+                        .as_ref()
+                        .map_or(version, |old| successor(old.version, version));
                     replaced.extend(old);
                     map.insert(tenant.clone(), Arc::new(snapshot));
                 }
@@ -517,7 +606,7 @@ impl Snapshots {
             }
         }
         drop(map);
-        self.remember(replaced);
+        self.remember(replaced, version);
         let mut user_tenant = self.user_tenant.write().expect("snapshot lock poisoned");
         user_tenant.retain(|_, tenant| !touched.contains(tenant));
         for u in &part.users {
@@ -574,6 +663,6 @@ impl Snapshots {
         *map = next;
         drop(map);
         *self.user_tenant.write().expect("snapshot lock poisoned") = user_tenant;
-        self.remember(replaced);
+        self.remember(replaced, version);
     }
 }

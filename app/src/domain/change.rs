@@ -25,7 +25,7 @@ pub const MAX_ENTRIES: usize = 64;
 /// What one change touched.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Touched {
-    /// Every snapshot (a global entry, a key definition, an unknown action).
+    /// Every snapshot (a global entry without its key, an unknown action).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub everything: bool,
     /// The snapshots of these tenants (`None`: the platform users').
@@ -41,6 +41,10 @@ pub struct Touched {
     /// Templates whose entries changed, by name: the snapshots of the scopes that follow them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub templates: BTreeSet<String>,
+    /// Key definitions defined, changed or deleted, by name: every snapshot moves to the new
+    /// definitions in memory (re-reading the definitions, no tenant's rows).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub keys: BTreeSet<String>,
     /// Credentials: who a session or a token acts as.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accounts: bool,
@@ -54,6 +58,7 @@ impl Touched {
             && self.entries.is_empty()
             && self.global.is_empty()
             && self.templates.is_empty()
+            && self.keys.is_empty()
             && !self.accounts
     }
 
@@ -64,6 +69,7 @@ impl Touched {
             || !self.entries.is_empty()
             || !self.global.is_empty()
             || !self.templates.is_empty()
+            || !self.keys.is_empty()
     }
 
     pub fn merge(&mut self, other: Touched) {
@@ -73,6 +79,7 @@ impl Touched {
         self.entries.extend(other.entries);
         self.global.extend(other.global);
         self.templates.extend(other.templates);
+        self.keys.extend(other.keys);
         if self.global.len() > MAX_ENTRIES {
             self.global.clear();
             self.everything = true;
@@ -108,7 +115,12 @@ impl Touched {
                     _ => touched.snapshots = tenant(),
                 }
             }
-            "key.create" | "key.update" | "key.delete" => touched.everything = true,
+            "key.create" | "key.update" | "key.delete" => match &event.key {
+                Some(key) => {
+                    touched.keys.insert(key.clone());
+                }
+                None => touched.everything = true,
+            },
             "template.entry.set" | "template.entry.unset" => match &event.scope {
                 Some(template) => {
                     touched.templates.insert(template.clone());
@@ -250,6 +262,16 @@ mod tests {
                 event("key.update", None, None),
                 Touched {
                     everything: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                AuditRecord {
+                    key: Some("ui.theme".into()),
+                    ..event("key.delete", None, None)
+                },
+                Touched {
+                    keys: BTreeSet::from(["ui.theme".to_owned()]),
                     ..Default::default()
                 },
             ),

@@ -89,6 +89,26 @@ impl Keys {
     pub fn is_empty(&self) -> bool {
         self.defs.is_empty()
     }
+
+    /// Where each key here sits in `next` (none: `next` has no such key), by index here. Keys
+    /// are sorted by name, so a key defined or deleted moves the ones after it.
+    pub fn moves_to(&self, next: &Keys) -> KeyMoves {
+        let to: Vec<Option<KeyIdx>> = self
+            .defs
+            .iter()
+            .map(|d| next.index.get(&d.key).copied())
+            .collect();
+        let unmoved = to.iter().enumerate().all(|(i, t)| *t == Some(i as KeyIdx));
+        KeyMoves { to, unmoved }
+    }
+}
+
+/// How entries addressed by one [`Keys`] are addressed by another (see [`Keys::moves_to`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMoves {
+    to: Vec<Option<KeyIdx>>,
+    /// Every key keeps its index: entries need no rewriting.
+    unmoved: bool,
 }
 
 /// The entries of one scope, sorted by key index; or, with `template`, the entries of the
@@ -163,6 +183,31 @@ impl Layer {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// This layer with its entries addressed as `moves` says; entries of keys that are gone
+    /// are dropped. Unmoved entries stay shared.
+    pub fn rekeyed(&self, moves: &KeyMoves) -> Layer {
+        Layer {
+            entries: rekey_entries(&self.entries, moves),
+            ..self.clone()
+        }
+    }
+}
+
+fn rekey_entries(entries: &Arc<Vec<(KeyIdx, Cell)>>, moves: &KeyMoves) -> Arc<Vec<(KeyIdx, Cell)>> {
+    if moves.unmoved {
+        return entries.clone();
+    }
+    // Moves keep the order of names, so entries stay sorted by index.
+    Arc::new(
+        entries
+            .iter()
+            .filter_map(|(idx, cell)| {
+                let to = moves.to.get(*idx as usize).copied().flatten()?;
+                Some((to, cell.clone()))
+            })
+            .collect(),
+    )
 }
 
 /// Where an effective value came from.
@@ -436,6 +481,55 @@ impl Snapshot {
                     }
                 }
             }
+        }
+    }
+
+    /// This snapshot over the key definitions `keys` (a key defined, changed or deleted):
+    /// every layer's entries moved to their keys' new places, entries of deleted keys dropped,
+    /// `global` (already moved once, since every snapshot shares it) as its global layer. The
+    /// layers following one template keep sharing its entries: `templates` holds each
+    /// template's moved entries for the next snapshot.
+    pub fn rekeyed(
+        &self,
+        keys: Arc<Keys>,
+        moves: &KeyMoves,
+        global: Arc<Layer>,
+        templates: &mut HashMap<Slug, Arc<Vec<(KeyIdx, Cell)>>>,
+    ) -> Snapshot {
+        let layers = self
+            .layers
+            .iter()
+            .map(|(scope, layer)| (scope.clone(), layer.rekeyed(moves)))
+            .filter(|(_, layer)| !layer.is_empty())
+            .collect();
+        let followed = self
+            .followed
+            .iter()
+            .map(|(scope, layer)| {
+                let entries = match &layer.template {
+                    Some(name) => templates
+                        .entry(name.clone())
+                        .or_insert_with(|| rekey_entries(&layer.entries, moves))
+                        .clone(),
+                    None => rekey_entries(&layer.entries, moves),
+                };
+                let layer = Layer {
+                    entries,
+                    ..layer.clone()
+                };
+                (scope.clone(), layer)
+            })
+            .collect();
+        Snapshot {
+            version: self.version,
+            tenant: self.tenant.clone(),
+            keys,
+            global,
+            layers,
+            followed,
+            departments: self.departments.clone(),
+            groups: self.groups.clone(),
+            users: self.users.clone(),
         }
     }
 

@@ -51,6 +51,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     revision: Gauge,
     snapshot_age: FloatGauge,
+    full_loads: Gauge,
     behind: FloatGauge,
     pool_open: Gauge,
     pool_idle: Gauge,
@@ -94,6 +95,12 @@ impl Default for Metrics {
             "Seconds since the snapshots were last loaded",
             snapshot_age.clone(),
         );
+        let full_loads = Gauge::default();
+        registry.register(
+            "snapshot_full_loads",
+            "Times every snapshot was loaded from the database (start-up and recovery; changes are applied in place)",
+            full_loads.clone(),
+        );
         let behind = FloatGauge::default();
         registry.register(
             "replica_lag_seconds",
@@ -130,6 +137,7 @@ impl Default for Metrics {
             latency,
             revision,
             snapshot_age,
+            full_loads,
             behind,
             pool_open,
             pool_idle,
@@ -235,6 +243,9 @@ pub async fn scrape(
     metrics.revision.set(snapshots.loaded_revision().max(0));
     let seconds = |d: Option<std::time::Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64());
     metrics.snapshot_age.set(seconds(snapshots.since_loaded()));
+    metrics
+        .full_loads
+        .set(i64::try_from(snapshots.full_loads()).unwrap_or(i64::MAX));
     metrics.behind.set(seconds(snapshots.since_checked()));
     if let Some(pool) = db::pool_status(&state.app.db) {
         metrics.pool_open.set(i64::from(pool.open));

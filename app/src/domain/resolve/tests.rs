@@ -862,6 +862,118 @@ proptest! {
     }
 }
 
+// ---- key definitions changed under a snapshot ----
+
+/// A snapshot moved to other key definitions answers for every key that stayed as before, for
+/// every new key with its default, and knows no deleted key; followers of one template keep
+/// sharing its entries.
+fn check_rekeyed(
+    h: &Hierarchy,
+    added: &[(usize, Option<i64>)],
+    deleted: &[bool],
+) -> Result<(), TestCaseError> {
+    let before = build(h);
+    let mut defs: Vec<KeyDefinition> = before
+        .keys
+        .defs()
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| !deleted.get(*k).copied().unwrap_or(false))
+        .map(|(_, d)| d.clone())
+        .collect();
+    for (at, default) in added {
+        // "k{at}m" sorts just after "k{at}": new keys land between the old ones.
+        defs.push(key(&format!("k{at}m"), default.map(|d| json!(d))));
+    }
+    let keys = Keys::new(defs);
+    let moves = before.keys.moves_to(&keys);
+    let global = Arc::new(before.global.rekeyed(&moves));
+    let after = before.rekeyed(Arc::new(keys), &moves, global, &mut HashMap::new());
+    for u in 0..3 {
+        let ctx = Context::User(slug(&format!("u{u}")));
+        let old = before.effective(&ctx).unwrap();
+        let new = after.effective(&ctx).unwrap();
+        prop_assert_eq!(new.len(), after.keys.len());
+        for r in &new {
+            match old.iter().find(|o| o.key.key == r.key.key) {
+                Some(o) => {
+                    prop_assert_eq!(r.value, o.value);
+                    prop_assert_eq!(r.source, o.source);
+                    prop_assert_eq!(r.locked, o.locked);
+                }
+                None => {
+                    prop_assert_eq!(r.value, r.key.default.as_ref());
+                    prop_assert!(matches!(r.source, Source::Default | Source::Unset));
+                }
+            }
+        }
+        for (k, gone) in deleted.iter().enumerate().take(h.defaults.len()) {
+            let known = after.keys.idx(&key_name(k)).is_some();
+            prop_assert_eq!(known, !gone);
+        }
+    }
+    for a in after.followed.values() {
+        for b in after.followed.values() {
+            if a.template == b.template {
+                prop_assert!(
+                    Arc::ptr_eq(&a.entries, &b.entries),
+                    "followers share entries"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn a_snapshot_moved_to_new_key_definitions_answers_as_before(
+        h in hierarchy(),
+        added in prop::collection::vec((0usize..6, prop::option::of(0i64..100)), 0..3),
+        deleted in prop::collection::vec(prop::bool::weighted(0.3), 6),
+    ) {
+        check_rekeyed(&h, &added, &deleted)?;
+    }
+}
+
+#[test]
+fn unmoved_keys_leave_every_layer_shared() {
+    let mut w = World::new(vec![key("a.x", None), key("b.x", None)]);
+    w.set("tenant:t", "b.x", json!(1), false)
+        .set_template("tpl", "a.x", json!(2), false)
+        .follow("department:t/d1", "tpl");
+    let before = w.snapshot;
+    // b.x changes its default only: no key moves.
+    let keys = Keys::new(vec![key("a.x", None), key("b.x", Some(json!(9)))]);
+    let moves = before.keys.moves_to(&keys);
+    let global = Arc::new(before.global.rekeyed(&moves));
+    let after = before.rekeyed(Arc::new(keys), &moves, global, &mut HashMap::new());
+    let tenant: Scope = "tenant:t".parse().unwrap();
+    assert!(Arc::ptr_eq(
+        &before.layers[&tenant].entries,
+        &after.layers[&tenant].entries
+    ));
+    let d1: Scope = "department:t/d1".parse().unwrap();
+    assert!(Arc::ptr_eq(
+        &before.followed[&d1].entries,
+        &after.followed[&d1].entries
+    ));
+    assert_eq!(after.keys.defs()[1].default, Some(json!(9)));
+    // A key defined before both moves them; deleting the one set at the tenant empties it.
+    let keys = Keys::new(vec![key("a.a", None), key("a.x", None)]);
+    let moves = after.keys.moves_to(&keys);
+    let global = Arc::new(after.global.rekeyed(&moves));
+    let last = after.rekeyed(Arc::new(keys), &moves, global, &mut HashMap::new());
+    assert!(
+        !last.layers.contains_key(&tenant),
+        "an emptied layer is dropped"
+    );
+    assert_eq!(last.followed[&d1].get(1).map(|c| &c.value), Some(&json!(2)));
+    assert_eq!(last.followed[&d1].get(0), None);
+}
+
 // ---- the direct JSON writer against serde ----
 
 fn any_json() -> impl Strategy<Value = Value> {

@@ -777,3 +777,98 @@ async fn a_bulk_import_across_batches_writes_every_row_and_keeps_the_chain() {
     assert_eq!((again.created, again.updated), (0, 0));
     assert_eq!(audit::verify(&state.db).await.unwrap().unwrap(), events);
 }
+
+/// A write to one tenant's directory reads that tenant (and every key and template), never the
+/// whole platform: with another tenant's row unreadable, every read of the whole platform
+/// fails, while creating, changing, reading and deleting in this tenant still works.
+#[tokio::test]
+async fn directory_writes_read_only_the_tenant_they_change() {
+    use app::backend::directory::{self, Doomed};
+    use app::domain::document::{DepartmentDoc, UserDoc};
+
+    let db = TestDatabase::new().await;
+    let state = db.state().await;
+    demo::load(&state, &actor()).await.unwrap();
+    let damaged = state
+        .db
+        .execute_raw(Statement::from_string(
+            state.db.get_database_backend(),
+            "UPDATE entries SET value = 'not a sealed value', encrypted = TRUE \
+             WHERE level = 'tenant' AND tenant_id = \
+             (SELECT id FROM tenants WHERE slug = 'general_hospital')",
+        ))
+        .await
+        .unwrap();
+    assert!(damaged.rows_affected() > 0);
+    assert!(
+        export(&state.db, &state.secrets, false).await.is_err(),
+        "a read of the whole platform meets the damaged row"
+    );
+
+    let pat = UserDoc {
+        id: "pat".into(),
+        name: "Pat".into(),
+        tenant: Some("mercy_hospital".into()),
+        department: Some("medical".into()),
+        groups: vec!["doctors".into()],
+        traits: vec![],
+        disabled: false,
+    };
+    let created = directory::create_user(&state, &actor(), pat).await.unwrap();
+    assert_eq!(created.department.as_deref(), Some("medical"));
+    directory::create_department(
+        &state,
+        &actor(),
+        &slug("mercy_hospital"),
+        DepartmentDoc {
+            id: "radiology".into(),
+            name: "Radiology".into(),
+            template: None,
+        },
+    )
+    .await
+    .unwrap();
+    let moved = directory::update_user(
+        &state,
+        &actor(),
+        UserDoc {
+            department: Some("radiology".into()),
+            ..created
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.department.as_deref(), Some("radiology"));
+    let renamed = directory::update_tenant(
+        &state,
+        &actor(),
+        &slug("mercy_hospital"),
+        json!({"name": "Mercy General"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(renamed.name, "Mercy General");
+    assert_eq!(
+        directory::entries_held(&state, &Doomed::User(slug("dr_house")))
+            .await
+            .unwrap(),
+        2
+    );
+    directory::delete(&state, &actor(), &Doomed::User(slug("pat")), None)
+        .await
+        .unwrap();
+    assert!(directory::user_doc(&state, &slug("pat")).await.is_err());
+    // What was written is what the database holds.
+    let tenant = count(&state, "tenants").await;
+    assert_eq!(tenant, 2);
+    assert_eq!(
+        directory::tenant_doc(&state, &slug("mercy_hospital"))
+            .await
+            .unwrap()
+            .departments
+            .iter()
+            .filter(|d| d.id == "radiology")
+            .count(),
+        1
+    );
+}

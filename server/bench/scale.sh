@@ -2,7 +2,8 @@
 # `make bench-scale`: Strata at the size of DESIGN §8 (1,000 tenants, 100,000 users, 200 keys,
 # 1,000,000 entries; STRATA_SCALE_TENANTS=N for a smaller run), release build, real HTTP. Prints
 # each figure beside its target (issue 12):
-#   import time; time to ready and resident memory; write latency there vs on the demo;
+#   import time; time to ready and resident memory; write latency there vs on the demo (entries,
+#   and directory writes);
 #   /effective for random users vs /healthz; 1,000 /watch streams (memory, fan-out time);
 #   1,000 readers with a write every 50 ms; replica A -> replica B over PostgreSQL.
 # Usage: server/bench/scale.sh path/to/strata path/to/scale   (the load generator:
@@ -85,6 +86,7 @@ rss_mib=$(( $(awk '/VmRSS/ {print $2}' "/proc/$big_pid/status") / 1024 ))
 big_token=$(token_for)
 tenant_list=$(python3 -c "print(' '.join(f't{t:04}' for t in range(0, $tenants, max(1, $tenants // 50))))")
 big_writes=$(python3 "$here/writes.py" "$big_base" "$big_token" $tenant_list --count 300 --key bench.k000)
+big_users=$(python3 "$here/writes.py" "$big_base" "$big_token" $tenant_list --count 100 --users)
 effective=$("$scale" effective "$big_base" "$big_token" "$work/users.txt" 10 32)
 fanout=$("$scale" watch-fanout "$big_base" "$big_token" "$work/users_t1.txt" 1000 t0001 bench.k004 "$big_pid")
 mixed=$("$scale" mixed "$big_base" "$big_token" "$work/users.txt" 10 1000 t0002 bench.k008)
@@ -96,6 +98,7 @@ demo="sqlite://$work/demo.db?mode=rwc"
 serve "$demo"
 demo_token=$(token_for)
 demo_writes=$(python3 "$here/writes.py" "$base" "$demo_token" mercy_hospital general_hospital --count 300 --key fax.retry_attempts)
+demo_users=$(python3 "$here/writes.py" "$base" "$demo_token" mercy_hospital general_hospital --count 100 --users)
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 # --- PostgreSQL, two replicas (a throw-away cluster, never the machine's own) ------------------
@@ -127,6 +130,10 @@ demo_p50=$(field "$demo_writes" '["p50_ms"]'); demo_p99=$(field "$demo_writes" '
 figure "write p50 / p99 at this size" "$big_p50 / $big_p99 ms" ""
 figure "write p50 / p99 on the demo" "$demo_p50 / $demo_p99 ms" ""
 figure "write p50 ratio (this size / demo)" "$(python3 -c "print(f'{$big_p50/$demo_p50:.2f}')")" "<= 2"
+users_p50=$(field "$big_users" '["p50_ms"]'); demo_users_p50=$(field "$demo_users" '["p50_ms"]')
+figure "directory write (new user) p50 / p99 at this size" "$users_p50 / $(field "$big_users" '["p99_ms"]') ms" ""
+figure "directory write p50 on the demo" "$demo_users_p50 ms" ""
+figure "directory write p50 ratio (this size / demo)" "$(python3 -c "print(f'{$users_p50/$demo_users_p50:.2f}')")" "<= 2"
 figure "/effective (random users) vs /healthz" "$(field "$effective" '["ratio"]')" ">= 0.5"
 figure "  /effective, /healthz" "$(field "$effective" '["effective_rps"]') / $(field "$effective" '["healthz_rps"]') req/s" ""
 figure "1,000 /watch streams: memory per stream" "$(field "$fanout" '["kib_per_stream"]') KiB" "bounded"
@@ -141,4 +148,4 @@ else
   figure "replica A -> B over PostgreSQL, p50 / p99" "$(field "$replica" '["p50_ms"]') / $(field "$replica" '["p99_ms"]') ms" "p99 <= 100 ms"
 fi
 echo
-echo "raw: $big_writes $demo_writes $effective $fanout $mixed $replica"
+echo "raw: $big_writes $demo_writes $big_users $demo_users $effective $fanout $mixed $replica"

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Write latency over HTTP: PUT /api/v1/entries one after another on one keep-alive connection,
-each at a random tenant's tenant level, and print p50 and p99 in milliseconds as JSON.
+each at a random tenant's tenant level, and print p50 and p99 in milliseconds as JSON. With
+--users, directory writes instead: POST /api/v1/users, each a new user of a random tenant.
 
-Usage: writes.py BASE_URL TOKEN TENANT [TENANT...] [--count N] [--key KEY]
+Usage: writes.py BASE_URL TOKEN TENANT [TENANT...] [--count N] [--key KEY] [--users]
 """
 import argparse
 import http.client
@@ -20,6 +21,7 @@ def main() -> None:
     parser.add_argument("tenants", nargs="+")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--key", default="bench.k000")
+    parser.add_argument("--users", action="store_true")
     args = parser.parse_args()
     url = urllib.parse.urlparse(args.base)
     conn = http.client.HTTPConnection(url.hostname, url.port)
@@ -27,18 +29,25 @@ def main() -> None:
     timings = []
     for n in range(args.count):
         tenant = rng.choice(args.tenants)
-        body = json.dumps({"value": n % 10})
+        if args.users:
+            method, path = "POST", "/api/v1/users"
+            body = json.dumps({"id": f"bench_writer_{n}", "name": f"Bench {n}", "tenant": tenant})
+            expected = 201
+        else:
+            method, path = "PUT", f"/api/v1/entries/{args.key}?scope=tenant:{tenant}"
+            body = json.dumps({"value": n % 10})
+            expected = 200
         started = time.perf_counter()
         conn.request(
-            "PUT",
-            f"/api/v1/entries/{args.key}?scope=tenant:{tenant}",
+            method,
+            path,
             body,
             {"authorization": f"Bearer {args.token}", "content-type": "application/json"},
         )
         response = conn.getresponse()
         response.read()
         timings.append((time.perf_counter() - started) * 1000)
-        if response.status != 200:
+        if response.status != expected:
             raise SystemExit(f"write {n} answered {response.status}")
     timings.sort()
     print(json.dumps({

@@ -7,21 +7,22 @@
 //!
 //! Callers authorize first (see [`super::access`]); these services do not ask the policy.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::AppState;
 use super::audit::{Actor, AuditWriter};
+use super::crypto::SecretBox;
 use super::entity::{
     api_token, config_key, department, entry, group, template_entry, tenant, user, user_group,
     user_trait,
 };
 use super::error::ServiceError;
-use super::state::{Loaded, load};
+use super::state::{Loaded, load, load_keys, load_tenants};
 use super::transfer::{self, Creating, Mode};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
@@ -157,7 +158,8 @@ fn patched<T: Serialize + DeserializeOwned>(
 // Tenants.
 
 pub async fn tenant_doc(state: &AppState, slug: &Slug) -> Result<TenantDoc, ServiceError> {
-    current(state)
+    let tenants = BTreeSet::from([Some(slug.to_string())]);
+    transfer::export_part(&state.db, &state.secrets, &tenants)
         .await?
         .tenants
         .into_iter()
@@ -307,7 +309,8 @@ pub async fn update_group(
 // Users.
 
 pub async fn user_doc(state: &AppState, slug: &Slug) -> Result<UserDoc, ServiceError> {
-    current(state)
+    let tenants = BTreeSet::from([user_tenant(&state.db, slug).await?]);
+    transfer::export_part(&state.db, &state.secrets, &tenants)
         .await?
         .users
         .into_iter()
@@ -360,13 +363,22 @@ pub async fn update_user(
 
 // Keys.
 
+/// Key `key`'s definition (a sensitive default sealed, as an export holds it).
 pub async fn key_doc(state: &AppState, key: &ConfigKey) -> Result<KeyDoc, ServiceError> {
-    current(state)
+    let def = load_keys(&state.db, &state.secrets)
         .await?
-        .keys
         .into_iter()
-        .find(|k| k.key == key.as_str())
-        .ok_or_else(|| missing(format!("key {key}")))
+        .find(|k| &k.def.key == key)
+        .ok_or_else(|| missing(format!("key {key}")))?
+        .def;
+    let default = def.default.as_ref().map(|d| {
+        if def.sensitive {
+            json!({"encrypted": state.secrets.seal(def.key.as_str(), d)})
+        } else {
+            d.clone()
+        }
+    });
+    Ok(crate::domain::document::key_doc(&def, default))
 }
 
 /// A key definition as anyone may see it: a sensitive default masked (only the export
@@ -380,9 +392,8 @@ pub fn masked_key(mut doc: KeyDoc) -> KeyDoc {
 
 /// Every key definition, as [`masked_key`] shows it.
 pub async fn key_docs(state: &AppState) -> Result<Vec<KeyDoc>, ServiceError> {
-    let loaded = super::state::load(&state.db, &state.secrets).await?;
-    Ok(loaded
-        .keys
+    Ok(load_keys(&state.db, &state.secrets)
+        .await?
         .iter()
         .map(|k| {
             masked_key(crate::domain::document::key_doc(
@@ -455,9 +466,41 @@ impl Doomed {
 /// How many entries a delete of `doomed` would remove (the console asks before removing
 /// any).
 pub async fn entries_held(state: &AppState, doomed: &Doomed) -> Result<usize, ServiceError> {
-    let loaded = load(&state.db, &state.secrets).await?;
+    let loaded = load_around(&state.db, &state.secrets, doomed).await?;
     let plan = Removal::plan(&loaded, doomed)?;
     Ok(plan.entries.len())
+}
+
+/// What a delete of `doomed` must see: for a key, the whole platform (its entries are
+/// everywhere); otherwise the snapshot of the tenant it is in (a platform user: the platform
+/// users'), so a delete reads as much on any size of platform.
+async fn load_around<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    doomed: &Doomed,
+) -> Result<Loaded, DbErr> {
+    let tenant = match doomed {
+        Doomed::Key(_) => return load(db, secrets).await,
+        Doomed::Tenant(t) | Doomed::Department(t, _) | Doomed::Group(t, _) => Some(t.to_string()),
+        Doomed::User(u) => user_tenant(db, u).await?,
+    };
+    load_tenants(db, secrets, &BTreeSet::from([tenant])).await
+}
+
+/// The tenant user `user` is in (none: a platform user, or no such user).
+async fn user_tenant<C: ConnectionTrait>(db: &C, user: &Slug) -> Result<Option<String>, DbErr> {
+    let tenant_id = user::Entity::find()
+        .filter(user::Column::Slug.eq(user.as_str()))
+        .one(db)
+        .await?
+        .and_then(|u| u.tenant_id);
+    Ok(match tenant_id {
+        Some(id) => tenant::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|t| t.slug),
+        None => None,
+    })
 }
 
 /// Ids of everything a delete removes, found in one load.
@@ -616,7 +659,7 @@ pub async fn delete(
 ) -> Result<(), ServiceError> {
     let tx = state.db.begin().await?;
     let mut audit = AuditWriter::begin(&tx, chrono::Utc::now()).await?;
-    let loaded = load(&tx, &state.secrets).await?;
+    let loaded = load_around(&tx, &state.secrets, doomed).await?;
     let removal = Removal::plan(&loaded, doomed)?;
     let batch = uuid::Uuid::new_v4().to_string();
     let mut events: Vec<AuditRecord> = Vec::new();

@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     TransactionTrait,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -146,17 +146,37 @@ pub struct ScopeIndex {
 }
 
 impl ScopeIndex {
+    /// Every key, and the scopes of the whole platform or (`part`) of some tenants and users
+    /// (a write that names only those needs no more).
     pub async fn load<C: ConnectionTrait>(
         db: &C,
         secrets: &SecretBox,
+        part: Option<(&BTreeSet<Option<String>>, &BTreeSet<String>)>,
     ) -> Result<ScopeIndex, ServiceError> {
+        use sea_orm::sea_query::Query;
         let mut keys = HashMap::new();
         for row in config_key::Entity::find().all(db).await? {
             let def = key_definition(&row, secrets)?;
             keys.insert(row.name.clone(), (row.id, def));
         }
-        let tenants_rows = tenant::Entity::find().all(db).await?;
-        let departments_rows = department::Entity::find().all(db).await?;
+        let mut tenants = tenant::Entity::find();
+        let mut departments = department::Entity::find();
+        let mut groups = group::Entity::find();
+        let mut users = user::Entity::find();
+        if let Some((named, user_slugs)) = part {
+            let named: Vec<String> = named.iter().flatten().cloned().collect();
+            let ids = Query::select()
+                .column(tenant::Column::Id)
+                .from(tenant::Entity)
+                .and_where(tenant::Column::Slug.is_in(named.clone()))
+                .to_owned();
+            tenants = tenants.filter(tenant::Column::Slug.is_in(named));
+            departments = departments.filter(department::Column::TenantId.in_subquery(ids.clone()));
+            groups = groups.filter(group::Column::TenantId.in_subquery(ids));
+            users = users.filter(user::Column::Slug.is_in(user_slugs.iter().cloned()));
+        }
+        let tenants_rows = tenants.all(db).await?;
+        let departments_rows = departments.all(db).await?;
         Ok(ScopeIndex {
             keys,
             tenants: tenants_rows
@@ -172,13 +192,13 @@ impl ScopeIndex {
                 .into_iter()
                 .map(|d| (d.id, d.slug))
                 .collect(),
-            groups: group::Entity::find()
+            groups: groups
                 .all(db)
                 .await?
                 .into_iter()
                 .map(|g| ((g.tenant_id, g.slug), g.id))
                 .collect(),
-            users: user::Entity::find()
+            users: users
                 .all(db)
                 .await?
                 .into_iter()

@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr,
     EntityTrait, QueryFilter, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use super::entity::{
 };
 use super::entries::{ScopeIndex, audit_value, audit_value_at, store_value};
 use super::error::ServiceError;
-use super::state::{EntryRow, Loaded, TemplateRow, UserRow, load, load_keys};
+use super::state::{EntryRow, Loaded, TemplateRow, UserRow, load, load_keys, load_tenants};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
     self, DepartmentDoc, Document, EntryDoc, FORMAT, GroupDoc, Plan, Problem, ScopePlan,
@@ -91,6 +91,14 @@ pub enum Creating {
 }
 
 impl Creating {
+    /// The tenant the item is in (or is).
+    fn tenant(&self) -> Option<&Slug> {
+        match self {
+            Creating::Tenant(t) | Creating::Department(t, _) | Creating::Group(t, _) => Some(t),
+            Creating::User(_) | Creating::Template(_) => None,
+        }
+    }
+
     fn exists(&self, loaded: &Loaded) -> Option<String> {
         let tenant_id = |t: &Slug| {
             loaded
@@ -126,6 +134,87 @@ impl Creating {
     }
 }
 
+/// The part of the platform a document is checked and applied against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reach {
+    /// All of it: an import, a definition of a key already in use (its entries everywhere
+    /// must fit), a global entry (the global layer).
+    Everything,
+    /// Every key definition and template, the snapshots of `tenants` (`None`: the platform
+    /// users') and the users named `users`: a one-item write of the directory, a template or
+    /// a new key reads as much on any size of platform.
+    Part {
+        tenants: BTreeSet<Option<String>>,
+        users: BTreeSet<String>,
+    },
+}
+
+impl Reach {
+    /// What `doc` reaches: the tenants it names, those its users are in now (a user may move
+    /// out of one), the platform's users.
+    async fn of<C: ConnectionTrait>(db: &C, doc: &Document, mode: &Mode) -> Result<Reach, DbErr> {
+        let global_entry = doc.entries.iter().any(|e| e.level == "global");
+        if matches!(mode, Mode::Import { .. }) || global_entry {
+            return Ok(Reach::Everything);
+        }
+        if !doc.keys.is_empty() {
+            let names: Vec<&str> = doc.keys.iter().map(|k| k.key.as_str()).collect();
+            let defined = config_key::Entity::find()
+                .filter(config_key::Column::Name.is_in(names))
+                .one(db)
+                .await?;
+            if defined.is_some() {
+                return Ok(Reach::Everything);
+            }
+        }
+        let mut tenants: BTreeSet<Option<String>> = BTreeSet::from([None]);
+        tenants.extend(doc.tenants.iter().map(|t| Some(t.id.clone())));
+        tenants.extend(doc.users.iter().filter_map(|u| u.tenant.clone()).map(Some));
+        tenants.extend(
+            doc.entries
+                .iter()
+                .filter_map(|e| e.tenant.clone())
+                .map(Some),
+        );
+        if let Mode::Create(item) = mode {
+            tenants.extend(item.tenant().map(|t| Some(t.to_string())));
+        }
+        let users: BTreeSet<String> = doc
+            .users
+            .iter()
+            .map(|u| u.id.clone())
+            .chain(doc.entries.iter().filter_map(|e| e.user.clone()))
+            .collect();
+        if !users.is_empty() {
+            let tenant_ids: BTreeSet<i64> = user::Entity::find()
+                .filter(user::Column::Slug.is_in(users.iter().cloned()))
+                .all(db)
+                .await?
+                .into_iter()
+                .filter_map(|u| u.tenant_id)
+                .collect();
+            if !tenant_ids.is_empty() {
+                for t in tenant::Entity::find()
+                    .filter(tenant::Column::Id.is_in(tenant_ids))
+                    .all(db)
+                    .await?
+                {
+                    tenants.insert(Some(t.slug));
+                }
+            }
+        }
+        Ok(Reach::Part { tenants, users })
+    }
+
+    /// The tenants and users a scope index needs (none: all of them).
+    fn part(&self) -> Option<(&BTreeSet<Option<String>>, &BTreeSet<String>)> {
+        match self {
+            Reach::Everything => None,
+            Reach::Part { tenants, users } => Some((tenants, users)),
+        }
+    }
+}
+
 /// Validates `doc` and, when it is valid and `dry_run` is false, applies it.
 pub async fn import(
     state: &AppState,
@@ -148,7 +237,11 @@ pub async fn apply(
     let tx = state.db.begin().await?;
     // Events are written in batches: an import can hold a million of them.
     let audit = AuditWriter::begin(&tx, now).await?.buffered();
-    let loaded = load(&tx, &state.secrets).await?;
+    let reach = Reach::of(&tx, doc, &mode).await?;
+    let loaded = match &reach {
+        Reach::Everything => load(&tx, &state.secrets).await?,
+        Reach::Part { tenants, .. } => load_tenants(&tx, &state.secrets, tenants).await?,
+    };
     let mut within_tenant;
     let mut doc = doc;
     if let Mode::Create(item) = &mode {
@@ -196,7 +289,7 @@ pub async fn apply(
         batch: matches!(mode, Mode::Import { .. }).then(|| uuid::Uuid::new_v4().to_string()),
         report: ImportReport::default(),
     };
-    apply.run(&loaded, &plan).await?;
+    apply.run(&loaded, &plan, &reach).await?;
     let Apply {
         mut audit,
         mut report,
@@ -482,7 +575,12 @@ impl Apply<'_> {
         Ok(changed)
     }
 
-    async fn run(&mut self, loaded: &Loaded, plan: &Plan) -> Result<(), ServiceError> {
+    async fn run(
+        &mut self,
+        loaded: &Loaded,
+        plan: &Plan,
+        reach: &Reach,
+    ) -> Result<(), ServiceError> {
         // Keys.
         for (i, def) in plan.keys.iter().enumerate() {
             let existing = loaded.keys.iter().find(|k| k.def.key == def.key);
@@ -771,7 +869,7 @@ impl Apply<'_> {
         // users written many per statement.
         // Read once, after keys and the directory are written; the users written below are
         // added to it, so entries find them without reading everything again.
-        let mut index = ScopeIndex::load(self.tx, &self.state.secrets).await?;
+        let mut index = ScopeIndex::load(self.tx, &self.state.secrets, reach.part()).await?;
         let known: HashMap<&Slug, &UserRow> =
             loaded.users.iter().map(|row| (&row.slug, row)).collect();
         let mut new_users = Vec::new();
@@ -1077,6 +1175,22 @@ pub async fn export<C: ConnectionTrait>(
     reveal: bool,
 ) -> Result<Document, ServiceError> {
     let loaded = load(db, secrets).await?;
+    Ok(document_of(&loaded, secrets, reveal))
+}
+
+/// The snapshots of `tenants` (`None`: the platform users') as a document, with every key
+/// definition and template and without global entries; secrets sealed. What one item of the
+/// directory is read from: as much on any size of platform.
+pub async fn export_part<C: ConnectionTrait>(
+    db: &C,
+    secrets: &super::crypto::SecretBox,
+    tenants: &BTreeSet<Option<String>>,
+) -> Result<Document, ServiceError> {
+    let loaded = load_tenants(db, secrets, tenants).await?;
+    Ok(document_of(&loaded, secrets, false))
+}
+
+fn document_of(loaded: &Loaded, secrets: &super::crypto::SecretBox, reveal: bool) -> Document {
     let keys_by_id: HashMap<i64, &KeyDefinition> =
         loaded.keys.iter().map(|k| (k.id, &k.def)).collect();
     let keys = loaded
@@ -1200,14 +1314,14 @@ pub async fn export<C: ConnectionTrait>(
         })
         .collect();
     entries.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    Ok(Document {
+    Document {
         format: FORMAT.into(),
         keys,
         templates,
         tenants,
         users,
         entries: entries.into_iter().map(|(_, _, e)| e).collect(),
-    })
+    }
 }
 
 /// A stored template in document form; secrets sealed unless `reveal`.

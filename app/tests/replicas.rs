@@ -427,6 +427,12 @@ async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
             .is_none()
     );
     assert!(replica.snapshots.for_user(&slug("dr_patel")).is_none());
+    // A key with entries at every level, a global one included, deleted with them.
+    set_entry(&writer, &actor, set("global", "ui.theme", json!("light")))
+        .await
+        .unwrap();
+    agree("a global entry of the key to delete").await;
+    let full_loads = replica.snapshots.full_loads();
     directory::delete(
         &writer,
         &actor,
@@ -436,6 +442,11 @@ async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
     .await
     .unwrap();
     agree("key deleted").await;
+    assert_eq!(
+        replica.snapshots.full_loads(),
+        full_loads,
+        "key definitions are applied in place, a deleted key's entries with them"
+    );
 }
 
 /// A write on one replica reaches another by the change feed alone (no poll runs here): on

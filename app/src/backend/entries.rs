@@ -1,5 +1,5 @@
 //! Setting and removing entries: validation, optimistic concurrency (DESIGN §5), encryption of
-//! sensitive values and the audit event, all in one transaction; then the snapshots reload.
+//! sensitive values and the audit event, all in one transaction; then the snapshots catch up.
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,

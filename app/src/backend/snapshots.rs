@@ -1,6 +1,7 @@
 //! The in-memory snapshots the server resolves from: one per tenant plus one for platform
-//! users. Every write reloads them, and a tenant's snapshot keeps its version unless its
-//! content changed, so its ETag changes exactly when something in its chains did.
+//! users. Every change is applied to them in place (only what it touched is re-read), and a
+//! tenant's snapshot keeps its version unless its content changed, so its ETag changes exactly
+//! when something in its chains did. A catch-up is staged on a copy and installed at once.
 //!
 //! Rule for versions: the revision (the change feed's counter) and the rows are read in one
 //! consistent read (one database snapshot), and a changed tenant takes that revision as its
@@ -43,8 +44,8 @@ const MAX_SINGLE_ENTRIES: usize = crate::domain::change::MAX_ENTRIES;
 type EntryCell = (Scope, ConfigKey, Option<Cell>);
 
 /// How many replaced snapshots are kept for watchers that resume: enough for the last minutes
-/// of ordinary single-tenant writes; a global change replaces every tenant's at once, and a
-/// watcher that was away over it gets a fresh snapshot.
+/// of ordinary single-tenant writes; a global change or a key definition replaces every
+/// tenant's at once, and a watcher that was away over it gets a fresh snapshot.
 const HISTORY: usize = 128;
 
 /// What the snapshots have caught up with, as published to followers.
@@ -97,14 +98,211 @@ impl Default for Snapshots {
     }
 }
 
-/// The version a snapshot at version `old` takes when a catch-up to `version` changes it. A
-/// catch-up may change one snapshot in several steps (its tenant's rows, then the global
-/// layer): each takes `version`, so one version never stands for two contents.
-fn successor(old: u64, version: u64) -> u64 {
-    if old == version {
-        version
-    } else {
-        version.max(old + 1)
+/// One catch-up's changes, made step by step on a copy of the installed snapshots (a map of
+/// shared pointers: cheap to copy) and installed at once by [`Snapshots::install_stage`].
+struct Stage {
+    map: BTreeMap<Option<Slug>, Arc<Snapshot>>,
+    /// The revision caught up with.
+    version: u64,
+    /// Snapshots changed by an earlier step of this catch-up: a later step keeps their
+    /// version (one version, one content) and the history keeps what they replaced once.
+    stepped: BTreeSet<Option<Slug>>,
+    /// The snapshots replaced, for the history.
+    replaced: Vec<Arc<Snapshot>>,
+    /// Users of rebuilt snapshots: those snapshots, and where each of their users now is.
+    users: Option<(Vec<Option<Slug>>, Vec<(Slug, Option<Slug>)>)>,
+}
+
+impl Stage {
+    fn new(map: BTreeMap<Option<Slug>, Arc<Snapshot>>, version: u64) -> Self {
+        Stage {
+            map,
+            version,
+            stepped: BTreeSet::new(),
+            replaced: Vec::new(),
+            users: None,
+        }
+    }
+
+    /// Puts `next` in place of `tenant`'s snapshot. A changed snapshot takes the revision
+    /// caught up with; content changed without a revision (a row edited by hand) still gets a
+    /// version of its own, since versions only grow.
+    fn put(&mut self, tenant: Option<Slug>, mut next: Snapshot) {
+        let first = self.stepped.insert(tenant.clone());
+        let old = self.map.get(&tenant).cloned();
+        next.version = match &old {
+            Some(_) if !first => self.version,
+            Some(old) => {
+                if old.version >= self.version {
+                    tracing::warn!(
+                        tenant = ?tenant,
+                        "configuration changed without an audit event; its version moves on regardless"
+                    );
+                }
+                self.version.max(old.version + 1)
+            }
+            None => self.version,
+        };
+        if first {
+            self.replaced.extend(old);
+        }
+        self.map.insert(tenant, Arc::new(next));
+    }
+
+    /// Drops `tenant`'s snapshot (the tenant is gone).
+    fn remove(&mut self, tenant: &Option<Slug>) {
+        let first = self.stepped.insert(tenant.clone());
+        if let Some(old) = self.map.remove(tenant)
+            && first
+        {
+            self.replaced.push(old);
+        }
+    }
+
+    fn any(&self) -> Option<Arc<Snapshot>> {
+        self.map.values().next().cloned()
+    }
+
+    /// Moves every snapshot to the key definitions `keys`, in memory: entries keep their
+    /// values and follow their keys to their new places; those of a deleted key go.
+    fn keys(&mut self, keys: Arc<Keys>) {
+        let Some(any) = self.any() else {
+            return;
+        };
+        let moves = any.keys.moves_to(&keys);
+        let global = Arc::new(any.global.rekeyed(&moves));
+        let mut templates = HashMap::new();
+        let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self
+            .map
+            .iter()
+            .map(|(tenant, snapshot)| (tenant.clone(), snapshot.clone()))
+            .collect();
+        for (tenant, snapshot) in current {
+            let next = snapshot.rekeyed(keys.clone(), &moves, global.clone(), &mut templates);
+            self.put(tenant, next);
+        }
+    }
+
+    /// Replaces the snapshots of `tenants` with those built from `part` (loaded for them; a
+    /// tenant missing from it was deleted), sharing the key definitions and the global layer of
+    /// the others, which stay as they are, versions included.
+    fn part(&mut self, part: &Loaded, tenants: &BTreeSet<Option<String>>) {
+        let fresh = match self.any() {
+            Some(any) => part.snapshots_with(any.keys.clone(), Some(any.global.clone())),
+            None => part.snapshots(),
+        };
+        let mut fresh = fresh;
+        let named = |t: &Option<String>| -> Option<Option<Slug>> {
+            match t {
+                None => Some(None),
+                Some(name) => Slug::parse("tenant", name).ok().map(Some),
+            }
+        };
+        let touched: Vec<Option<Slug>> = tenants.iter().filter_map(named).collect();
+        for tenant in &touched {
+            match fresh.remove(tenant) {
+                Some(snapshot)
+                    if self
+                        .map
+                        .get(tenant)
+                        .is_some_and(|old| old.same_content(&snapshot)) => {}
+                Some(snapshot) => self.put(tenant.clone(), snapshot),
+                None => self.remove(tenant),
+            }
+        }
+        let placed = part
+            .users
+            .iter()
+            .map(|u| {
+                let tenant = u.tenant_id.and_then(|id| part.tenant_slug(id)).cloned();
+                (u.slug.clone(), tenant)
+            })
+            .filter(|(_, tenant)| touched.contains(tenant))
+            .collect();
+        self.users = Some((touched, placed));
+    }
+
+    /// Puts single entries into copies of their snapshots.
+    fn entries(&mut self, cells: Vec<(Option<String>, EntryCell)>) {
+        let mut by_tenant: BTreeMap<Option<String>, Vec<EntryCell>> = BTreeMap::new();
+        for (tenant, cell) in cells {
+            by_tenant.entry(tenant).or_default().push(cell);
+        }
+        for (tenant, cells) in by_tenant {
+            let tenant = match tenant {
+                None => None,
+                Some(name) => match Slug::parse("tenant", &name) {
+                    Ok(slug) => Some(slug),
+                    Err(_) => continue,
+                },
+            };
+            let Some(old) = self.map.get(&tenant) else {
+                continue;
+            };
+            let mut snapshot = Snapshot::clone(old);
+            for (scope, key, cell) in cells {
+                if let Some((idx, _)) = snapshot.keys.get(&key) {
+                    snapshot.set_entry(&scope, idx, cell);
+                }
+            }
+            self.put(tenant, snapshot);
+        }
+    }
+
+    /// Points the scopes that follow each of `templates` at its new entries: a template edit
+    /// reads the template's rows, never a tenant's.
+    fn templates(&mut self, templates: &[(Slug, Layer)]) {
+        let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self
+            .map
+            .iter()
+            .map(|(tenant, snapshot)| (tenant.clone(), snapshot.clone()))
+            .collect();
+        for (tenant, snapshot) in current {
+            let changed: Vec<&(Slug, Layer)> = templates
+                .iter()
+                .filter(|(name, _)| snapshot.follows(name))
+                .collect();
+            if changed.is_empty() {
+                continue;
+            }
+            let mut next = Snapshot::clone(&snapshot);
+            for (name, layer) in changed {
+                next.replace_template(name, layer);
+            }
+            if !next.same_content(&snapshot) {
+                self.put(tenant, next);
+            }
+        }
+    }
+
+    /// Puts global entries into a copy of the global layer, which every snapshot takes: no
+    /// tenant's rows are read again.
+    fn global(&mut self, cells: Vec<(ConfigKey, Option<Cell>)>) {
+        let Some(any) = self.any() else {
+            return;
+        };
+        let mut layer = Layer::clone(&any.global);
+        for (key, cell) in cells {
+            if let Some((idx, _)) = any.keys.get(&key) {
+                match cell {
+                    Some(cell) => layer.set(idx, cell),
+                    None => {
+                        layer.remove(idx);
+                    }
+                }
+            }
+        }
+        let layer = Arc::new(layer);
+        let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self
+            .map
+            .iter()
+            .map(|(tenant, snapshot)| (tenant.clone(), snapshot.clone()))
+            .collect();
+        for (tenant, snapshot) in current {
+            let mut next = Snapshot::clone(&snapshot);
+            next.global = layer.clone();
+            self.put(tenant, next);
+        }
     }
 }
 
@@ -176,11 +374,9 @@ impl Snapshots {
     }
 
     /// Keeps replaced snapshots for [`Self::as_of`].
-    /// Keeps `replaced` in the history, but for those made earlier in this catch-up (at
-    /// `version`): only the last step of a catch-up stands for its version.
-    fn remember(&self, replaced: impl IntoIterator<Item = Arc<Snapshot>>, version: u64) {
+    fn remember(&self, replaced: impl IntoIterator<Item = Arc<Snapshot>>) {
         let mut history = self.history.lock().expect("snapshot history poisoned");
-        for snapshot in replaced.into_iter().filter(|s| s.version != version) {
+        for snapshot in replaced {
             history.push_back(snapshot);
             if history.len() > HISTORY {
                 history.pop_front();
@@ -293,6 +489,26 @@ impl Snapshots {
             }));
         }
         let version = head.max(0) as u64;
+        // Changed key definitions: all of them re-read (there are few); the snapshots move
+        // to them in memory.
+        let mut keys = None;
+        if !touched.everything && !touched.keys.is_empty() {
+            let rows = load_keys(&tx, secrets).await?;
+            let next = Keys::new(rows.into_iter().map(|k| k.def).collect());
+            if self.all().first().is_none_or(|any| *any.keys != next) {
+                keys = Some(Arc::new(next));
+            }
+        }
+        // A key that is no longer defined took its entries with it (moving to the new
+        // definitions drops them): its entries' events need no reading.
+        let installed = self.all().first().map(|any| any.keys.clone());
+        let defined = |key: &str| {
+            keys.as_ref()
+                .or(installed.as_ref())
+                .is_none_or(|keys| keys.idx(key).is_some())
+        };
+        touched.global.retain(|key| defined(key));
+        touched.entries.retain(|(_, _, key)| defined(key));
         // Global entries, re-read row by row; one that cannot be read makes it a full load.
         let mut global = Vec::new();
         if !touched.everything {
@@ -308,16 +524,6 @@ impl Snapshots {
                     Some(cell) => global.push(cell),
                     None => touched.everything = true,
                 }
-            }
-        }
-        // Changed key definitions: all of them re-read (there are few); the snapshots move
-        // to them in memory.
-        let mut keys = None;
-        if !touched.everything && !touched.keys.is_empty() {
-            let rows = load_keys(&tx, secrets).await?;
-            let next = Keys::new(rows.into_iter().map(|k| k.def).collect());
-            if self.all().first().is_none_or(|any| *any.keys != next) {
-                keys = Some(Arc::new(next));
             }
         }
         // Changed templates, read whole (a template is small); any trouble makes it a full load.
@@ -378,22 +584,29 @@ impl Snapshots {
             } else {
                 Some(load_tenants(&tx, secrets, &rebuild).await?)
             };
+            let current = self
+                .by_tenant
+                .read()
+                .expect("snapshot lock poisoned")
+                .clone();
+            let mut stage = Stage::new(current, version);
             // First, so what follows finds keys where the new definitions put them.
             if let Some(keys) = keys {
-                self.install_keys(keys, version);
+                stage.keys(keys);
             }
             if let Some(part) = part {
-                self.install_part(&part, &rebuild, version);
+                stage.part(&part, &rebuild);
             }
             cells.retain(|(tenant, _)| !rebuild.contains(tenant));
-            self.install_entries(cells, version);
+            stage.entries(cells);
             if !templates.is_empty() {
-                self.install_templates(templates, version);
+                stage.templates(&templates);
             }
             // Last, so the snapshots just rebuilt take the new global layer too.
             if !global.is_empty() {
-                self.install_global(global, version);
+                stage.global(global);
             }
+            self.install_stage(stage);
             true
         } else {
             false
@@ -408,36 +621,8 @@ impl Snapshots {
         Ok(rebuilt)
     }
 
-    /// Points the scopes that follow each of `templates` at its new entries, in copies of
-    /// their snapshots (at `version`): a template edit reads the template's rows, never a
-    /// tenant's.
-    fn install_templates(&self, templates: Vec<(Slug, Layer)>, version: u64) {
-        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
-        let mut replaced = Vec::new();
-        for snapshot in map.values_mut() {
-            let changed: Vec<&(Slug, Layer)> = templates
-                .iter()
-                .filter(|(name, _)| snapshot.follows(name))
-                .collect();
-            if changed.is_empty() {
-                continue;
-            }
-            let mut next = Snapshot::clone(snapshot);
-            for (name, layer) in changed {
-                next.replace_template(name, layer);
-            }
-            if next.same_content(snapshot) {
-                continue;
-            }
-            next.version = successor(snapshot.version, version);
-            replaced.push(std::mem::replace(snapshot, Arc::new(next)));
-        }
-        drop(map);
-        self.remember(replaced, version);
-    }
-
-    /// The entries of the templates named `names`, as layers over the installed key
-    /// definitions (a template deleted meanwhile has none).
+    /// The entries of the templates named `names`, as layers over the key definitions `keys`
+    /// (a template deleted meanwhile has none).
     async fn template_layers<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -465,156 +650,22 @@ impl Snapshots {
         Ok(out)
     }
 
-    /// Moves every snapshot to the key definitions `keys` (at `version`), in memory: entries
-    /// keep their values and follow their keys to their new places; those of a deleted key go.
-    /// Built beside the installed snapshots, which readers keep using until the swap.
-    fn install_keys(&self, keys: Arc<Keys>, version: u64) {
-        let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self
-            .by_tenant
-            .read()
-            .expect("snapshot lock poisoned")
-            .iter()
-            .map(|(tenant, snapshot)| (tenant.clone(), snapshot.clone()))
-            .collect();
-        let Some((_, any)) = current.first() else {
-            return;
-        };
-        let moves = any.keys.moves_to(&keys);
-        let global = Arc::new(any.global.rekeyed(&moves));
-        let mut templates = HashMap::new();
-        let next: Vec<(Option<Slug>, Arc<Snapshot>)> = current
-            .iter()
-            .map(|(tenant, snapshot)| {
-                let mut next =
-                    snapshot.rekeyed(keys.clone(), &moves, global.clone(), &mut templates);
-                next.version = successor(snapshot.version, version);
-                (tenant.clone(), Arc::new(next))
-            })
-            .collect();
-        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
-        let mut replaced = Vec::with_capacity(next.len());
-        for (tenant, snapshot) in next {
-            // Only this catch-up installs (it holds `reloading`): the map still holds `current`.
-            replaced.extend(map.insert(tenant, snapshot));
+    /// Installs what one catch-up staged, at once: readers see the snapshots as they were or as
+    /// they are now, never a catch-up half done under its version.
+    fn install_stage(&self, stage: Stage) {
+        let Stage {
+            map,
+            replaced,
+            users,
+            ..
+        } = stage;
+        *self.by_tenant.write().expect("snapshot lock poisoned") = map;
+        if let Some((touched, placed)) = users {
+            let mut user_tenant = self.user_tenant.write().expect("snapshot lock poisoned");
+            user_tenant.retain(|_, tenant| !touched.contains(tenant));
+            user_tenant.extend(placed);
         }
-        drop(map);
-        self.remember(replaced, version);
-    }
-
-    /// Puts global entries into a copy of the global layer, which every snapshot takes (each
-    /// a copy of its own, at `version`): no tenant's rows are read again.
-    fn install_global(&self, cells: Vec<(ConfigKey, Option<Cell>)>, version: u64) {
-        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
-        let Some(any) = map.values().next().cloned() else {
-            return;
-        };
-        let mut layer = Layer::clone(&any.global);
-        for (key, cell) in cells {
-            if let Some((idx, _)) = any.keys.get(&key) {
-                match cell {
-                    Some(cell) => layer.set(idx, cell),
-                    None => {
-                        layer.remove(idx);
-                    }
-                }
-            }
-        }
-        let layer = Arc::new(layer);
-        let mut replaced = Vec::with_capacity(map.len());
-        for snapshot in map.values_mut() {
-            let mut next = Snapshot::clone(snapshot);
-            next.global = layer.clone();
-            next.version = successor(snapshot.version, version);
-            replaced.push(std::mem::replace(snapshot, Arc::new(next)));
-        }
-        drop(map);
-        self.remember(replaced, version);
-    }
-
-    /// Puts single entries into copies of their snapshots, which take `version`.
-    fn install_entries(&self, cells: Vec<(Option<String>, EntryCell)>, version: u64) {
-        let mut by_tenant: BTreeMap<Option<String>, Vec<EntryCell>> = BTreeMap::new();
-        for (tenant, cell) in cells {
-            by_tenant.entry(tenant).or_default().push(cell);
-        }
-        let mut replaced = Vec::new();
-        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
-        for (tenant, cells) in by_tenant {
-            let tenant = match tenant {
-                None => None,
-                Some(name) => match Slug::parse("tenant", &name) {
-                    Ok(slug) => Some(slug),
-                    Err(_) => continue,
-                },
-            };
-            let Some(old) = map.get(&tenant) else {
-                continue;
-            };
-            let mut snapshot = Snapshot::clone(old);
-            for (scope, key, cell) in cells {
-                if let Some((idx, _)) = snapshot.keys.get(&key) {
-                    snapshot.set_entry(&scope, idx, cell);
-                }
-            }
-            snapshot.version = successor(old.version, version);
-            if let Some(old) = map.insert(tenant, Arc::new(snapshot)) {
-                replaced.push(old);
-            }
-        }
-        drop(map);
-        self.remember(replaced, version);
-    }
-
-    /// Replaces the snapshots of `tenants` with those built from `part` (loaded for them; a
-    /// tenant missing from it was deleted), sharing the key definitions and the global layer of
-    /// the installed ones. The others stay as they are, versions included.
-    fn install_part(&self, part: &Loaded, tenants: &BTreeSet<Option<String>>, version: u64) {
-        let mut map = self.by_tenant.write().expect("snapshot lock poisoned");
-        let Some(any) = map.values().next().cloned() else {
-            drop(map);
-            self.install(part, version);
-            return;
-        };
-        let mut fresh = part.snapshots_with(any.keys.clone(), Some(any.global.clone()));
-        let named = |t: &Option<String>| -> Option<Option<Slug>> {
-            match t {
-                None => Some(None),
-                Some(name) => Slug::parse("tenant", name).ok().map(Some),
-            }
-        };
-        let touched: Vec<Option<Slug>> = tenants.iter().filter_map(named).collect();
-        let mut replaced = Vec::new();
-        for tenant in &touched {
-            match (fresh.remove(tenant), map.remove(tenant)) {
-                (Some(snapshot), Some(old)) if old.same_content(&snapshot) => {
-                    map.insert(tenant.clone(), old);
-                }
-                (Some(mut snapshot), old) => {
-                    if old.as_ref().is_some_and(|old| old.version > version) {
-                        tracing::warn!(
-                            tenant = ?tenant,
-                            "configuration changed without an audit event; its version moves on regardless"
-                        );
-                    }
-                    snapshot.version = old
-                        .as_ref()
-                        .map_or(version, |old| successor(old.version, version));
-                    replaced.extend(old);
-                    map.insert(tenant.clone(), Arc::new(snapshot));
-                }
-                (None, old) => replaced.extend(old),
-            }
-        }
-        drop(map);
-        self.remember(replaced, version);
-        let mut user_tenant = self.user_tenant.write().expect("snapshot lock poisoned");
-        user_tenant.retain(|_, tenant| !touched.contains(tenant));
-        for u in &part.users {
-            let tenant = u.tenant_id.and_then(|id| part.tenant_slug(id)).cloned();
-            if touched.contains(&tenant) {
-                user_tenant.insert(u.slug.clone(), tenant);
-            }
-        }
+        self.remember(replaced);
     }
 
     /// Installs snapshots built from `loaded`; changed ones take `version`.
@@ -663,6 +714,6 @@ impl Snapshots {
         *map = next;
         drop(map);
         *self.user_tenant.write().expect("snapshot lock poisoned") = user_tenant;
-        self.remember(replaced, version);
+        self.remember(replaced);
     }
 }

@@ -22,8 +22,10 @@ use super::audit_chain::AuditRecord;
 /// More single entries than this, and a change touches their snapshots instead.
 pub const MAX_ENTRIES: usize = 64;
 
-/// What one change touched.
+/// What one change touched. A row naming something this build does not know is refused
+/// (`deny_unknown_fields`), so a replica of an older build takes it to touch everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Touched {
     /// Every snapshot (a global entry without its key, an unknown action).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

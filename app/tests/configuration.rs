@@ -789,6 +789,23 @@ async fn directory_writes_read_only_the_tenant_they_change() {
     let db = TestDatabase::new().await;
     let state = db.state().await;
     demo::load(&state, &actor()).await.unwrap();
+    // A user id is one across the platform: creating one another tenant holds is refused.
+    let taken = directory::create_user(
+        &state,
+        &actor(),
+        UserDoc {
+            id: "dr_patel".into(),
+            name: "Someone Else".into(),
+            tenant: Some("mercy_hospital".into()),
+            department: None,
+            groups: vec![],
+            traits: vec![],
+            disabled: false,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(taken, ServiceError::Conflict { .. }), "{taken}");
     let damaged = state
         .db
         .execute_raw(Statement::from_string(
@@ -858,6 +875,23 @@ async fn directory_writes_read_only_the_tenant_they_change() {
         .await
         .unwrap();
     assert!(directory::user_doc(&state, &slug("pat")).await.is_err());
+    // A key redefined reads its own entries, wherever they are: they must still fit.
+    let mut theme = directory::key_doc(&state, &key("ui.theme")).await.unwrap();
+    theme.description = Some("Colour scheme".into());
+    directory::define_key(&state, &actor(), &key("ui.theme"), theme)
+        .await
+        .unwrap();
+    let mut size = directory::key_doc(&state, &key("uploads.max_size_mb"))
+        .await
+        .unwrap();
+    size.max = Some(10.into());
+    let refused = directory::define_key(&state, &actor(), &key("uploads.max_size_mb"), size)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("tenant:mercy_hospital"),
+        "{refused}"
+    );
     // What was written is what the database holds.
     let tenant = count(&state, "tenants").await;
     assert_eq!(tenant, 2);

@@ -314,45 +314,14 @@ async fn load_part<C: ConnectionTrait>(
                 .add(entry::Column::UserId.in_subquery(user_ids())),
         );
     }
+    let slugs = Slugs {
+        tenants: tenant_slug,
+        departments: department_slug,
+        groups: group_slug,
+        users: user_slug,
+    };
     for e in entry_rows.all(db).await? {
-        let missing = || corrupt(format!("entry {} refers to a missing scope", e.id));
-        let get = |map: &HashMap<i64, &Slug>, id: Option<i64>| {
-            id.and_then(|id| map.get(&id).map(|s| (*s).clone()))
-                .ok_or_else(missing)
-        };
-        let level: Level = e.level.parse().map_err(|_| missing())?;
-        let scope = match level {
-            Level::Global => Scope::Global,
-            Level::Tenant => Scope::Tenant {
-                tenant: get(&tenant_slug, e.tenant_id)?,
-            },
-            Level::Department => Scope::Department {
-                tenant: get(&tenant_slug, e.tenant_id)?,
-                department: get(&department_slug, e.department_id)?,
-            },
-            Level::Group => Scope::Group {
-                tenant: get(&tenant_slug, e.tenant_id)?,
-                group: get(&group_slug, e.group_id)?,
-            },
-            Level::User => Scope::User {
-                user: get(&user_slug, e.user_id)?,
-            },
-        };
-        let def = key_name.get(&e.key_id).ok_or_else(missing)?;
-        let value = read_stored(secrets, def.key.as_str(), &e.value, e.encrypted)
-            .map_err(|err| corrupt(format!("entry {} ({}): {err}", e.id, def.key)))?;
-        let sealed = e.encrypted.then_some(e.value);
-        entries.push(EntryRow {
-            id: e.id,
-            key_id: e.key_id,
-            scope,
-            value,
-            sealed,
-            locked: e.locked,
-            version: e.version,
-            updated_at: e.updated_at,
-            updated_by: e.updated_by,
-        });
+        entries.push(entry_row(secrets, &key_name, &slugs, e)?);
     }
     Ok(Loaded {
         keys,
@@ -363,6 +332,127 @@ async fn load_part<C: ConnectionTrait>(
         users,
         entries,
     })
+}
+
+/// The slugs of the scopes entries refer to, by id.
+struct Slugs<'a> {
+    tenants: HashMap<i64, &'a Slug>,
+    departments: HashMap<i64, &'a Slug>,
+    groups: HashMap<i64, &'a Slug>,
+    users: HashMap<i64, &'a Slug>,
+}
+
+/// A stored entry as a domain row: its scope named, its value opened.
+fn entry_row(
+    secrets: &SecretBox,
+    keys: &HashMap<i64, &KeyDefinition>,
+    slugs: &Slugs<'_>,
+    e: entry::Model,
+) -> Result<EntryRow, DbErr> {
+    let missing = || corrupt(format!("entry {} refers to a missing scope", e.id));
+    let get = |map: &HashMap<i64, &Slug>, id: Option<i64>| {
+        id.and_then(|id| map.get(&id).map(|s| (*s).clone()))
+            .ok_or_else(missing)
+    };
+    let level: Level = e.level.parse().map_err(|_| missing())?;
+    let scope = match level {
+        Level::Global => Scope::Global,
+        Level::Tenant => Scope::Tenant {
+            tenant: get(&slugs.tenants, e.tenant_id)?,
+        },
+        Level::Department => Scope::Department {
+            tenant: get(&slugs.tenants, e.tenant_id)?,
+            department: get(&slugs.departments, e.department_id)?,
+        },
+        Level::Group => Scope::Group {
+            tenant: get(&slugs.tenants, e.tenant_id)?,
+            group: get(&slugs.groups, e.group_id)?,
+        },
+        Level::User => Scope::User {
+            user: get(&slugs.users, e.user_id)?,
+        },
+    };
+    let def = keys.get(&e.key_id).ok_or_else(missing)?;
+    let value = read_stored(secrets, def.key.as_str(), &e.value, e.encrypted)
+        .map_err(|err| corrupt(format!("entry {} ({}): {err}", e.id, def.key)))?;
+    let sealed = e.encrypted.then_some(e.value);
+    Ok(EntryRow {
+        id: e.id,
+        key_id: e.key_id,
+        scope,
+        value,
+        sealed,
+        locked: e.locked,
+        version: e.version,
+        updated_at: e.updated_at,
+        updated_by: e.updated_by,
+    })
+}
+
+fn by_id(list: &[(i64, Slug)]) -> HashMap<i64, &Slug> {
+    list.iter().map(|(id, s)| (*id, s)).collect()
+}
+
+/// The entries of the keys `ids`, wherever they are (a key redefined: each must still fit),
+/// with just the scopes they name read: as much as the keys hold, on any size of platform.
+pub async fn load_entries_of_keys<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    keys: &[KeyRow],
+    ids: &BTreeSet<i64>,
+) -> Result<Vec<EntryRow>, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = entry::Entity::find()
+        .filter(entry::Column::KeyId.is_in(ids.iter().copied()))
+        .order_by_asc(entry::Column::Id)
+        .all(db)
+        .await?;
+    let referenced = |id: fn(&entry::Model) -> Option<i64>| -> BTreeSet<i64> {
+        rows.iter().filter_map(id).collect()
+    };
+    let slug =
+        |what: &'static str, s: &str| Slug::parse(what, s).map_err(|e| corrupt(e.to_string()));
+    let tenants: Vec<(i64, Slug)> = tenant::Entity::find()
+        .filter(tenant::Column::Id.is_in(referenced(|e| e.tenant_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| Ok((t.id, slug("tenant", &t.slug)?)))
+        .collect::<Result<_, DbErr>>()?;
+    let departments: Vec<(i64, Slug)> = department::Entity::find()
+        .filter(department::Column::Id.is_in(referenced(|e| e.department_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| Ok((d.id, slug("department", &d.slug)?)))
+        .collect::<Result<_, DbErr>>()?;
+    let groups: Vec<(i64, Slug)> = group::Entity::find()
+        .filter(group::Column::Id.is_in(referenced(|e| e.group_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| Ok((g.id, slug("group", &g.slug)?)))
+        .collect::<Result<_, DbErr>>()?;
+    let users: Vec<(i64, Slug)> = user::Entity::find()
+        .filter(user::Column::Id.is_in(referenced(|e| e.user_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|u| Ok((u.id, slug("user", &u.slug)?)))
+        .collect::<Result<_, DbErr>>()?;
+    let slugs = Slugs {
+        tenants: by_id(&tenants),
+        departments: by_id(&departments),
+        groups: by_id(&groups),
+        users: by_id(&users),
+    };
+    let key_name: HashMap<i64, &KeyDefinition> = keys.iter().map(|k| (k.id, &k.def)).collect();
+    rows.into_iter()
+        .map(|e| entry_row(secrets, &key_name, &slugs, e))
+        .collect()
 }
 
 /// Every key definition, by name.

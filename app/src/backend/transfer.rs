@@ -20,7 +20,9 @@ use super::entity::{
 };
 use super::entries::{ScopeIndex, audit_value, audit_value_at, store_value};
 use super::error::ServiceError;
-use super::state::{EntryRow, Loaded, TemplateRow, UserRow, load, load_keys, load_tenants};
+use super::state::{
+    EntryRow, Loaded, TemplateRow, UserRow, load, load_entries_of_keys, load_keys, load_tenants,
+};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
     self, DepartmentDoc, Document, EntryDoc, FORMAT, GroupDoc, Plan, Problem, ScopePlan,
@@ -137,15 +139,16 @@ impl Creating {
 /// The part of the platform a document is checked and applied against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Reach {
-    /// All of it: an import, a definition of a key already in use (its entries everywhere
-    /// must fit), a global entry (the global layer).
+    /// All of it: an import, or a global entry (the global layer).
     Everything,
     /// Every key definition and template, the snapshots of `tenants` (`None`: the platform
-    /// users') and the users named `users`: a one-item write of the directory, a template or
-    /// a new key reads as much on any size of platform.
+    /// users'), the users named `users` and the entries of the keys `redefined` (wherever they
+    /// are: each must fit the new definition): a one-item write of the directory, a template
+    /// or a key definition reads as much on any size of platform.
     Part {
         tenants: BTreeSet<Option<String>>,
         users: BTreeSet<String>,
+        redefined: BTreeSet<i64>,
     },
 }
 
@@ -157,15 +160,16 @@ impl Reach {
         if matches!(mode, Mode::Import { .. }) || global_entry {
             return Ok(Reach::Everything);
         }
+        let mut redefined = BTreeSet::new();
         if !doc.keys.is_empty() {
             let names: Vec<&str> = doc.keys.iter().map(|k| k.key.as_str()).collect();
-            let defined = config_key::Entity::find()
+            redefined = config_key::Entity::find()
                 .filter(config_key::Column::Name.is_in(names))
-                .one(db)
-                .await?;
-            if defined.is_some() {
-                return Ok(Reach::Everything);
-            }
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|k| k.id)
+                .collect();
         }
         let mut tenants: BTreeSet<Option<String>> = BTreeSet::from([None]);
         tenants.extend(doc.tenants.iter().map(|t| Some(t.id.clone())));
@@ -203,14 +207,18 @@ impl Reach {
                 }
             }
         }
-        Ok(Reach::Part { tenants, users })
+        Ok(Reach::Part {
+            tenants,
+            users,
+            redefined,
+        })
     }
 
     /// The tenants and users a scope index needs (none: all of them).
     fn part(&self) -> Option<(&BTreeSet<Option<String>>, &BTreeSet<String>)> {
         match self {
             Reach::Everything => None,
-            Reach::Part { tenants, users } => Some((tenants, users)),
+            Reach::Part { tenants, users, .. } => Some((tenants, users)),
         }
     }
 }
@@ -581,7 +589,17 @@ impl Apply<'_> {
         plan: &Plan,
         reach: &Reach,
     ) -> Result<(), ServiceError> {
-        // Keys.
+        // Keys. The entries of redefined keys, read for them alone unless all are loaded.
+        let fetched;
+        let of_keys: &[EntryRow] = match reach {
+            Reach::Everything => &loaded.entries,
+            Reach::Part { redefined, .. } => {
+                fetched =
+                    load_entries_of_keys(self.tx, &self.state.secrets, &loaded.keys, redefined)
+                        .await?;
+                &fetched
+            }
+        };
         for (i, def) in plan.keys.iter().enumerate() {
             let existing = loaded.keys.iter().find(|k| k.def.key == def.key);
             let mut model = key_row(&self.state.secrets, def, self.now);
@@ -589,7 +607,7 @@ impl Apply<'_> {
                 Some(row) if row.def == *def => self.report.count(Change::Unchanged),
                 Some(row) => {
                     // Entries the document does not replace must still fit the new definition.
-                    for e in loaded.entries.iter().filter(|e| e.key_id == row.id) {
+                    for e in of_keys.iter().filter(|e| e.key_id == row.id) {
                         let replaced = plan
                             .entries
                             .iter()

@@ -109,8 +109,14 @@ struct Stage {
     stepped: BTreeSet<Option<Slug>>,
     /// The snapshots replaced, for the history.
     replaced: Vec<Arc<Snapshot>>,
-    /// Users of rebuilt snapshots: those snapshots, and where each of their users now is.
-    users: Option<(Vec<Option<Slug>>, Vec<(Slug, Option<Slug>)>)>,
+    /// Where the users of rebuilt snapshots now are.
+    users: Option<Rehomed>,
+}
+
+/// The snapshots rebuilt, and each user of them with the tenant they are now in.
+struct Rehomed {
+    snapshots: Vec<Option<Slug>>,
+    users: Vec<(Slug, Option<Slug>)>,
 }
 
 impl Stage {
@@ -219,7 +225,10 @@ impl Stage {
             })
             .filter(|(_, tenant)| touched.contains(tenant))
             .collect();
-        self.users = Some((touched, placed));
+        self.users = Some(Rehomed {
+            snapshots: touched,
+            users: placed,
+        });
     }
 
     /// Puts single entries into copies of their snapshots.
@@ -660,10 +669,10 @@ impl Snapshots {
             ..
         } = stage;
         *self.by_tenant.write().expect("snapshot lock poisoned") = map;
-        if let Some((touched, placed)) = users {
+        if let Some(rehomed) = users {
             let mut user_tenant = self.user_tenant.write().expect("snapshot lock poisoned");
-            user_tenant.retain(|_, tenant| !touched.contains(tenant));
-            user_tenant.extend(placed);
+            user_tenant.retain(|_, tenant| !rehomed.snapshots.contains(tenant));
+            user_tenant.extend(rehomed.users);
         }
         self.remember(replaced);
     }

@@ -18,7 +18,8 @@ export const shortSessionsURL = `http://127.0.0.1:${port + 1}`;
 // A third server holding the demo organisation, whose admins sign in with DEMO_PASSWORD.
 export const demoURL = `http://127.0.0.1:${port + 2}`;
 export const DEMO_PASSWORD = "e2e-demo-password";
-const DEMO_ADMINS = ["root", "mercy_admin", "medical_head"];
+// Admins of each kind, and two ordinary users (My settings).
+const DEMO_ACCOUNTS = ["root", "mercy_admin", "medical_head", "dr_grey", "nurse_joy"];
 
 function server(
   name: string,
@@ -82,7 +83,7 @@ export default defineConfig({
       port + 2,
       {},
       `"${strata}" demo && ` +
-        DEMO_ADMINS.map(
+        DEMO_ACCOUNTS.map(
           (user) =>
             `printf '%s' '${DEMO_PASSWORD}' | "${strata}" admin set-password ${user} --password-stdin && `,
         ).join(""),

@@ -14,6 +14,8 @@ pub struct Me {
     pub tenant: Option<String>,
     pub department: Option<String>,
     pub traits: Vec<Trait>,
+    /// May use the admin console; without it, "My settings" is all there is.
+    pub console: bool,
 }
 
 /// Checks the user name and password; on success renews the session id and opens the console.
@@ -27,7 +29,7 @@ pub async fn login(username: String, password: String) -> Result<(), WireError> 
 #[cfg(feature = "ssr")]
 async fn sign_in(username: String, password: String) -> Result<(), WireError> {
     use crate::backend::accounts::{self, LoginError};
-    use crate::domain::policy::{Action, Decision, decide};
+    use crate::domain::policy::{Action, decide};
     let state = server::state()?;
     let client = server::client().await;
     let principal = match accounts::login(&state, &username, password, &client).await {
@@ -48,11 +50,10 @@ async fn sign_in(username: String, password: String) -> Result<(), WireError> {
         }
         Err(LoginError::Service(e)) => return Err(server::service_error(e)),
     };
-    if let Decision::Forbidden(reason) = decide(&principal, &Action::OpenConsole) {
-        return Err(WireError::Forbidden(reason));
-    }
+    // Every account signs in; one that may not use the admin console gets "My settings".
+    let console = decide(&principal, &Action::OpenConsole).is_allowed();
     server::start_session(&principal).await?;
-    leptos_axum::redirect("/");
+    leptos_axum::redirect(if console { "/" } else { "/me" });
     Ok(())
 }
 
@@ -68,18 +69,19 @@ pub async fn logout() -> Result<(), WireError> {
     Ok(())
 }
 
-/// Who is signed in, if anyone.
+/// Who is signed in, if anyone, and whether they may use the admin console.
 #[server(prefix = "/fn", endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Me>, WireError> {
-    match server::current_principal().await {
+    use crate::domain::policy::{Action, decide};
+    match server::signed_in_principal().await {
         Ok(p) => Ok(Some(Me {
+            console: decide(&p, &Action::OpenConsole).is_allowed(),
             user: p.user.to_string(),
             tenant: p.tenant.map(|t| t.to_string()),
             department: p.department.map(|d| d.to_string()),
             traits: p.traits.into_iter().collect(),
         })),
-        // Signed in through the API without the console trait: not signed in to the console.
-        Err(WireError::Unauthenticated(_) | WireError::Forbidden(_)) => Ok(None),
+        Err(WireError::Unauthenticated(_)) => Ok(None),
         Err(e) => Err(server::with_status(e)),
     }
 }
@@ -266,6 +268,12 @@ pub mod server {
                 Err(WireError::sign_in())
             }
         }
+    }
+
+    /// The signed-in principal of this request, console or not: what "My settings" serves.
+    pub async fn signed_in_principal() -> Result<Principal, WireError> {
+        let state = state()?;
+        principal_of(&state, &session().await?).await
     }
 
     /// The signed-in principal of this request, who must be let into the console: a session

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod import;
 pub mod keys;
 pub mod login;
+pub mod me;
 pub mod not_found;
 pub mod overview;
 pub mod preview;

@@ -11,7 +11,7 @@ use crate::components::layout::ConsoleLayout;
 use crate::pages::{
     audit::AuditPage, changes::ChangesPage, configuration::ConfigurationPage,
     directory::DirectoryPage, import::ImportPage, keys::KeysPage, login::LoginPage,
-    not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
+    me::MySettingsPage, not_found::NotFoundPage, overview::OverviewPage, preview::PreviewPage,
     templates::TemplatesPage,
 };
 
@@ -58,6 +58,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("keys") ssr=SsrMode::Async view=KeysPage/>
                     <Route path=StaticSegment("templates") ssr=SsrMode::Async view=TemplatesPage/>
                     <Route path=StaticSegment("import") ssr=SsrMode::Async view=ImportPage/>
+                    <Route path=StaticSegment("me") ssr=SsrMode::Async view=MySettingsPage/>
                     <Route path=StaticSegment("login") ssr=SsrMode::Async view=LoginPage/>
                 </Routes>
             </ConsoleLayout>

@@ -79,6 +79,17 @@ pub struct EditorRow {
     /// rule); none when the viewer may write it directly (or not at all).
     #[serde(default)]
     pub needs_approval: Option<String>,
+    /// Users may set the key for themselves ("My settings").
+    #[serde(default)]
+    pub user_editable: bool,
+}
+
+/// "My settings": the signed-in account's own `user_editable` keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MySettingsView {
+    pub user: String,
+    /// As the editor shows them at the account's own scope.
+    pub rows: Vec<EditorRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,7 +3,14 @@ import AxeBuilder from "@axe-core/playwright";
 import { test, expect, signInAs, waitForHydration } from "./fixtures";
 import { demoURL, DEMO_PASSWORD } from "../playwright.config";
 
-const SECTIONS = ["/", "/configuration", "/changes", "/preview", "/audit", "/directory", "/keys", "/templates", "/import"];
+const SECTIONS = ["/", "/configuration", "/changes", "/preview", "/audit", "/directory", "/keys", "/templates", "/import", "/me"];
+/** The accounts checked, and the pages each has. */
+const ACCOUNTS: [string, string, string[]][] = [
+  ["root", "a super admin", SECTIONS],
+  ["mercy_admin", "a tenant admin", SECTIONS],
+  ["medical_head", "a department admin", SECTIONS],
+  ["dr_grey", "an ordinary user", ["/me"]],
+];
 
 /** Visible form controls that have no accessible name (label, aria-label or aria-labelledby). */
 async function unlabelled(page: Page): Promise<string[]> {
@@ -23,14 +30,10 @@ async function unlabelled(page: Page): Promise<string[]> {
   });
 }
 
-for (const [user, kind] of [
-  ["root", "a super admin"],
-  ["mercy_admin", "a tenant admin"],
-  ["medical_head", "a department admin"],
-]) {
+for (const [user, kind, sections] of ACCOUNTS) {
   test(`every control of every section is labelled, for ${kind}`, async ({ page }) => {
     await signInAs(page, demoURL, user, DEMO_PASSWORD);
-    for (const path of SECTIONS) {
+    for (const path of sections) {
       await page.goto(`${demoURL}${path}`);
       await waitForHydration(page);
       await expect(page.getByRole("heading", { level: 1 })).toBeVisible();
@@ -56,15 +59,11 @@ for (const width of [1280, 390]) {
     await waitForHydration(page);
     expect(await axeViolations(page)).toEqual([]);
   });
-  for (const [user, kind] of [
-    ["root", "a super admin"],
-    ["mercy_admin", "a tenant admin"],
-    ["medical_head", "a department admin"],
-  ]) {
+  for (const [user, kind, sections] of ACCOUNTS) {
     test(`axe finds nothing serious on any section for ${kind} at ${width} px`, async ({ page }) => {
       await page.setViewportSize({ width, height: 900 });
       await signInAs(page, demoURL, user, DEMO_PASSWORD);
-      for (const path of SECTIONS) {
+      for (const path of sections) {
         await page.goto(`${demoURL}${path}`);
         await waitForHydration(page);
         await expect(page.getByRole("heading", { level: 1 })).toBeVisible();

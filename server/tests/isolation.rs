@@ -434,26 +434,132 @@ async fn revealing_secrets_needs_secrets_read_and_is_audited() {
     );
 }
 
+/// An account without `admin_capable` signs in to "My settings" and nothing else: its own
+/// `user_editable` keys, which it may change (audited), while every console function and
+/// every other key or scope stays closed.
 #[tokio::test]
-async fn accounts_without_the_console_trait_cannot_sign_in() {
+async fn accounts_without_the_console_trait_get_their_own_settings_only() {
     let server = start().await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let response = client
-        .post(format!("{}/fn/login", server.base))
-        .header("accept", "application/json")
-        .form(&[("username", "dr_grey"), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.text().await.unwrap();
+    let grey = signed_in(&server, "dr_grey").await;
+    let (status, body) = call(&server, &grey, "scope_entries", &[("scope", "global")]).await;
     assert_eq!(status, 403, "{body}");
-    assert!(body.contains("may not use the admin console"), "{body}");
-    let (status, _) = call(&server, &client, "scope_entries", &[("scope", "global")]).await;
-    assert_eq!(status, 401, "a refused sign-in must not leave a session");
+    assert!(
+        body.to_string().contains("may not use the admin console"),
+        "{body}"
+    );
+    let (status, me) = call(&server, &grey, "whoami", &[]).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["user"].as_str(), me["console"].as_bool()),
+        (Some("dr_grey"), Some(false))
+    );
+
+    let (status, mine) = call(&server, &grey, "my_settings", &[]).await;
+    assert_eq!(status, 200, "{mine}");
+    let keys: Vec<&str> = mine["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"ui.theme"), "{keys:?}");
+    assert!(
+        mine["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["user_editable"] == true),
+        "only keys users set for themselves"
+    );
+    let before = written(&server.state).await;
+    let (status, body) = call(
+        &server,
+        &grey,
+        "save_my_setting",
+        &[("key", "ui.theme"), ("value", "dark")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(written(&server.state).await, (before.0 + 1, before.1 + 1));
+    let (_, mine) = call(&server, &grey, "my_settings", &[]).await;
+    let theme = mine["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "ui.theme")
+        .unwrap();
+    assert_eq!(theme["effective"], "dark");
+    assert_eq!(theme["here"]["value"], "dark");
+
+    // Refusals write nothing: a key users do not set for themselves, a bad value, a key that
+    // does not exist. There is no way to name another user's scope.
+    let before = written(&server.state).await;
+    for (key, value, status) in [
+        ("fax.retry_attempts", "5", 403),
+        ("ui.theme", "purple", 422),
+        ("no.such_key", "1", 404),
+    ] {
+        let (got, body) = call(
+            &server,
+            &grey,
+            "save_my_setting",
+            &[("key", key), ("value", value)],
+        )
+        .await;
+        assert_eq!(got, status, "{key}: {body}");
+    }
+    assert_eq!(written(&server.state).await, before);
+    // A scope in the form is no parameter of the function: the write is the signer's own.
+    let (status, body) = call(
+        &server,
+        &grey,
+        "save_my_setting",
+        &[
+            ("key", "ui.theme"),
+            ("value", "light"),
+            ("scope", "user:dr_house"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let house =
+        app::backend::entries::list(&server.state, &"user:dr_house".parse().unwrap(), false)
+            .await
+            .unwrap();
+    let theme = house.iter().find(|e| e.key == "ui.theme").unwrap();
+    assert_eq!(theme.value, "dark", "dr_house keeps his own theme");
+    let (_, mine) = call(&server, &grey, "my_settings", &[]).await;
+    assert!(
+        mine["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key"] == "ui.theme" && r["effective"] == "light")
+    );
+
+    let (status, body) = call(&server, &grey, "clear_my_setting", &[("key", "ui.theme")]).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, mine) = call(&server, &grey, "my_settings", &[]).await;
+    let theme = mine["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "ui.theme")
+        .unwrap();
+    assert_eq!(theme["here"], Value::Null);
+
+    // Signed out, nothing.
+    let anonymous = reqwest::Client::new();
+    let (status, _) = call(&server, &anonymous, "my_settings", &[]).await;
+    assert_eq!(status, 401);
+    let (status, _) = call(
+        &server,
+        &anonymous,
+        "save_my_setting",
+        &[("key", "ui.theme"), ("value", "dark")],
+    )
+    .await;
+    assert_eq!(status, 401);
 }
 
 #[tokio::test]
@@ -481,10 +587,10 @@ async fn a_session_made_through_the_api_opens_no_console_function_without_the_tr
         "{body}"
     );
     let (status, body) = call(&server, &client, "whoami", &[]).await;
+    assert_eq!(status, 200);
     assert_eq!(
-        (status, body),
-        (200, Value::Null),
-        "not signed in to the console"
+        body["console"], false,
+        "signed in, but not to the console: {body}"
     );
 }
 

@@ -17,7 +17,9 @@ use crate::domain::resolve;
 use crate::domain::scope::Scope;
 use crate::domain::traits::Trait;
 use crate::domain::value::MASK;
-use crate::views::{ChainStep, EditorRow, EditorView, EntryHere, HistoryLine, LevelChoice};
+use crate::views::{
+    ChainStep, EditorRow, EditorView, EntryHere, HistoryLine, LevelChoice, MySettingsView,
+};
 
 fn shown(value: &Value, sensitive: bool, reveal: bool) -> Value {
     if sensitive && !reveal {
@@ -157,6 +159,58 @@ pub async fn view(
     reveal: bool,
     expanded: Option<&ConfigKey>,
 ) -> Result<EditorView, ServiceError> {
+    let Rows {
+        rows,
+        can_reveal,
+        revealed,
+    } = rows_at(state, principal, scope, reveal).await?;
+    let history = match expanded {
+        Some(key) => history(state, principal, scope, key).await?,
+        None => Vec::new(),
+    };
+    Ok(EditorView {
+        scope: scope.to_string(),
+        level: scope.level(),
+        title: access::describe(scope),
+        levels: levels(state, principal),
+        can_reveal,
+        revealed,
+        rows,
+        expanded: expanded.map(ToString::to_string),
+        history,
+    })
+}
+
+/// "My settings": the keys `principal` may set for themselves (`user_editable`), each with its
+/// effective value for them, where it comes from and their own entry. Anyone signed in may
+/// read their own scope, so this needs no authorization of its own; secrets stay masked.
+pub async fn own_settings(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<MySettingsView, ServiceError> {
+    let scope = Scope::User {
+        user: principal.user.clone(),
+    };
+    let Rows { rows, .. } = rows_at(state, principal, &scope, false).await?;
+    Ok(MySettingsView {
+        user: principal.user.to_string(),
+        rows: rows.into_iter().filter(|row| row.user_editable).collect(),
+    })
+}
+
+/// Every key at one scope, as the editor shows it.
+struct Rows {
+    rows: Vec<EditorRow>,
+    can_reveal: bool,
+    revealed: bool,
+}
+
+async fn rows_at(
+    state: &AppState,
+    principal: &Principal,
+    scope: &Scope,
+    reveal: bool,
+) -> Result<Rows, ServiceError> {
     let snapshot = state.snapshots.for_scope(scope).ok_or_else(|| {
         ServiceError::NotFound(format!("{} was not found", access::describe(scope)))
     })?;
@@ -229,52 +283,50 @@ pub async fn view(
                 chain: steps(&chain, def.sensitive, reveal),
                 refusal,
                 needs_approval,
+                user_editable: def.user_editable,
             }
         })
         .collect();
     rows.sort_by(|a, b| (&a.category, &a.key).cmp(&(&b.category, &b.key)));
-
-    let history = match expanded {
-        Some(key) => {
-            let filter = AuditFilter {
-                key_prefix: Some(key.to_string()),
-                ..Default::default()
-            };
-            let scope_id = scope.id();
-            let level = scope.level().as_str();
-            // The audit browser's rule too: reading the scope does not make its events
-            // readable (a user reads global values, not who changed them).
-            let (events, _) = audit::list_visible(&state.db, &filter, 10, |e| {
-                e.key.as_deref() == Some(key.as_str())
-                    && e.level.as_deref() == Some(level)
-                    && e.scope == scope_id
-                    && decide(principal, &Action::ReadEvent(&e.place())).is_allowed()
-            })
-            .await?;
-            events
-                .into_iter()
-                .map(|e| HistoryLine {
-                    id: e.id,
-                    at: e.at,
-                    actor: e.actor,
-                    action: e.action,
-                    old_value: e.old_value,
-                    new_value: e.new_value,
-                    reason: e.reason,
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    Ok(EditorView {
-        scope: scope.to_string(),
-        level: scope.level(),
-        title: access::describe(scope),
-        levels: levels(state, principal),
+    Ok(Rows {
+        rows,
         can_reveal,
         revealed: reveal,
-        rows,
-        expanded: expanded.map(ToString::to_string),
-        history,
     })
+}
+
+/// The recent changes of `key` at `scope` that `principal` may read, newest first.
+async fn history(
+    state: &AppState,
+    principal: &Principal,
+    scope: &Scope,
+    key: &ConfigKey,
+) -> Result<Vec<HistoryLine>, ServiceError> {
+    let filter = AuditFilter {
+        key_prefix: Some(key.to_string()),
+        ..Default::default()
+    };
+    let scope_id = scope.id();
+    let level = scope.level().as_str();
+    // The audit browser's rule too: reading the scope does not make its events readable (a
+    // user reads global values, not who changed them).
+    let (events, _) = audit::list_visible(&state.db, &filter, 10, |e| {
+        e.key.as_deref() == Some(key.as_str())
+            && e.level.as_deref() == Some(level)
+            && e.scope == scope_id
+            && decide(principal, &Action::ReadEvent(&e.place())).is_allowed()
+    })
+    .await?;
+    Ok(events
+        .into_iter()
+        .map(|e| HistoryLine {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            old_value: e.old_value,
+            new_value: e.new_value,
+            reason: e.reason,
+        })
+        .collect())
 }

@@ -71,20 +71,31 @@ pub fn ConsoleLayout(children: Children) -> impl IntoView {
                 class:open=move || menu_open.get()
                 aria-label="Sections"
             >
-                <ul>
-                    {SECTIONS
-                        .into_iter()
-                        .map(|(href, label)| {
-                            view! {
-                                <li>
-                                    <A href=href exact=true on:click=move |_| set_menu_open.set(false)>
-                                        {label}
-                                    </A>
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
+                <Suspense fallback=|| ()>
+                    {move || {
+                        let me = me.get().and_then(Result::ok).flatten();
+                        // An account without the console trait has "My settings" alone.
+                        let console = me.as_ref().is_none_or(|me| me.console);
+                        let sections = SECTIONS.into_iter().filter(move |_| console);
+                        let own = me.is_some().then_some(("/me", "My settings"));
+                        view! {
+                            <ul>
+                                {sections
+                                    .chain(own)
+                                    .map(|(href, label)| {
+                                        view! {
+                                            <li>
+                                                <A href=href exact=true on:click=move |_| set_menu_open.set(false)>
+                                                    {label}
+                                                </A>
+                                            </li>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        }
+                    }}
+                </Suspense>
             </nav>
             <main id="main" tabindex="-1">
                 {children()}

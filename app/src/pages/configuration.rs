@@ -2,7 +2,7 @@
 //! (`?scope=tenant:T&q=…&key=…&reveal=true`), and every change is a form posting to a server
 //! function, so it all works without JavaScript; with it, changes apply in place.
 
-mod row;
+pub(crate) mod row;
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -229,7 +229,7 @@ pub async fn remove_entry(
 
 /// The form's text as a value of `key`'s type (JSON for json keys).
 #[cfg(feature = "ssr")]
-async fn form_value(
+pub(crate) async fn form_value(
     state: &crate::backend::AppState,
     key: &crate::domain::name::ConfigKey,
     text: &str,

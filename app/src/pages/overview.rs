@@ -10,8 +10,18 @@ use crate::views::{AuditLine, OverviewView, TenantSummary};
 /// Each visible tenant's counts, the latest changes, and changes per day (30 days).
 #[server(prefix = "/fn", endpoint = "overview")]
 pub async fn overview() -> Result<OverviewView, WireError> {
-    use crate::auth::server::{current_principal, service_error, with_status};
-    let principal = current_principal().await.map_err(with_status)?;
+    use crate::auth::server::{current_principal, service_error, signed_in_principal, with_status};
+    let principal = match current_principal().await {
+        Err(WireError::Forbidden(reason)) => {
+            let refused = with_status(WireError::Forbidden(reason));
+            // Signed in without the console trait: their home is "My settings".
+            if signed_in_principal().await.is_ok() {
+                leptos_axum::redirect("/me");
+            }
+            return Err(refused);
+        }
+        other => other.map_err(with_status)?,
+    };
     let state = crate::auth::server::state().map_err(with_status)?;
     crate::backend::overview::summary(&state, &principal, chrono::Utc::now())
         .await

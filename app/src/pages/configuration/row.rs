@@ -139,6 +139,7 @@ pub fn KeyRow(
         refusal,
         redundant,
         needs_approval,
+        user_editable: _,
     } = row;
     let refusal = refusal
         .or_else(|| (!allowed_here).then(|| "this key cannot be set at this level".to_owned()));
@@ -387,7 +388,7 @@ fn RowError(err: WireError) -> impl IntoView {
 
 /// An input fit for the key's type, named `value`.
 #[component]
-fn ValueInput(
+pub(crate) fn ValueInput(
     id: String,
     key_type: KeyType,
     constraints: crate::domain::key::Constraints,
@@ -501,7 +502,7 @@ fn ValueInput(
 
 /// The chain from the default and Global down to this scope, the applied step highlighted.
 #[component]
-fn ChainDiagram(chain: Vec<ChainStep>) -> impl IntoView {
+pub(crate) fn ChainDiagram(chain: Vec<ChainStep>) -> impl IntoView {
     if chain.is_empty() {
         return view! { <p class="muted">"No value anywhere: the key is not set."</p> }.into_any();
     }

@@ -194,7 +194,11 @@ pub async fn own_settings(
     let Rows { rows, .. } = rows_at(state, principal, &scope, false).await?;
     Ok(MySettingsView {
         user: principal.user.to_string(),
-        rows: rows.into_iter().filter(|row| row.user_editable).collect(),
+        // Keys users may set, where the definition allows the user level.
+        rows: rows
+            .into_iter()
+            .filter(|row| row.user_editable && row.allowed_here)
+            .collect(),
     })
 }
 

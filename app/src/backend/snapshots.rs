@@ -137,7 +137,8 @@ impl Stage {
         let first = self.stepped.insert(tenant.clone());
         let old = self.map.get(&tenant).cloned();
         next.version = match &old {
-            Some(_) if !first => self.version,
+            // Changed by an earlier step: it keeps the version that step gave it.
+            Some(staged) if !first => staged.version,
             Some(old) => {
                 if old.version >= self.version {
                     tracing::warn!(
@@ -300,6 +301,9 @@ impl Stage {
                     }
                 }
             }
+        }
+        if layer == *any.global {
+            return;
         }
         let layer = Arc::new(layer);
         let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self

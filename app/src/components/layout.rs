@@ -71,7 +71,8 @@ pub fn ConsoleLayout(children: Children) -> impl IntoView {
                 class:open=move || menu_open.get()
                 aria-label="Sections"
             >
-                <Suspense fallback=|| ()>
+                // A transition: the links stay while `me` is asked again on navigation.
+                <Transition fallback=|| ()>
                     {move || {
                         let me = me.get().and_then(Result::ok).flatten();
                         // An account without the console trait has "My settings" alone.
@@ -95,7 +96,7 @@ pub fn ConsoleLayout(children: Children) -> impl IntoView {
                             </ul>
                         }
                     }}
-                </Suspense>
+                </Transition>
             </nav>
             <main id="main" tabindex="-1">
                 {children()}

@@ -109,12 +109,19 @@ pub fn MySettingsPage() -> impl IntoView {
         |_| my_settings(),
     );
     let posted = posted_error();
-    let failed = move || {
-        save.value()
-            .get()
-            .and_then(Result::err)
-            .or_else(|| clear.value().get().and_then(Result::err))
-    };
+    // The outcome of the last change made in place, whichever form it came from.
+    let failed = RwSignal::new(None::<WireError>);
+    Effect::new(move |_| {
+        if let Some(result) = save.value().get() {
+            failed.set(result.err());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(result) = clear.value().get() {
+            failed.set(result.err());
+        }
+    });
+    let failed = move || failed.get();
 
     view! {
         <PageHeader
@@ -160,13 +167,12 @@ fn MySetting(
         label,
         chain,
         refusal,
+        needs_approval,
         ..
     } = row;
     let own = here.is_some();
-    let version = here
-        .as_ref()
-        .map(|h| h.version.to_string())
-        .unwrap_or_default();
+    // 0: there must be no own value yet (a save from a stale page does not overwrite one).
+    let version = here.as_ref().map_or(0, |h| h.version).to_string();
     let current = here
         .as_ref()
         .map(|h| h.value.clone())
@@ -184,7 +190,12 @@ fn MySetting(
         )),
         _ => None,
     };
-    let closed = locked.or(refusal);
+    // A lock above makes an own value pointless, but one already there may still go.
+    let refused = refusal.or_else(|| {
+        needs_approval.map(|rule| format!("changes here need an admin's review ({rule})"))
+    });
+    let clear_shut = refused.is_some();
+    let closed = locked.or(refused);
     let shut = closed.is_some();
     let effective_text = effective
         .as_ref()
@@ -220,7 +231,7 @@ fn MySetting(
             </ActionForm>
             {own.then(|| view! {
                 <ActionForm action=clear>
-                    <fieldset disabled=shut>
+                    <fieldset disabled=clear_shut>
                         <input type="hidden" name="key" value=key_clear/>
                         <input type="hidden" name="expect_version" value=version_clear/>
                         <button type="submit" class="button secondary" disabled=pending>

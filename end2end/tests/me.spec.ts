@@ -59,13 +59,16 @@ test.describe("without JavaScript", () => {
     await page.getByLabel("Password").fill(DEMO_PASSWORD);
     await page.getByRole("button", { name: "Sign in" }).click();
     await expect(page).toHaveURL(`${demoURL}/me`);
-    const hour = setting(page, "notifications.digest_hour");
-    await hour.getByLabel("Value").fill("6");
-    await hour.getByRole("button", { name: "Save" }).click();
+    // Earlier specs lock other keys at the tenant; the theme stays the user's to choose.
+    const theme = setting(page, "ui.theme");
+    await expect(theme.getByTestId("effective")).toHaveText("system");
+    await theme.getByLabel("Value").selectOption("light");
+    await theme.getByRole("button", { name: "Save" }).click();
     // The server sends the browser back to the page the form was on.
     await expect(page).toHaveURL(/\/me\??$/);
-    await expect(setting(page, "notifications.digest_hour").getByTestId("effective")).toHaveText("6");
-    await setting(page, "notifications.digest_hour").getByRole("button", { name: "Use the inherited value" }).click();
-    await expect(setting(page, "notifications.digest_hour").getByTestId("effective")).toHaveText("8");
+    await expect(setting(page, "ui.theme").getByTestId("effective")).toHaveText("light");
+    await expect(setting(page, "ui.theme").getByTestId("source")).toHaveText("Your own setting");
+    await setting(page, "ui.theme").getByRole("button", { name: "Use the inherited value" }).click();
+    await expect(setting(page, "ui.theme").getByTestId("effective")).toHaveText("system");
   });
 });

@@ -179,12 +179,8 @@ impl Stage {
         let moves = any.keys.moves_to(&keys);
         let global = Arc::new(any.global.rekeyed(&moves));
         let mut templates = HashMap::new();
-        let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self
-            .map
-            .iter()
-            .map(|(tenant, snapshot)| (tenant.clone(), snapshot.clone()))
-            .collect();
-        for (tenant, snapshot) in current {
+        // A copy of the pointers: `put` changes the map while it is walked.
+        for (tenant, snapshot) in self.map.clone() {
             let next = snapshot.rekeyed(keys.clone(), &moves, global.clone(), &mut templates);
             self.put(tenant, next);
         }
@@ -262,12 +258,8 @@ impl Stage {
     /// Points the scopes that follow each of `templates` at its new entries: a template edit
     /// reads the template's rows, never a tenant's.
     fn templates(&mut self, templates: &[(Slug, Layer)]) {
-        let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self
-            .map
-            .iter()
-            .map(|(tenant, snapshot)| (tenant.clone(), snapshot.clone()))
-            .collect();
-        for (tenant, snapshot) in current {
+        // A copy of the pointers: `put` changes the map while it is walked.
+        for (tenant, snapshot) in self.map.clone() {
             let changed: Vec<&(Slug, Layer)> = templates
                 .iter()
                 .filter(|(name, _)| snapshot.follows(name))
@@ -306,12 +298,8 @@ impl Stage {
             return;
         }
         let layer = Arc::new(layer);
-        let current: Vec<(Option<Slug>, Arc<Snapshot>)> = self
-            .map
-            .iter()
-            .map(|(tenant, snapshot)| (tenant.clone(), snapshot.clone()))
-            .collect();
-        for (tenant, snapshot) in current {
+        // A copy of the pointers: `put` changes the map while it is walked.
+        for (tenant, snapshot) in self.map.clone() {
             let mut next = Snapshot::clone(&snapshot);
             next.global = layer.clone();
             self.put(tenant, next);

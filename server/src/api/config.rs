@@ -176,8 +176,9 @@ pub async fn effective(
     } = effective_query(query.as_deref())?;
     let spec = spec.canonical();
     access::authorize_context(&state.app, principal, &spec, reveal).await?;
-    let actor = client(&headers, address, principal.user.to_string());
-    let viewer = reveal.then(|| caller.viewer(&actor)).transpose()?;
+    // Who a reveal is audited as (only a reveal needs it).
+    let actor = reveal.then(|| client(&headers, address, principal.user.to_string()));
+    let viewer = actor.as_ref().map(|a| caller.viewer(a)).transpose()?;
     let answer_key = |located: &resolution::Located| EffectiveKey {
         tenant: located.tenant().cloned(),
         version: located.version(),
@@ -212,15 +213,17 @@ pub async fn effective(
         )
             .into_response());
     }
-    let body = match state.effective_cache.get(&key) {
-        Some(body) => body,
-        None => {
-            let body: axum::body::Bytes = if !reveal && !env {
-                located
-                    .masked_json(|key, make| state.shared_renderings.get_or_make(key, make))
-                    .into()
-            } else {
-                located
+    let body: axum::body::Bytes = if !reveal && !env {
+        // The shared layers' rendering is the cache: a copy of it and the user's own few
+        // entries cost less than keeping (and hashing, and churning) every user's answer.
+        located
+            .masked_json(|key, make| state.shared_renderings.get_or_make(key, make))
+            .into()
+    } else {
+        match state.effective_cache.get(&key) {
+            Some(body) => body,
+            None => {
+                let body: axum::body::Bytes = located
                     .effective(|resolved| {
                         let view = EffectiveView { resolved, reveal };
                         if env {
@@ -235,10 +238,10 @@ pub async fn effective(
                         }
                     })
                     .map_err(|e| ApiError(internal(e)))?
-                    .into()
-            };
-            state.effective_cache.put(key, body.clone());
-            body
+                    .into();
+                state.effective_cache.put(key, body.clone());
+                body
+            }
         }
     };
     let content_type = if env {

@@ -892,6 +892,46 @@ async fn directory_writes_read_only_the_tenant_they_change() {
         refused.to_string().contains("tenant:mercy_hospital"),
         "{refused}"
     );
+    // A key deleted reads its own entries, each audited where it was (dr_house's under his
+    // tenant and department, root's on the platform).
+    let theme = Doomed::Key(key("ui.theme"));
+    assert_eq!(directory::entries_held(&state, &theme).await.unwrap(), 2);
+    directory::delete(&state, &actor(), &theme, None)
+        .await
+        .unwrap();
+    let unset = audit::list(
+        &state.db,
+        &AuditFilter {
+            key_prefix: Some("ui.theme".into()),
+            action: Some("entry.unset".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut places: Vec<_> = unset
+        .iter()
+        .map(|e| {
+            (
+                e.scope.clone().unwrap_or_default(),
+                e.tenant.clone(),
+                e.department.clone(),
+            )
+        })
+        .collect();
+    places.sort();
+    assert_eq!(
+        places,
+        [
+            (
+                "dr_house".to_string(),
+                Some("mercy_hospital".to_string()),
+                Some("medical".to_string())
+            ),
+            ("root".to_string(), None, None),
+        ]
+    );
+    assert!(directory::key_doc(&state, &key("ui.theme")).await.is_err());
     // What was written is what the database holds.
     let tenant = count(&state, "tenants").await;
     assert_eq!(tenant, 2);

@@ -22,7 +22,7 @@ use super::entity::{
     user_trait,
 };
 use super::error::ServiceError;
-use super::state::{Loaded, load, load_keys, load_tenants};
+use super::state::{Loaded, load_holdings, load_keys, load_tenants};
 use super::transfer::{self, Creating, Mode};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
@@ -39,14 +39,36 @@ fn document() -> Document {
     }
 }
 
-/// The whole platform as a document, secrets sealed.
-async fn current(state: &AppState) -> Result<Document, ServiceError> {
-    transfer::export(&state.db, &state.secrets, false).await
+/// What `principal` may see of the directory (no entries): the directory lists. A principal
+/// of one tenant reads only that tenant, as the policy lets it see no other.
+pub async fn visible(state: &AppState, principal: &Principal) -> Result<Document, ServiceError> {
+    let own = principal
+        .tenant
+        .as_ref()
+        .map(|t| BTreeSet::from([Some(t.to_string())]));
+    Ok(
+        transfer::export_directory(&state.db, &state.secrets, own.as_ref())
+            .await?
+            .visible_to(principal),
+    )
 }
 
-/// What `principal` may see of the platform (secrets sealed): the directory lists.
-pub async fn visible(state: &AppState, principal: &Principal) -> Result<Document, ServiceError> {
-    Ok(current(state).await?.visible_to(principal))
+/// What `principal` may see of tenant `tenant`'s directory: the tenant with the departments
+/// and groups it may read (none when it may not read the tenant, or there is no such tenant).
+pub async fn visible_tenant(
+    state: &AppState,
+    principal: &Principal,
+    tenant: &Slug,
+) -> Result<Option<TenantDoc>, ServiceError> {
+    let only = BTreeSet::from([Some(tenant.to_string())]);
+    Ok(
+        transfer::export_directory(&state.db, &state.secrets, Some(&only))
+            .await?
+            .visible_to(principal)
+            .tenants
+            .into_iter()
+            .find(|t| t.id == tenant.as_str()),
+    )
 }
 
 /// What `principal` may see as a document; with `reveal` (authorized by the caller) the
@@ -471,16 +493,23 @@ pub async fn entries_held(state: &AppState, doomed: &Doomed) -> Result<usize, Se
     Ok(plan.entries.len())
 }
 
-/// What a delete of `doomed` must see: for a key, the whole platform (its entries are
-/// everywhere); otherwise the snapshot of the tenant it is in (a platform user: the platform
-/// users'), so a delete reads as much on any size of platform.
+/// What a delete of `doomed` must see: for a key, its entries wherever they are and the
+/// scopes they name; otherwise the snapshot of the tenant it is in (a platform user: the
+/// platform users'). A delete reads as much as it removes, on any size of platform.
 async fn load_around<C: ConnectionTrait>(
     db: &C,
     secrets: &SecretBox,
     doomed: &Doomed,
 ) -> Result<Loaded, DbErr> {
     let tenant = match doomed {
-        Doomed::Key(_) => return load(db, secrets).await,
+        Doomed::Key(key) => {
+            let id = config_key::Entity::find()
+                .filter(config_key::Column::Name.eq(key.as_str()))
+                .one(db)
+                .await?
+                .map(|k| k.id);
+            return load_holdings(db, secrets, &id.into_iter().collect()).await;
+        }
         Doomed::Tenant(t) | Doomed::Department(t, _) | Doomed::Group(t, _) => Some(t.to_string()),
         Doomed::User(u) => user_tenant(db, u).await?,
     };

@@ -146,7 +146,18 @@ pub fn key_definition(
 }
 
 pub async fn load<C: ConnectionTrait>(db: &C, secrets: &SecretBox) -> Result<Loaded, DbErr> {
-    load_part(db, secrets, None).await
+    load_part(db, secrets, None, true).await
+}
+
+/// The directory without any entry: key definitions, templates, and the tenants (all of them,
+/// or `tenants`; `None` in it: the platform users) with their departments, groups and users.
+/// What a list of the directory reads, however many entries the platform holds.
+pub async fn load_directory<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    tenants: Option<&BTreeSet<Option<String>>>,
+) -> Result<Loaded, DbErr> {
+    load_part(db, secrets, tenants, false).await
 }
 
 /// The key definitions and what the snapshots of `tenants` (`None` in it: the platform users')
@@ -157,15 +168,17 @@ pub async fn load_tenants<C: ConnectionTrait>(
     secrets: &SecretBox,
     tenants: &BTreeSet<Option<String>>,
 ) -> Result<Loaded, DbErr> {
-    load_part(db, secrets, Some(tenants)).await
+    load_part(db, secrets, Some(tenants), true).await
 }
 
-/// The rows of the whole platform (`only`: none), or of some tenants' snapshots. Filters are
-/// subqueries, so a tenant of any size costs one query per table.
+/// The rows of the whole platform (`only`: none), or of some tenants' snapshots; their
+/// entries only `with_entries`. Filters are subqueries, so a tenant of any size costs one
+/// query per table.
 async fn load_part<C: ConnectionTrait>(
     db: &C,
     secrets: &SecretBox,
     only: Option<&BTreeSet<Option<String>>>,
+    with_entries: bool,
 ) -> Result<Loaded, DbErr> {
     use sea_orm::sea_query::{Query, SelectStatement};
     use sea_orm::{ColumnTrait, Condition, QueryFilter};
@@ -194,8 +207,6 @@ async fn load_part<C: ConnectionTrait>(
         users.cond_where(place);
         users
     };
-    let slug =
-        |what: &'static str, s: &str| Slug::parse(what, s).map_err(|e| corrupt(e.to_string()));
     let keys = load_keys(db, secrets).await?;
     let templates = load_templates(db, secrets, &keys).await?;
     let mut tenants = tenant::Entity::find().order_by_asc(tenant::Column::Slug);
@@ -206,14 +217,7 @@ async fn load_part<C: ConnectionTrait>(
         .all(db)
         .await?
         .into_iter()
-        .map(|t| {
-            Ok(TenantRow {
-                id: t.id,
-                slug: slug("tenant", &t.slug)?,
-                name: t.name,
-                template_id: t.template_id,
-            })
-        })
+        .map(tenant_row)
         .collect::<Result<Vec<_>, DbErr>>()?;
     let mut departments = department::Entity::find().order_by_asc(department::Column::Slug);
     if only.is_some() {
@@ -223,16 +227,7 @@ async fn load_part<C: ConnectionTrait>(
         .all(db)
         .await?
         .into_iter()
-        .map(|d| {
-            Ok(ScopeRow {
-                id: d.id,
-                tenant_id: d.tenant_id,
-                slug: slug("department", &d.slug)?,
-                name: d.name,
-                priority: 0,
-                template_id: d.template_id,
-            })
-        })
+        .map(department_row)
         .collect::<Result<Vec<_>, DbErr>>()?;
     let mut groups = group::Entity::find().order_by_asc(group::Column::Slug);
     if only.is_some() {
@@ -242,16 +237,7 @@ async fn load_part<C: ConnectionTrait>(
         .all(db)
         .await?
         .into_iter()
-        .map(|g| {
-            Ok(ScopeRow {
-                id: g.id,
-                tenant_id: g.tenant_id,
-                slug: slug("group", &g.slug)?,
-                name: g.name,
-                priority: g.priority,
-                template_id: g.template_id,
-            })
-        })
+        .map(group_row)
         .collect::<Result<Vec<_>, DbErr>>()?;
 
     let mut memberships: HashMap<i64, Vec<i64>> = HashMap::new();
@@ -285,16 +271,8 @@ async fn load_part<C: ConnectionTrait>(
         .map(|u| {
             let mut user_traits = traits.remove(&u.id).unwrap_or_default();
             user_traits.sort();
-            Ok(UserRow {
-                id: u.id,
-                slug: slug("user", &u.slug)?,
-                name: u.name,
-                tenant_id: u.tenant_id,
-                department_id: u.department_id,
-                disabled: u.disabled,
-                groups: memberships.remove(&u.id).unwrap_or_default(),
-                traits: user_traits,
-            })
+            let groups = memberships.remove(&u.id).unwrap_or_default();
+            user_row(u, groups, user_traits)
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
 
@@ -306,21 +284,30 @@ async fn load_part<C: ConnectionTrait>(
     let key_name: HashMap<i64, &KeyDefinition> = keys.iter().map(|k| (k.id, &k.def)).collect();
 
     let mut entries = Vec::new();
-    let mut entry_rows = entry::Entity::find().order_by_asc(entry::Column::Id);
-    if only.is_some() {
-        entry_rows = entry_rows.filter(
+    // A whole load reads in id order, which is the table's own order. A part is read through
+    // the tenant and user indexes and put in order here: asked of SQLite, that order makes it
+    // walk every entry of the platform by id instead of using the indexes.
+    let entry_rows = match only {
+        None => entry::Entity::find().order_by_asc(entry::Column::Id),
+        Some(_) => entry::Entity::find().filter(
             Condition::any()
                 .add(entry::Column::TenantId.in_subquery(tenant_ids()))
                 .add(entry::Column::UserId.in_subquery(user_ids())),
-        );
-    }
+        ),
+    };
     let slugs = Slugs {
         tenants: tenant_slug,
         departments: department_slug,
         groups: group_slug,
         users: user_slug,
     };
-    for e in entry_rows.all(db).await? {
+    let mut rows = if with_entries {
+        entry_rows.all(db).await?
+    } else {
+        Vec::new()
+    };
+    rows.sort_unstable_by_key(|e| e.id);
+    for e in rows {
         entries.push(entry_row(secrets, &key_name, &slugs, e)?);
     }
     Ok(Loaded {
@@ -331,6 +318,54 @@ async fn load_part<C: ConnectionTrait>(
         groups,
         users,
         entries,
+    })
+}
+
+fn slug(what: &'static str, s: &str) -> Result<Slug, DbErr> {
+    Slug::parse(what, s).map_err(|e| corrupt(e.to_string()))
+}
+
+fn tenant_row(t: tenant::Model) -> Result<TenantRow, DbErr> {
+    Ok(TenantRow {
+        id: t.id,
+        slug: slug("tenant", &t.slug)?,
+        name: t.name,
+        template_id: t.template_id,
+    })
+}
+
+fn department_row(d: department::Model) -> Result<ScopeRow, DbErr> {
+    Ok(ScopeRow {
+        id: d.id,
+        tenant_id: d.tenant_id,
+        slug: slug("department", &d.slug)?,
+        name: d.name,
+        priority: 0,
+        template_id: d.template_id,
+    })
+}
+
+fn group_row(g: group::Model) -> Result<ScopeRow, DbErr> {
+    Ok(ScopeRow {
+        id: g.id,
+        tenant_id: g.tenant_id,
+        slug: slug("group", &g.slug)?,
+        name: g.name,
+        priority: g.priority,
+        template_id: g.template_id,
+    })
+}
+
+fn user_row(u: user::Model, groups: Vec<i64>, traits: Vec<Trait>) -> Result<UserRow, DbErr> {
+    Ok(UserRow {
+        id: u.id,
+        slug: slug("user", &u.slug)?,
+        name: u.name,
+        tenant_id: u.tenant_id,
+        department_id: u.department_id,
+        disabled: u.disabled,
+        groups,
+        traits,
     })
 }
 
@@ -389,70 +424,136 @@ fn entry_row(
     })
 }
 
-fn by_id(list: &[(i64, Slug)]) -> HashMap<i64, &Slug> {
-    list.iter().map(|(id, s)| (*id, s)).collect()
-}
-
-/// The entries of the keys `ids`, wherever they are (a key redefined: each must still fit),
-/// with just the scopes they name read: as much as the keys hold, on any size of platform.
+/// The entries of the keys `ids`, wherever they are (a key redefined: each must still fit).
 pub async fn load_entries_of_keys<C: ConnectionTrait>(
     db: &C,
     secrets: &SecretBox,
     keys: &[KeyRow],
     ids: &BTreeSet<i64>,
 ) -> Result<Vec<EntryRow>, DbErr> {
+    Ok(holdings(db, secrets, keys, ids).await?.entries)
+}
+
+/// Every key definition and template, and what the keys `ids` hold: their entries, wherever
+/// they are, with the scopes those name (a key deleted: each entry is audited where it was).
+/// Users come with their tenant and department, not their groups or traits.
+pub async fn load_holdings<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    ids: &BTreeSet<i64>,
+) -> Result<Loaded, DbErr> {
+    let keys = load_keys(db, secrets).await?;
+    let templates = load_templates(db, secrets, &keys).await?;
+    let held = holdings(db, secrets, &keys, ids).await?;
+    Ok(Loaded {
+        keys,
+        templates,
+        tenants: held.tenants,
+        departments: held.departments,
+        groups: held.groups,
+        users: held.users,
+        entries: held.entries,
+    })
+}
+
+/// What some keys hold, read as much as they hold on any size of platform.
+struct Holdings {
+    tenants: Vec<TenantRow>,
+    departments: Vec<ScopeRow>,
+    groups: Vec<ScopeRow>,
+    users: Vec<UserRow>,
+    entries: Vec<EntryRow>,
+}
+
+async fn holdings<C: ConnectionTrait>(
+    db: &C,
+    secrets: &SecretBox,
+    keys: &[KeyRow],
+    ids: &BTreeSet<i64>,
+) -> Result<Holdings, DbErr> {
     use sea_orm::{ColumnTrait, QueryFilter};
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut rows = Vec::new();
+    if !ids.is_empty() {
+        // One query per level: only with the level named does SQLite use that level's
+        // (partial) index on the key, and there is no other index on it.
+        for level in Level::ALL {
+            rows.extend(
+                entry::Entity::find()
+                    .filter(entry::Column::KeyId.is_in(ids.iter().copied()))
+                    .filter(entry::Column::Level.eq(level.as_str()))
+                    .all(db)
+                    .await?,
+            );
+        }
     }
-    let rows = entry::Entity::find()
-        .filter(entry::Column::KeyId.is_in(ids.iter().copied()))
-        .order_by_asc(entry::Column::Id)
-        .all(db)
-        .await?;
+    rows.sort_unstable_by_key(|e| e.id);
     let referenced = |id: fn(&entry::Model) -> Option<i64>| -> BTreeSet<i64> {
         rows.iter().filter_map(id).collect()
     };
-    let slug =
-        |what: &'static str, s: &str| Slug::parse(what, s).map_err(|e| corrupt(e.to_string()));
-    let tenants: Vec<(i64, Slug)> = tenant::Entity::find()
-        .filter(tenant::Column::Id.is_in(referenced(|e| e.tenant_id)))
-        .all(db)
+    let users = by_ids::<_, user::Entity>(db, user::Column::Id, referenced(|e| e.user_id))
         .await?
         .into_iter()
-        .map(|t| Ok((t.id, slug("tenant", &t.slug)?)))
-        .collect::<Result<_, DbErr>>()?;
-    let departments: Vec<(i64, Slug)> = department::Entity::find()
-        .filter(department::Column::Id.is_in(referenced(|e| e.department_id)))
-        .all(db)
+        .map(|u| user_row(u, Vec::new(), Vec::new()))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let mut tenant_ids = referenced(|e| e.tenant_id);
+    tenant_ids.extend(users.iter().filter_map(|u| u.tenant_id));
+    let mut department_ids = referenced(|e| e.department_id);
+    department_ids.extend(users.iter().filter_map(|u| u.department_id));
+    let tenants = by_ids::<_, tenant::Entity>(db, tenant::Column::Id, tenant_ids)
         .await?
         .into_iter()
-        .map(|d| Ok((d.id, slug("department", &d.slug)?)))
-        .collect::<Result<_, DbErr>>()?;
-    let groups: Vec<(i64, Slug)> = group::Entity::find()
-        .filter(group::Column::Id.is_in(referenced(|e| e.group_id)))
-        .all(db)
+        .map(tenant_row)
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let departments = by_ids::<_, department::Entity>(db, department::Column::Id, department_ids)
         .await?
         .into_iter()
-        .map(|g| Ok((g.id, slug("group", &g.slug)?)))
-        .collect::<Result<_, DbErr>>()?;
-    let users: Vec<(i64, Slug)> = user::Entity::find()
-        .filter(user::Column::Id.is_in(referenced(|e| e.user_id)))
-        .all(db)
+        .map(department_row)
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let groups = by_ids::<_, group::Entity>(db, group::Column::Id, referenced(|e| e.group_id))
         .await?
         .into_iter()
-        .map(|u| Ok((u.id, slug("user", &u.slug)?)))
-        .collect::<Result<_, DbErr>>()?;
+        .map(group_row)
+        .collect::<Result<Vec<_>, DbErr>>()?;
     let slugs = Slugs {
-        tenants: by_id(&tenants),
-        departments: by_id(&departments),
-        groups: by_id(&groups),
-        users: by_id(&users),
+        tenants: tenants.iter().map(|t| (t.id, &t.slug)).collect(),
+        departments: departments.iter().map(|d| (d.id, &d.slug)).collect(),
+        groups: groups.iter().map(|g| (g.id, &g.slug)).collect(),
+        users: users.iter().map(|u| (u.id, &u.slug)).collect(),
     };
     let key_name: HashMap<i64, &KeyDefinition> = keys.iter().map(|k| (k.id, &k.def)).collect();
-    rows.into_iter()
+    let entries = rows
+        .into_iter()
         .map(|e| entry_row(secrets, &key_name, &slugs, e))
-        .collect()
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    Ok(Holdings {
+        tenants,
+        departments,
+        groups,
+        users,
+        entries,
+    })
+}
+
+/// The rows of `entity` whose `column` is one of `ids`, asked for in slices: a key may be
+/// held by more users than a statement may bind parameters (SQLite: 32,766).
+async fn by_ids<C: ConnectionTrait, E: EntityTrait>(
+    db: &C,
+    column: E::Column,
+    ids: BTreeSet<i64>,
+) -> Result<Vec<E::Model>, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    const SLICE: usize = 10_000;
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let mut rows = Vec::with_capacity(ids.len());
+    for slice in ids.chunks(SLICE) {
+        rows.extend(
+            E::find()
+                .filter(column.is_in(slice.iter().copied()))
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(rows)
 }
 
 /// Every key definition, by name.

@@ -1208,6 +1208,17 @@ pub async fn export_part<C: ConnectionTrait>(
     Ok(document_of(&loaded, secrets, false))
 }
 
+/// The directory as a document without entries: every tenant, or `tenants` (`None` in it:
+/// the platform users). See [`super::state::load_directory`].
+pub async fn export_directory<C: ConnectionTrait>(
+    db: &C,
+    secrets: &super::crypto::SecretBox,
+    tenants: Option<&BTreeSet<Option<String>>>,
+) -> Result<Document, ServiceError> {
+    let loaded = super::state::load_directory(db, secrets, tenants).await?;
+    Ok(document_of(&loaded, secrets, false))
+}
+
 fn document_of(loaded: &Loaded, secrets: &super::crypto::SecretBox, reveal: bool) -> Document {
     let keys_by_id: HashMap<i64, &KeyDefinition> =
         loaded.keys.iter().map(|k| (k.id, &k.def)).collect();

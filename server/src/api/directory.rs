@@ -207,12 +207,16 @@ pub async fn get_tenant(
     Path(t): Path<String>,
 ) -> Result<Json<TenantDoc>, ApiError> {
     let tenant = slug("tenant", &t)?;
-    readable(&state, &caller, Scope::Tenant { tenant }).await?;
-    directory::visible(&state.app, &caller.principal)
+    readable(
+        &state,
+        &caller,
+        Scope::Tenant {
+            tenant: tenant.clone(),
+        },
+    )
+    .await?;
+    directory::visible_tenant(&state.app, &caller.principal, &tenant)
         .await?
-        .tenants
-        .into_iter()
-        .find(|doc| doc.id == t)
         .map(Json)
         .ok_or_else(|| {
             ApiError(app::error::WireError::NotFound(format!(
@@ -312,12 +316,17 @@ pub async fn list_departments(
     Path(t): Path<String>,
 ) -> Result<Json<Vec<DepartmentDoc>>, ApiError> {
     let tenant = slug("tenant", &t)?;
-    readable(&state, &caller, Scope::Tenant { tenant }).await?;
-    let doc = directory::visible(&state.app, &caller.principal).await?;
+    readable(
+        &state,
+        &caller,
+        Scope::Tenant {
+            tenant: tenant.clone(),
+        },
+    )
+    .await?;
     Ok(Json(
-        doc.tenants
-            .into_iter()
-            .find(|doc| doc.id == t)
+        directory::visible_tenant(&state.app, &caller.principal, &tenant)
+            .await?
             .map(|doc| doc.departments)
             .unwrap_or_default(),
     ))
@@ -398,12 +407,17 @@ pub async fn list_groups(
     Path(t): Path<String>,
 ) -> Result<Json<Vec<GroupDoc>>, ApiError> {
     let tenant = slug("tenant", &t)?;
-    readable(&state, &caller, Scope::Tenant { tenant }).await?;
-    let doc = directory::visible(&state.app, &caller.principal).await?;
+    readable(
+        &state,
+        &caller,
+        Scope::Tenant {
+            tenant: tenant.clone(),
+        },
+    )
+    .await?;
     Ok(Json(
-        doc.tenants
-            .into_iter()
-            .find(|doc| doc.id == t)
+        directory::visible_tenant(&state.app, &caller.principal, &tenant)
+            .await?
             .map(|doc| doc.groups)
             .unwrap_or_default(),
     ))

@@ -53,22 +53,54 @@ pub async fn visible(state: &AppState, principal: &Principal) -> Result<Document
     )
 }
 
-/// What `principal` may see of tenant `tenant`'s directory: the tenant with the departments
-/// and groups it may read (none when it may not read the tenant, or there is no such tenant).
+/// What `principal` may see of tenant `tenant`'s directory (no entries): the tenant with the
+/// departments and groups it may read, and the users of it it may read.
+pub async fn visible_in(
+    state: &AppState,
+    principal: &Principal,
+    tenant: &Slug,
+) -> Result<Document, ServiceError> {
+    let only = BTreeSet::from([Some(tenant.to_string())]);
+    Ok(
+        transfer::export_directory(&state.db, &state.secrets, Some(&only))
+            .await?
+            .visible_to(principal),
+    )
+}
+
+/// What `principal` may see of tenant `tenant` (none when it may not read it, or there is no
+/// such tenant): see [`visible_in`].
 pub async fn visible_tenant(
     state: &AppState,
     principal: &Principal,
     tenant: &Slug,
 ) -> Result<Option<TenantDoc>, ServiceError> {
-    let only = BTreeSet::from([Some(tenant.to_string())]);
-    Ok(
-        transfer::export_directory(&state.db, &state.secrets, Some(&only))
-            .await?
-            .visible_to(principal)
-            .tenants
-            .into_iter()
-            .find(|t| t.id == tenant.as_str()),
-    )
+    Ok(visible_in(state, principal, tenant)
+        .await?
+        .tenants
+        .into_iter()
+        .find(|t| t.id == tenant.as_str()))
+}
+
+/// The tenants `principal` may read, as (id, name) by id: one read of the tenants alone.
+pub async fn visible_tenants(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<Vec<(Slug, String)>, ServiceError> {
+    use crate::domain::policy::{Action, Target, decide};
+    use sea_orm::QueryOrder;
+    let rows = tenant::Entity::find()
+        .order_by_asc(tenant::Column::Slug)
+        .all(&state.db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|t| Some((Slug::parse("tenant", &t.slug).ok()?, t.name)))
+        .filter(|(id, _)| {
+            let target = Target::scope(Scope::Tenant { tenant: id.clone() });
+            decide(principal, &Action::Read(&target)).is_allowed()
+        })
+        .collect())
 }
 
 /// What `principal` may see as a document; with `reveal` (authorized by the caller) the
@@ -181,7 +213,7 @@ fn patched<T: Serialize + DeserializeOwned>(
 
 pub async fn tenant_doc(state: &AppState, slug: &Slug) -> Result<TenantDoc, ServiceError> {
     let tenants = BTreeSet::from([Some(slug.to_string())]);
-    transfer::export_part(&state.db, &state.secrets, &tenants)
+    transfer::export_directory(&state.db, &state.secrets, Some(&tenants))
         .await?
         .tenants
         .into_iter()
@@ -332,7 +364,7 @@ pub async fn update_group(
 
 pub async fn user_doc(state: &AppState, slug: &Slug) -> Result<UserDoc, ServiceError> {
     let tenants = BTreeSet::from([user_tenant(&state.db, slug).await?]);
-    transfer::export_part(&state.db, &state.secrets, &tenants)
+    transfer::export_directory(&state.db, &state.secrets, Some(&tenants))
         .await?
         .users
         .into_iter()

@@ -1,7 +1,7 @@
 //! The overview: for each tenant the viewer may see, its counts; the latest changes they may
 //! see; and how many of those happened on each of the last 30 days.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -23,24 +23,11 @@ pub async fn summary(
     principal: &Principal,
     now: DateTime<Utc>,
 ) -> Result<OverviewView, ServiceError> {
-    let visible = directory::visible(state, principal).await?;
-    let mut users: HashMap<&str, usize> = HashMap::new();
-    for tenant in visible.users.iter().filter_map(|u| u.tenant.as_deref()) {
-        *users.entry(tenant).or_default() += 1;
-    }
-    let tenants = visible
-        .tenants
-        .iter()
-        .map(|t| TenantSummary {
-            id: t.id.clone(),
-            name: t.name.clone(),
-            departments: t.departments.len(),
-            groups: t.groups.len(),
-            users: users.get(t.id.as_str()).copied().unwrap_or_default(),
-            overrides: Slug::parse("tenant", &t.id)
-                .map(|tenant| overrides(state, principal, &tenant))
-                .unwrap_or_default(),
-        })
+    // Names from the tenants table, counts from the snapshots: no directory is read.
+    let tenants = directory::visible_tenants(state, principal)
+        .await?
+        .into_iter()
+        .map(|(id, name)| counted(state, principal, id, name))
         .collect();
     let (latest, _) = audit::browse(&state.db, principal, &AuditFilter::default(), 10).await?;
 
@@ -174,28 +161,66 @@ pub async fn tenant_status(
     })
 }
 
-/// How many entries the scopes of `tenant` that `principal` may read hold (its own, not the
-/// templates it follows), counted in the tenant's snapshot: no database read, on any size of
-/// platform.
-fn overrides(state: &AppState, principal: &Principal, tenant: &Slug) -> usize {
-    let Some(snapshot) = state.snapshots.get(Some(tenant)) else {
-        return 0;
+/// Tenant `id`'s card: what of its departments, groups and users `principal` may read, and
+/// how many entries those scopes and the tenant hold (its own, not the templates it follows),
+/// counted in its snapshot.
+fn counted(state: &AppState, principal: &Principal, id: Slug, name: String) -> TenantSummary {
+    let Some(snapshot) = state.snapshots.get(Some(&id)) else {
+        return TenantSummary {
+            id: id.to_string(),
+            name,
+            departments: 0,
+            groups: 0,
+            users: 0,
+            overrides: 0,
+        };
     };
-    snapshot
+    let readable = |target: Target| decide(principal, &Action::Read(&target)).is_allowed();
+    let user_target = |user: &Slug| Target {
+        scope: Scope::User { user: user.clone() },
+        user_tenant: Some(id.clone()),
+        user_department: snapshot.users.get(user).and_then(|p| p.department.clone()),
+    };
+    let departments = snapshot
+        .departments
+        .iter()
+        .filter(|d| {
+            readable(Target::scope(Scope::Department {
+                tenant: id.clone(),
+                department: (*d).clone(),
+            }))
+        })
+        .count();
+    let groups = snapshot
+        .groups
+        .keys()
+        .filter(|g| {
+            readable(Target::scope(Scope::Group {
+                tenant: id.clone(),
+                group: (*g).clone(),
+            }))
+        })
+        .count();
+    let users = snapshot
+        .users
+        .keys()
+        .filter(|u| readable(user_target(u)))
+        .count();
+    let overrides = snapshot
         .layers
         .values()
-        .filter(|layer| {
-            let scope = layer.scope().clone();
-            let target = match &scope {
-                Scope::User { user } => Target {
-                    user_tenant: Some(tenant.clone()),
-                    user_department: snapshot.users.get(user).and_then(|p| p.department.clone()),
-                    scope,
-                },
-                _ => Target::scope(scope),
-            };
-            decide(principal, &Action::Read(&target)).is_allowed()
+        .filter(|layer| match layer.scope() {
+            Scope::User { user } => readable(user_target(user)),
+            scope => readable(Target::scope(scope.clone())),
         })
         .map(|layer| layer.entries().count())
-        .sum()
+        .sum();
+    TenantSummary {
+        id: id.to_string(),
+        name,
+        departments,
+        groups,
+        users,
+        overrides,
+    }
 }

@@ -21,7 +21,8 @@ use super::entity::{
 use super::entries::{ScopeIndex, audit_value, audit_value_at, store_value};
 use super::error::ServiceError;
 use super::state::{
-    EntryRow, Loaded, TemplateRow, UserRow, load, load_entries_of_keys, load_keys, load_tenants,
+    EntryRow, Loaded, TemplateRow, UserRow, load, load_directory, load_entries_of_keys, load_keys,
+    load_tenants,
 };
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
@@ -248,6 +249,11 @@ pub async fn apply(
     let reach = Reach::of(&tx, doc, &mode).await?;
     let loaded = match &reach {
         Reach::Everything => load(&tx, &state.secrets).await?,
+        // Entries are read only to compare the document's with them (a redefined key reads
+        // its own, in `run`): a directory item alone reads none.
+        Reach::Part { tenants, .. } if doc.entries.is_empty() => {
+            load_directory(&tx, &state.secrets, Some(tenants)).await?
+        }
         Reach::Part { tenants, .. } => load_tenants(&tx, &state.secrets, tenants).await?,
     };
     let mut within_tenant;
@@ -1199,15 +1205,6 @@ pub async fn export<C: ConnectionTrait>(
 /// The snapshots of `tenants` (`None`: the platform users') as a document, with every key
 /// definition and template and without global entries; secrets sealed. What one item of the
 /// directory is read from: as much on any size of platform.
-pub async fn export_part<C: ConnectionTrait>(
-    db: &C,
-    secrets: &super::crypto::SecretBox,
-    tenants: &BTreeSet<Option<String>>,
-) -> Result<Document, ServiceError> {
-    let loaded = load_tenants(db, secrets, tenants).await?;
-    Ok(document_of(&loaded, secrets, false))
-}
-
 /// The directory as a document without entries: every tenant, or `tenants` (`None` in it:
 /// the platform users). See [`super::state::load_directory`].
 pub async fn export_directory<C: ConnectionTrait>(
@@ -1215,7 +1212,7 @@ pub async fn export_directory<C: ConnectionTrait>(
     secrets: &super::crypto::SecretBox,
     tenants: Option<&BTreeSet<Option<String>>>,
 ) -> Result<Document, ServiceError> {
-    let loaded = super::state::load_directory(db, secrets, tenants).await?;
+    let loaded = load_directory(db, secrets, tenants).await?;
     Ok(document_of(&loaded, secrets, false))
 }
 

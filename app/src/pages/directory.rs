@@ -66,10 +66,11 @@ pub async fn directory_page(
     use crate::domain::traits::Trait;
     let principal = current_principal().await.map_err(with_status)?;
     let state = crate::auth::server::state().map_err(with_status)?;
-    let visible = directory::visible(&state, &principal)
+    // The tenants' names, and the directory of the one shown: not the whole platform's.
+    let tenants = directory::visible_tenants(&state, &principal)
         .await
         .map_err(service_error)?;
-    let selected = match tenant.filter(|t| !t.is_empty()) {
+    let shown = match tenant.filter(|t| !t.is_empty()) {
         Some(t) => {
             let t = slug("tenant", &t)?;
             access::authorize_read(
@@ -81,15 +82,25 @@ pub async fn directory_page(
             .await
             .map_err(service_error)?;
             // A tenant just deleted falls back to the first one left.
-            visible
-                .tenants
+            tenants
                 .iter()
-                .find(|d| d.id == t.as_str())
-                .or(visible.tenants.first())
-                .cloned()
+                .find(|(id, _)| *id == t)
+                .or(tenants.first())
+                .map(|(id, _)| id.clone())
         }
-        None => visible.tenants.first().cloned(),
+        None => tenants.first().map(|(id, _)| id.clone()),
     };
+    let visible = match &shown {
+        Some(t) => directory::visible_in(&state, &principal, t)
+            .await
+            .map_err(service_error)?,
+        None => crate::domain::document::Document::default(),
+    };
+    let selected = visible
+        .tenants
+        .iter()
+        .find(|t| shown.as_ref().is_some_and(|s| t.id == s.as_str()))
+        .cloned();
     let refusal = match &selected {
         Some(t) => access::authorize_directory_change(&state, &principal, &slug("tenant", &t.id)?)
             .await
@@ -142,10 +153,9 @@ pub async fn directory_page(
         })
         .collect();
     Ok(DirectoryView {
-        tenants: visible
-            .tenants
-            .iter()
-            .map(|t| (t.id.clone(), t.name.clone()))
+        tenants: tenants
+            .into_iter()
+            .map(|(id, name)| (id.to_string(), name))
             .collect(),
         selected,
         users,

@@ -660,10 +660,24 @@ impl Snapshots {
             users,
             ..
         } = stage;
-        *self.by_tenant.write().expect("snapshot lock poisoned") = map;
+        let before = std::mem::replace(
+            &mut *self.by_tenant.write().expect("snapshot lock poisoned"),
+            map,
+        );
         if let Some(rehomed) = users {
             let mut user_tenant = self.user_tenant.write().expect("snapshot lock poisoned");
-            user_tenant.retain(|_, tenant| !rehomed.snapshots.contains(tenant));
+            // The users a rehomed snapshot held are let go (those still there come back
+            // below): as many as the tenant has, not every user of the platform.
+            for tenant in &rehomed.snapshots {
+                let Some(snapshot) = before.get(tenant) else {
+                    continue;
+                };
+                for user in snapshot.users.keys() {
+                    if user_tenant.get(user) == Some(tenant) {
+                        user_tenant.remove(user);
+                    }
+                }
+            }
             user_tenant.extend(rehomed.users);
         }
         self.remember(replaced);

@@ -46,8 +46,17 @@ pub async fn visible(state: &AppState, principal: &Principal) -> Result<Document
         .tenant
         .as_ref()
         .map(|t| BTreeSet::from([Some(t.to_string())]));
+    visible_of(state, principal, own.as_ref()).await
+}
+
+/// The directory of `tenants` (none: every one) as `principal` may see it.
+async fn visible_of(
+    state: &AppState,
+    principal: &Principal,
+    tenants: Option<&BTreeSet<Option<String>>>,
+) -> Result<Document, ServiceError> {
     Ok(
-        transfer::export_directory(&state.db, &state.secrets, own.as_ref())
+        transfer::export_directory(&state.db, &state.secrets, tenants)
             .await?
             .visible_to(principal),
     )
@@ -60,12 +69,12 @@ pub async fn visible_in(
     principal: &Principal,
     tenant: &Slug,
 ) -> Result<Document, ServiceError> {
-    let only = BTreeSet::from([Some(tenant.to_string())]);
-    Ok(
-        transfer::export_directory(&state.db, &state.secrets, Some(&only))
-            .await?
-            .visible_to(principal),
+    visible_of(
+        state,
+        principal,
+        Some(&BTreeSet::from([Some(tenant.to_string())])),
     )
+    .await
 }
 
 /// What `principal` may see of tenant `tenant` (none when it may not read it, or there is no

@@ -287,13 +287,26 @@ async fn load_part<C: ConnectionTrait>(
     // A whole load reads in id order, which is the table's own order. A part is read through
     // the tenant and user indexes and put in order here: asked of SQLite, that order makes it
     // walk every entry of the platform by id instead of using the indexes.
-    let entry_rows = match only {
-        None => entry::Entity::find().order_by_asc(entry::Column::Id),
-        Some(_) => entry::Entity::find().filter(
-            Condition::any()
-                .add(entry::Column::TenantId.in_subquery(tenant_ids()))
-                .add(entry::Column::UserId.in_subquery(user_ids())),
-        ),
+    let rows = match (with_entries, only) {
+        (false, _) => Vec::new(),
+        (true, None) => {
+            entry::Entity::find()
+                .order_by_asc(entry::Column::Id)
+                .all(db)
+                .await?
+        }
+        (true, Some(_)) => {
+            let mut rows = entry::Entity::find()
+                .filter(
+                    Condition::any()
+                        .add(entry::Column::TenantId.in_subquery(tenant_ids()))
+                        .add(entry::Column::UserId.in_subquery(user_ids())),
+                )
+                .all(db)
+                .await?;
+            rows.sort_unstable_by_key(|e| e.id);
+            rows
+        }
     };
     let slugs = Slugs {
         tenants: tenant_slug,
@@ -301,12 +314,6 @@ async fn load_part<C: ConnectionTrait>(
         groups: group_slug,
         users: user_slug,
     };
-    let mut rows = if with_entries {
-        entry_rows.all(db).await?
-    } else {
-        Vec::new()
-    };
-    rows.sort_unstable_by_key(|e| e.id);
     for e in rows {
         entries.push(entry_row(secrets, &key_name, &slugs, e)?);
     }
@@ -448,29 +455,18 @@ pub async fn load_holdings<C: ConnectionTrait>(
     Ok(Loaded {
         keys,
         templates,
-        tenants: held.tenants,
-        departments: held.departments,
-        groups: held.groups,
-        users: held.users,
-        entries: held.entries,
+        ..held
     })
 }
 
-/// What some keys hold, read as much as they hold on any size of platform.
-struct Holdings {
-    tenants: Vec<TenantRow>,
-    departments: Vec<ScopeRow>,
-    groups: Vec<ScopeRow>,
-    users: Vec<UserRow>,
-    entries: Vec<EntryRow>,
-}
-
+/// What the keys `ids` hold, read as much as they hold on any size of platform: a [`Loaded`]
+/// without key definitions or templates (`keys` names the entries' keys).
 async fn holdings<C: ConnectionTrait>(
     db: &C,
     secrets: &SecretBox,
     keys: &[KeyRow],
     ids: &BTreeSet<i64>,
-) -> Result<Holdings, DbErr> {
+) -> Result<Loaded, DbErr> {
     use sea_orm::{ColumnTrait, QueryFilter};
     let mut rows = Vec::new();
     if !ids.is_empty() {
@@ -525,7 +521,9 @@ async fn holdings<C: ConnectionTrait>(
         .into_iter()
         .map(|e| entry_row(secrets, &key_name, &slugs, e))
         .collect::<Result<Vec<_>, DbErr>>()?;
-    Ok(Holdings {
+    Ok(Loaded {
+        keys: Vec::new(),
+        templates: Vec::new(),
         tenants,
         departments,
         groups,

@@ -50,6 +50,25 @@ async fn readable(state: &ServerState, caller: &Caller, scope: Scope) -> Result<
     Ok(())
 }
 
+/// Tenant `t` as the caller may see it, once the policy lets it read the tenant (none: there
+/// is no such tenant any more).
+async fn readable_tenant(
+    state: &ServerState,
+    caller: &Caller,
+    t: &str,
+) -> Result<Option<TenantDoc>, ApiError> {
+    let tenant = slug("tenant", t)?;
+    readable(
+        state,
+        caller,
+        Scope::Tenant {
+            tenant: tenant.clone(),
+        },
+    )
+    .await?;
+    Ok(directory::visible_tenant(&state.app, &caller.principal, &tenant).await?)
+}
+
 /// Serde: a field that is present, even as `null` (`Some(None)`), apart from an absent one.
 fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
@@ -206,16 +225,7 @@ pub async fn get_tenant(
     caller: Caller,
     Path(t): Path<String>,
 ) -> Result<Json<TenantDoc>, ApiError> {
-    let tenant = slug("tenant", &t)?;
-    readable(
-        &state,
-        &caller,
-        Scope::Tenant {
-            tenant: tenant.clone(),
-        },
-    )
-    .await?;
-    directory::visible_tenant(&state.app, &caller.principal, &tenant)
+    readable_tenant(&state, &caller, &t)
         .await?
         .map(Json)
         .ok_or_else(|| {
@@ -315,17 +325,8 @@ pub async fn list_departments(
     caller: Caller,
     Path(t): Path<String>,
 ) -> Result<Json<Vec<DepartmentDoc>>, ApiError> {
-    let tenant = slug("tenant", &t)?;
-    readable(
-        &state,
-        &caller,
-        Scope::Tenant {
-            tenant: tenant.clone(),
-        },
-    )
-    .await?;
     Ok(Json(
-        directory::visible_tenant(&state.app, &caller.principal, &tenant)
+        readable_tenant(&state, &caller, &t)
             .await?
             .map(|doc| doc.departments)
             .unwrap_or_default(),
@@ -406,17 +407,8 @@ pub async fn list_groups(
     caller: Caller,
     Path(t): Path<String>,
 ) -> Result<Json<Vec<GroupDoc>>, ApiError> {
-    let tenant = slug("tenant", &t)?;
-    readable(
-        &state,
-        &caller,
-        Scope::Tenant {
-            tenant: tenant.clone(),
-        },
-    )
-    .await?;
     Ok(Json(
-        directory::visible_tenant(&state.app, &caller.principal, &tenant)
+        readable_tenant(&state, &caller, &t)
             .await?
             .map(|doc| doc.groups)
             .unwrap_or_default(),

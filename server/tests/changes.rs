@@ -566,3 +566,125 @@ async fn a_rejected_request_ends_there() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["state"], "rejected");
 }
+
+/// `template` as `root` reads it, as the body of a `PUT` that changes its first entry's value.
+async fn template_edit(root: &Client, template: &str, value: Value) -> Value {
+    let (status, view) = root.get(&format!("/templates/{template}")).await;
+    assert_eq!(status, 200, "{view}");
+    let mut doc = json!({});
+    for field in [
+        "name",
+        "description",
+        "target_level",
+        "entries",
+        "departments",
+        "groups",
+    ] {
+        if !view[field].is_null() {
+            doc[field] = view[field].clone();
+        }
+    }
+    doc["entries"][0]["value"] = value;
+    doc
+}
+
+/// What a refused template, directory or import write must leave as it was.
+async fn footprint(server: &TestServer) -> [i64; 4] {
+    [
+        server.count("template_entries").await,
+        server.count("audit_events").await,
+        server.count("entries").await,
+        server.count("tenants").await,
+    ]
+}
+
+#[tokio::test]
+async fn template_edits_template_switches_and_imports_are_held_by_the_policy_too() {
+    let server = start(&["root"]).await;
+    let root = server.client_as("root").await;
+    let (status, body) = root
+        .put(
+            "/approval-policy",
+            json!({"rules": [{"level": "tenant", "tenant": "mercy_hospital", "approvals": 1}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // A template only general_hospital follows lands outside the rule.
+    let edit = template_edit(&root, "healthcare", json!(false)).await;
+    let (status, body) = root.put("/templates/healthcare", edit).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"], 2);
+
+    // mercy_hospital follows enterprise: editing it would change mercy's tenant level.
+    let before = footprint(&server).await;
+    let edit = template_edit(&root, "enterprise", json!(false)).await;
+    let (status, body) = root.put("/templates/enterprise", edit).await;
+    assert_eq!(status, 403, "{body}");
+    assert_error(&body, "approval_required");
+    assert!(message(&body).contains("tenant mercy_hospital"), "{body}");
+    assert!(message(&body).contains("template"), "{body}");
+    let (_, enterprise) = root.get("/templates/enterprise").await;
+    assert_eq!(enterprise["version"], 1, "{enterprise}");
+    assert_eq!(enterprise["entries"][0]["value"], true, "{enterprise}");
+    assert_eq!(footprint(&server).await, before);
+
+    // Following another template brings and takes away entries at mercy's tenant level.
+    let (status, body) = root
+        .patch("/tenants/mercy_hospital", json!({"template": "business"}))
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_error(&body, "approval_required");
+    let (_, mercy) = root.get("/tenants/mercy_hospital").await;
+    assert_eq!(mercy["template"], "enterprise", "{mercy}");
+    assert_eq!(footprint(&server).await, before);
+    // general_hospital is not covered: it may switch, and business is then edited freely.
+    let (status, body) = root
+        .patch("/tenants/general_hospital", json!({"template": "business"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let edit = template_edit(&root, "business", json!(true)).await;
+    let (status, body) = root.put("/templates/business", edit).await;
+    assert_eq!(status, 200, "{body}");
+
+    // An import is a direct write of its entries: one the rule covers refuses the whole
+    // document, a dry run included, and writes nothing.
+    let import = |tenant: &str, level: &str, value: &str| {
+        let mut entry =
+            json!({"level": level, "tenant": tenant, "key": "ui.theme", "value": value});
+        if level == "department" {
+            entry["department"] = json!("medical");
+        }
+        json!({"format": "strata/v1", "entries": [
+            {"level": "tenant", "tenant": "general_hospital", "key": "ui.theme", "value": "dark"},
+            entry
+        ]})
+    };
+    let before = footprint(&server).await;
+    for path in ["/import", "/import?dry_run=true"] {
+        let (status, body) = root
+            .post(path, import("mercy_hospital", "tenant", "dark"))
+            .await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert_error(&body, "approval_required");
+        assert!(message(&body).contains("change request"), "{body}");
+    }
+    assert_eq!(footprint(&server).await, before);
+    assert_ne!(
+        entry(&root, "ui.theme", "tenant:mercy_hospital").await["value"],
+        "dark"
+    );
+    // Mercy's department level is not the rule's.
+    let (status, report) = root
+        .post("/import", import("mercy_hospital", "department", "dark"))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        report["created"].as_u64().unwrap() + report["updated"].as_u64().unwrap(),
+        2
+    );
+    assert_eq!(
+        entry(&root, "ui.theme", "department:mercy_hospital/medical").await["value"],
+        "dark"
+    );
+}

@@ -108,14 +108,24 @@ pub(super) async fn gate<C: ConnectionTrait>(
     places: &[OpPlace],
 ) -> Result<(), ServiceError> {
     let rules = load_rules(db).await?;
+    refuse_unapproved(&rules, places, "propose it as a change request instead")
+}
+
+/// Refuses a write landing at `places` when one of `rules` asks for review of any of them,
+/// naming the strictest rule and what to do instead (`instead`).
+pub(super) fn refuse_unapproved(
+    rules: &[ApprovalRule],
+    places: &[OpPlace],
+    instead: &str,
+) -> Result<(), ServiceError> {
     let strictest = places
         .iter()
-        .filter_map(|place| approval::strictest(&rules, place))
+        .filter_map(|place| approval::strictest(rules, place))
         .max_by_key(|rule| rule.approvals);
     match strictest {
         None => Ok(()),
         Some(rule) => Err(ServiceError::ApprovalRequired(format!(
-            "this change needs approval ({}): propose it as a change request instead",
+            "this change needs approval ({}): {instead}",
             rule.describe()
         ))),
     }

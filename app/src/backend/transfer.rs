@@ -30,8 +30,12 @@ use crate::domain::document::{
     TemplateDoc, TemplateEntryDoc, TemplatePlan, TenantDoc, UserDoc, key_doc,
 };
 use crate::domain::key::KeyDefinition;
+use crate::domain::level::Level;
 use crate::domain::name::Slug;
 use crate::domain::scope::Scope;
+
+mod review;
+use review::Review;
 
 #[derive(utoipa::ToSchema, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
@@ -246,6 +250,8 @@ pub async fn apply(
     let tx = state.db.begin().await?;
     // Events are written in batches: an import can hold a million of them.
     let audit = AuditWriter::begin(&tx, now).await?.buffered();
+    // Read under the chain's lock, like a direct write's: a policy change cannot pass it.
+    let rules = super::changes::load_rules(&tx).await?;
     let reach = Reach::of(&tx, doc, &mode).await?;
     let loaded = match &reach {
         Reach::Everything => load(&tx, &state.secrets).await?,
@@ -302,12 +308,15 @@ pub async fn apply(
         now,
         batch: matches!(mode, Mode::Import { .. }).then(|| uuid::Uuid::new_v4().to_string()),
         report: ImportReport::default(),
+        // Nothing to collect when no rule could ask for review.
+        review: (!rules.is_empty()).then(Review::default),
     };
     apply.run(&loaded, &plan, &reach).await?;
     let Apply {
         mut audit,
         mut report,
         batch,
+        review,
         ..
     } = apply;
     if !report.errors.is_empty() {
@@ -315,6 +324,17 @@ pub async fn apply(
         report.updated = 0;
         report.unchanged = 0;
         return Ok(report);
+    }
+    if let Some(review) = review {
+        // A dry run is refused too: it tells the operator before they try for real.
+        let instead = if review.has_template_edits() {
+            "a change request cannot hold template entries yet, so a template edit the policy \
+             covers is refused; set the entries at the scopes through a change request instead"
+        } else {
+            "propose its entries as a change request instead"
+        };
+        let places = review.places(&tx).await?;
+        super::changes::refuse_unapproved(&rules, &places, instead)?;
     }
     if mode == (Mode::Import { dry_run: true }) {
         tx.rollback().await?;
@@ -389,6 +409,8 @@ struct Apply<'a> {
     now: chrono::DateTime<chrono::Utc>,
     batch: Option<String>,
     report: ImportReport,
+    /// Where the changes land, for the approval policy (none: it has no rules).
+    review: Option<Review>,
 }
 
 impl Apply<'_> {
@@ -550,6 +572,9 @@ impl Apply<'_> {
                     .await?;
                 }
             }
+            if let Some(review) = &mut self.review {
+                review.template_entry(id, t.level, def.sensitive);
+            }
             let secrets = &self.state.secrets;
             self.event(AuditRecord {
                 action: "template.entry.set".into(),
@@ -574,6 +599,9 @@ impl Apply<'_> {
             template_entry::Entity::delete_by_id(o.id)
                 .exec(self.tx)
                 .await?;
+            if let Some(review) = &mut self.review {
+                review.template_entry(id, t.level, key.def.sensitive);
+            }
             let secrets = &self.state.secrets;
             self.event(AuditRecord {
                 action: "template.entry.unset".into(),
@@ -691,6 +719,9 @@ impl Apply<'_> {
                     row.id
                 }
                 Some(row) => {
+                    if let Some(review) = &mut self.review {
+                        review.switch(Level::Tenant, &t.slug, row.template_id, new_template);
+                    }
                     tenant::ActiveModel {
                         id: Set(row.id),
                         name: Set(t.name.clone()),
@@ -760,6 +791,9 @@ impl Apply<'_> {
                         self.report.count(Change::Unchanged)
                     }
                     Some(d) => {
+                        if let Some(review) = &mut self.review {
+                            review.switch(Level::Department, &t.slug, d.template_id, new_template);
+                        }
                         department::ActiveModel {
                             id: Set(d.id),
                             name: Set(name.clone()),
@@ -837,6 +871,9 @@ impl Apply<'_> {
                         self.report.count(Change::Unchanged)
                     }
                     Some(g) => {
+                        if let Some(review) = &mut self.review {
+                            review.switch(Level::Group, &t.slug, g.template_id, new_template);
+                        }
                         group::ActiveModel {
                             id: Set(g.id),
                             name: Set(name.clone()),
@@ -1031,6 +1068,9 @@ impl Apply<'_> {
                 self.report.count(Change::Unchanged);
                 continue;
             }
+            if let Some(review) = &mut self.review {
+                review.entry(super::changes::place(def, &e.scope, &ids));
+            }
             let (stored, encrypted) = store_value(&self.state.secrets, def, &e.value);
             match old {
                 Some(row) => {
@@ -1216,6 +1256,38 @@ pub async fn export_directory<C: ConnectionTrait>(
     Ok(document_of(&loaded, secrets, false))
 }
 
+/// The documents of `loaded`'s users (their groups sorted).
+pub(super) fn user_docs(loaded: &Loaded) -> Vec<UserDoc> {
+    loaded
+        .users
+        .iter()
+        .map(|u| {
+            let mut groups: Vec<String> = u
+                .groups
+                .iter()
+                .filter_map(|id| loaded.group_slug(*id))
+                .map(ToString::to_string)
+                .collect();
+            groups.sort();
+            UserDoc {
+                id: u.slug.to_string(),
+                name: u.name.clone(),
+                tenant: u
+                    .tenant_id
+                    .and_then(|id| loaded.tenant_slug(id))
+                    .map(ToString::to_string),
+                department: u
+                    .department_id
+                    .and_then(|id| loaded.department_slug(id))
+                    .map(ToString::to_string),
+                groups,
+                traits: u.traits.iter().map(|t| t.as_str().to_owned()).collect(),
+                disabled: u.disabled,
+            }
+        })
+        .collect()
+}
+
 fn document_of(loaded: &Loaded, secrets: &super::crypto::SecretBox, reveal: bool) -> Document {
     let keys_by_id: HashMap<i64, &KeyDefinition> =
         loaded.keys.iter().map(|k| (k.id, &k.def)).collect();
@@ -1269,34 +1341,7 @@ fn document_of(loaded: &Loaded, secrets: &super::crypto::SecretBox, reveal: bool
         .iter()
         .map(|t| template_doc(t, &keys_by_id, reveal))
         .collect();
-    let users = loaded
-        .users
-        .iter()
-        .map(|u| {
-            let mut groups: Vec<String> = u
-                .groups
-                .iter()
-                .filter_map(|id| loaded.group_slug(*id))
-                .map(ToString::to_string)
-                .collect();
-            groups.sort();
-            UserDoc {
-                id: u.slug.to_string(),
-                name: u.name.clone(),
-                tenant: u
-                    .tenant_id
-                    .and_then(|id| loaded.tenant_slug(id))
-                    .map(ToString::to_string),
-                department: u
-                    .department_id
-                    .and_then(|id| loaded.department_slug(id))
-                    .map(ToString::to_string),
-                groups,
-                traits: u.traits.iter().map(|t| t.as_str().to_owned()).collect(),
-                disabled: u.disabled,
-            }
-        })
-        .collect();
+    let users = user_docs(loaded);
     let mut entries: Vec<(String, Scope, EntryDoc)> = loaded
         .entries
         .iter()

@@ -42,7 +42,7 @@ pub struct ApprovalRule {
 }
 
 /// Where an operation lands, as the policy looks at it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OpPlace {
     pub level: Level,
     /// The tenant its scope lies in (a user's tenant for a user scope; none for global and

@@ -239,7 +239,7 @@ pub async fn get_tenant(
     params(("t" = Slug, Path, description = "Tenant id")),
     request_body = TenantPatch,
     responses((status = 200, description = "OK", body = TenantDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
-        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 403, description = "The policy refuses (`forbidden`), or the approval policy covers the entries a change of template brings or takes away (`approval_required`); the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn update_tenant(
     State(state): State<ServerState>,
@@ -356,7 +356,7 @@ pub async fn create_department(
     params(("t" = Slug, Path, description = "Tenant id"), ("d" = Slug, Path, description = "Department id")),
     request_body = DepartmentPatch,
     responses((status = 200, description = "OK", body = DepartmentDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
-        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 403, description = "The policy refuses (`forbidden`), or the approval policy covers the entries a change of template brings or takes away (`approval_required`); the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn update_department(
     State(state): State<ServerState>,
@@ -438,7 +438,7 @@ pub async fn create_group(
     params(("t" = Slug, Path, description = "Tenant id"), ("g" = Slug, Path, description = "Group id")),
     request_body = GroupPatch,
     responses((status = 200, description = "OK", body = GroupDoc), (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
-        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
+        (status = 403, description = "The policy refuses (`forbidden`), or the approval policy covers the entries a change of template brings or takes away (`approval_required`); the message says why", body = ErrorBody), (status = 404, description = "Not found (also anything of another tenant)", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]
 pub async fn update_group(
     State(state): State<ServerState>,

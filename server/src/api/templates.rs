@@ -71,7 +71,7 @@ pub async fn get_template(
     params(("name" = Slug, Path, description = "Template name")), request_body = TemplateDoc,
     responses((status = 200, description = "Replaced (description, entries, skeleton); every scope that follows it changes at once", body = TemplateView),
         (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody),
-        (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 403, description = "The policy refuses (`forbidden`), or the approval policy covers a scope that follows the template (`approval_required`); the message says why", body = ErrorBody),
         (status = 404, description = "Not found", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Invalid input; the message names the field", body = ErrorBody)))]

@@ -31,7 +31,7 @@ pub struct ImportQuery {
 #[utoipa::path(post, path = "/import", tag = "transfer", params(ImportQuery),
     request_body(content = Document, description = "A strata/v1 document"),
     responses((status = 200, description = "Applied (or, with dry_run, what would be)", body = ImportReport),
-        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses; the message says why", body = ErrorBody),
+        (status = 401, description = "Not signed in, or the token is not valid", body = ErrorBody), (status = 403, description = "The policy refuses (`forbidden`), or the approval policy asks for review of an entry the document changes (`approval_required`, a dry run too); the message says why", body = ErrorBody),
         (status = 413, description = "The body is larger than 1 MiB", body = ErrorBody),
         (status = 422, description = "Nothing was written: `errors` lists every problem with its JSON path (beside `error`)", body = ImportRefused)))]
 pub async fn import(

@@ -313,6 +313,16 @@ async fn applying_changes_tenant_by_tenant_agrees_with_loading_everything() {
         .await
         .unwrap();
     agree("user created").await;
+    // Changed where they are: another department, two groups (put in place row by row).
+    let placed = UserDoc {
+        department: Some("marketing".into()),
+        groups: vec!["nurses".into(), "doctors".into()],
+        ..pat.clone()
+    };
+    directory::update_user(&writer, &actor, placed)
+        .await
+        .unwrap();
+    agree("user changed in place").await;
     set_entry(&writer, &actor, set("user:pat", "ui.theme", json!("dark")))
         .await
         .unwrap();

@@ -22,7 +22,7 @@ use super::entity::{
     user_trait,
 };
 use super::error::ServiceError;
-use super::state::{Loaded, load_holdings, load_keys, load_tenants};
+use super::state::{Loaded, load_holdings, load_keys, load_tenants, load_user};
 use super::transfer::{self, Creating, Mode};
 use crate::domain::audit_chain::AuditRecord;
 use crate::domain::document::{
@@ -372,12 +372,11 @@ pub async fn update_group(
 // Users.
 
 pub async fn user_doc(state: &AppState, slug: &Slug) -> Result<UserDoc, ServiceError> {
-    let tenants = BTreeSet::from([user_tenant(&state.db, slug).await?]);
-    transfer::export_directory(&state.db, &state.secrets, Some(&tenants))
-        .await?
-        .users
-        .into_iter()
-        .find(|u| u.id == slug.as_str())
+    // The user's own rows: its tenant's other users are no part of it (a write's read-back).
+    let loaded = load_user(&state.db, slug).await?;
+    loaded
+        .as_ref()
+        .and_then(|loaded| transfer::user_docs(loaded).pop())
         .ok_or_else(|| missing(format!("user {slug}")))
 }
 

@@ -29,12 +29,12 @@ use sea_orm::{
 use super::crypto::SecretBox;
 use super::entity::{audit_head, change};
 use super::state::{
-    Loaded, load, load_entry, load_keys, load_templates, load_tenants, template_layer,
+    Loaded, load, load_entry, load_keys, load_templates, load_tenants, load_user, template_layer,
 };
 use crate::domain::change::Touched;
 use crate::domain::name::{ConfigKey, Slug};
-use crate::domain::resolve::Snapshot;
 use crate::domain::resolve::{Cell, Keys, Layer};
+use crate::domain::resolve::{Placement, Snapshot};
 use crate::domain::scope::Scope;
 
 /// More single entries than this in one catch-up, and their snapshots are rebuilt instead.
@@ -111,6 +111,8 @@ struct Stage {
     replaced: Vec<Arc<Snapshot>>,
     /// Where the users of rebuilt snapshots now are.
     users: Option<Rehomed>,
+    /// Users put in place one by one, with the tenant they are in.
+    placed: Vec<(Slug, Option<Slug>)>,
 }
 
 /// The snapshots rebuilt, and each user of them with the tenant they are now in.
@@ -127,6 +129,7 @@ impl Stage {
             stepped: BTreeSet::new(),
             replaced: Vec::new(),
             users: None,
+            placed: Vec::new(),
         }
     }
 
@@ -252,6 +255,28 @@ impl Stage {
                 }
             }
             self.put(tenant, snapshot);
+        }
+    }
+
+    /// Puts users created or changed in place where they now sit in their snapshots: a
+    /// user's rows are read, never their tenant's.
+    fn placements(&mut self, placed: Vec<(Option<Slug>, Slug, Placement)>) {
+        let mut by_tenant: BTreeMap<Option<Slug>, Vec<(Slug, Placement)>> = BTreeMap::new();
+        for (tenant, user, placement) in placed {
+            by_tenant.entry(tenant).or_default().push((user, placement));
+        }
+        for (tenant, users) in by_tenant {
+            let Some(old) = self.map.get(&tenant) else {
+                continue;
+            };
+            let mut snapshot = Snapshot::clone(old);
+            for (user, placement) in users {
+                self.placed.push((user.clone(), tenant.clone()));
+                snapshot.users.insert(user, placement);
+            }
+            if !snapshot.same_content(old) {
+                self.put(tenant, snapshot);
+            }
         }
     }
 
@@ -578,6 +603,37 @@ impl Snapshots {
                     }
                 }
             }
+            // Users created or changed in place, row by row; one that is gone, has moved or
+            // cannot be read makes it a rebuild of its snapshot.
+            let mut placed = Vec::new();
+            for (tenant, user) in &touched.users {
+                if rebuild.contains(tenant) {
+                    continue;
+                }
+                let read = match Slug::parse("user", user) {
+                    Ok(slug) => load_user(&tx, &slug)
+                        .await
+                        .ok()
+                        .flatten()
+                        .and_then(|loaded| placement(&loaded, tenant))
+                        .map(|placement| (slug, placement)),
+                    Err(_) => None,
+                };
+                let installed = tenant_slug(tenant).filter(|snapshot| {
+                    self.by_tenant
+                        .read()
+                        .expect("snapshot lock poisoned")
+                        .contains_key(snapshot)
+                });
+                match (read, installed) {
+                    (Some((slug, placement)), Some(snapshot)) => {
+                        placed.push((snapshot, slug, placement))
+                    }
+                    _ => {
+                        rebuild.insert(tenant.clone());
+                    }
+                }
+            }
             // Everything is read before anything is installed: a failed read leaves the
             // installed snapshots as they were, at their versions.
             let part = if rebuild.is_empty() {
@@ -598,6 +654,11 @@ impl Snapshots {
             if let Some(part) = part {
                 stage.part(&part, &rebuild);
             }
+            // Before the entries, so a new user's own entries find them in place.
+            placed.retain(|(tenant, _, _)| {
+                !rebuild.contains(&tenant.as_ref().map(ToString::to_string))
+            });
+            stage.placements(placed);
             cells.retain(|(tenant, _)| !rebuild.contains(tenant));
             stage.entries(cells);
             if !templates.is_empty() {
@@ -658,6 +719,7 @@ impl Snapshots {
             map,
             replaced,
             users,
+            placed,
             ..
         } = stage;
         let before = std::mem::replace(
@@ -679,6 +741,12 @@ impl Snapshots {
                 }
             }
             user_tenant.extend(rehomed.users);
+        }
+        if !placed.is_empty() {
+            self.user_tenant
+                .write()
+                .expect("snapshot lock poisoned")
+                .extend(placed);
         }
         self.remember(replaced);
     }
@@ -731,4 +799,36 @@ impl Snapshots {
         *self.user_tenant.write().expect("snapshot lock poisoned") = user_tenant;
         self.remember(replaced);
     }
+}
+
+/// The snapshot a change row names (`None`: the platform users'); none when the name is not
+/// a tenant's.
+fn tenant_slug(name: &Option<String>) -> Option<Option<Slug>> {
+    match name {
+        None => Some(None),
+        Some(name) => Slug::parse("tenant", name).ok().map(Some),
+    }
+}
+
+/// Where the one user of `loaded` (see [`load_user`]) sits, if that is in snapshot `tenant`.
+fn placement(loaded: &Loaded, tenant: &Option<String>) -> Option<Placement> {
+    let user = loaded.users.first()?;
+    let in_tenant = user.tenant_id.and_then(|id| loaded.tenant_slug(id));
+    if in_tenant.map(|t| t.as_str()) != tenant.as_deref() {
+        return None;
+    }
+    let mut groups: Vec<Slug> = user
+        .groups
+        .iter()
+        .filter_map(|id| loaded.group_slug(*id))
+        .cloned()
+        .collect();
+    groups.sort();
+    Some(Placement {
+        department: user
+            .department_id
+            .and_then(|id| loaded.department_slug(id))
+            .cloned(),
+        groups,
+    })
 }

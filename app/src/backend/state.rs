@@ -171,6 +171,73 @@ pub async fn load_tenants<C: ConnectionTrait>(
     load_part(db, secrets, Some(tenants), true).await
 }
 
+/// User `slug` and the rows its document names (its tenant, department and groups): no key
+/// definitions, templates, entries or other users. `None`: there is no such user.
+pub async fn load_user<C: ConnectionTrait>(db: &C, slug: &Slug) -> Result<Option<Loaded>, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+
+    let Some(row) = user::Entity::find()
+        .filter(user::Column::Slug.eq(slug.as_str()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let groups: Vec<i64> = user_group::Entity::find()
+        .filter(user_group::Column::UserId.eq(row.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| m.group_id)
+        .collect();
+    let mut traits = user_trait::Entity::find()
+        .filter(user_trait::Column::UserId.eq(row.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.name.parse::<Trait>().map_err(|e| corrupt(e.to_string())))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    traits.sort();
+    let tenants = match row.tenant_id {
+        Some(id) => tenant::Entity::find_by_id(id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(tenant_row)
+            .collect::<Result<Vec<_>, DbErr>>()?,
+        None => Vec::new(),
+    };
+    let departments = match row.department_id {
+        Some(id) => department::Entity::find_by_id(id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(department_row)
+            .collect::<Result<Vec<_>, DbErr>>()?,
+        None => Vec::new(),
+    };
+    let group_rows = if groups.is_empty() {
+        Vec::new()
+    } else {
+        group::Entity::find()
+            .filter(group::Column::Id.is_in(groups.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(group_row)
+            .collect::<Result<Vec<_>, DbErr>>()?
+    };
+    Ok(Some(Loaded {
+        keys: Vec::new(),
+        templates: Vec::new(),
+        tenants,
+        departments,
+        groups: group_rows,
+        users: vec![user_row(row, groups, traits)?],
+        entries: Vec::new(),
+    }))
+}
+
 /// The rows of the whole platform (`only`: none), or of some tenants' snapshots; their
 /// entries only `with_entries`. Filters are subqueries, so a tenant of any size costs one
 /// query per table.
@@ -862,17 +929,20 @@ impl Loaded {
                 .iter()
                 .filter(|u| u.tenant_id == tenant_id)
                 .map(|u| {
+                    let mut groups: Vec<Slug> = u
+                        .groups
+                        .iter()
+                        .filter_map(|id| self.group_slug(*id))
+                        .cloned()
+                        .collect();
+                    // In one order, so a user put in place alone compares equal to a load.
+                    groups.sort();
                     let placement = Placement {
                         department: u
                             .department_id
                             .and_then(|id| self.department_slug(id))
                             .cloned(),
-                        groups: u
-                            .groups
-                            .iter()
-                            .filter_map(|id| self.group_slug(*id))
-                            .cloned()
-                            .collect(),
+                        groups,
                     };
                     (u.slug.clone(), placement)
                 })

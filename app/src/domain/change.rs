@@ -4,8 +4,9 @@
 //! Rule: an entry change touches that one entry of its scope's tenant's snapshot (a global
 //! entry touches the global layer every snapshot shares; a key definition touches every
 //! snapshot); a tenant, department or group change touches that tenant's snapshot; a user
-//! created, changed or deleted touches the snapshot of the tenant the user is in and, when
-//! moved, of the tenant they left, and their credentials; passwords, traits, disabling and
+//! created or changed in place touches that user's row of their tenant's snapshot, a user
+//! deleted or moved the snapshots of the tenant they are in and of the one they left; either
+//! touches their credentials; passwords, traits, disabling and
 //! token revocations touch credentials only. A template entry change touches the snapshots of
 //! whatever follows that template (a template's own description or skeleton touches none: it
 //! resolves nothing). Sign-ins, reveals, token creation, key rotations, the approval policy
@@ -37,6 +38,10 @@ pub struct Touched {
     /// rows (unless the snapshot is rebuilt anyway).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub entries: BTreeSet<(Option<String>, String, String)>,
+    /// Users created or changed without moving, `(snapshot, user)`: a replica re-reads just
+    /// their rows and puts them in place (unless the snapshot is rebuilt anyway).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub users: BTreeSet<(Option<String>, String)>,
     /// Global entries, by key: the global layer every snapshot shares, re-read row by row.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub global: BTreeSet<String>,
@@ -58,6 +63,7 @@ impl Touched {
         !self.everything
             && self.snapshots.is_empty()
             && self.entries.is_empty()
+            && self.users.is_empty()
             && self.global.is_empty()
             && self.templates.is_empty()
             && self.keys.is_empty()
@@ -69,6 +75,7 @@ impl Touched {
         self.everything
             || !self.snapshots.is_empty()
             || !self.entries.is_empty()
+            || !self.users.is_empty()
             || !self.global.is_empty()
             || !self.templates.is_empty()
             || !self.keys.is_empty()
@@ -79,6 +86,7 @@ impl Touched {
         self.accounts |= other.accounts;
         self.snapshots.extend(other.snapshots);
         self.entries.extend(other.entries);
+        self.users.extend(other.users);
         self.global.extend(other.global);
         self.templates.extend(other.templates);
         self.keys.extend(other.keys);
@@ -92,6 +100,12 @@ impl Touched {
             let entries = std::mem::take(&mut self.entries);
             self.snapshots
                 .extend(entries.into_iter().map(|(snapshot, _, _)| snapshot));
+        }
+        if self.users.len() > MAX_ENTRIES {
+            // A bulk import's users: their snapshots are rebuilt.
+            let users = std::mem::take(&mut self.users);
+            self.snapshots
+                .extend(users.into_iter().map(|(snapshot, _)| snapshot));
         }
     }
 
@@ -134,9 +148,16 @@ impl Touched {
             | "department.update" | "department.delete" | "group.create" | "group.update"
             | "group.delete" => touched.snapshots = tenant(),
             "user.create" | "user.update" | "user.delete" => {
-                touched.snapshots = tenant();
-                if let Some(left) = former_tenant(event) {
-                    touched.snapshots.insert(left);
+                let left = former_tenant(event).filter(|left| *left != event.tenant);
+                match (&event.scope, left) {
+                    // Where a user sits in the snapshot they stay in: that row alone.
+                    (Some(user), None) if event.action != "user.delete" => {
+                        touched.users.insert((event.tenant.clone(), user.clone()));
+                    }
+                    (_, left) => {
+                        touched.snapshots = tenant();
+                        touched.snapshots.extend(left);
+                    }
                 }
                 touched.accounts = true;
             }
@@ -315,6 +336,43 @@ mod tests {
         for (event, expected) in cases {
             assert_eq!(Touched::of(&event), expected, "{}", event.action);
         }
+    }
+
+    #[test]
+    fn a_user_created_or_changed_in_place_touches_their_row_and_a_delete_their_snapshot() {
+        let of = |action: &str, tenant: Option<&str>, old: Option<&str>| AuditRecord {
+            scope: Some("user".into()),
+            old_value: old.map(str::to_owned),
+            ..event(action, Some("user"), tenant)
+        };
+        let row =
+            |tenant: Option<&str>| BTreeSet::from([(tenant.map(str::to_owned), "user".to_owned())]);
+        let created = Touched::of(&of("user.create", Some("t1"), None));
+        assert_eq!(created.users, row(Some("t1")));
+        assert!(created.snapshots.is_empty() && created.accounts);
+        let renamed = of(
+            "user.update",
+            Some("t1"),
+            Some(r#"{"name":"Pat","tenant":"t1"}"#),
+        );
+        assert_eq!(Touched::of(&renamed).users, row(Some("t1")));
+        let platform = Touched::of(&of("user.create", None, None));
+        assert_eq!(platform.users, row(None));
+        let deleted = Touched::of(&of("user.delete", Some("t1"), None));
+        assert!(deleted.users.is_empty());
+        assert_eq!(deleted.snapshots, snapshots(&[Some("t1")]));
+        // A bulk import's users: their snapshots instead, once past the limit.
+        let many: Vec<AuditRecord> = (0..=MAX_ENTRIES)
+            .map(|i| AuditRecord {
+                scope: Some(format!("u{i}")),
+                ..event("user.create", Some("user"), Some("t2"))
+            })
+            .collect();
+        let touched = Touched::of_all(&many);
+        assert!(touched.users.is_empty());
+        assert_eq!(touched.snapshots, snapshots(&[Some("t2")]));
+        let json = serde_json::to_string(&created).unwrap();
+        assert_eq!(serde_json::from_str::<Touched>(&json).unwrap(), created);
     }
 
     #[test]
